@@ -1,0 +1,35 @@
+package dev.cllm.api;
+
+import java.util.Optional;
+
+/**
+ * A causal language model that decoders drive one block of tokens at a time.
+ *
+ * <p>The model owns its weights (and its tokenizer, if any) and releases them in {@link #close()}. It is
+ * thread-safe: any number of threads may each open their own {@link DecodingSession} and decode concurrently;
+ * results are the same as running the sessions one after another.
+ */
+public interface ConsistencyModel extends AutoCloseable {
+
+    /** What decoders need to know: vocabulary, context length, special ids. */
+    ModelConfig config();
+
+    /** The tokenizer shipped with the checkpoint, if any (borrowed: the model closes it). */
+    Optional<Tokenizer> tokenizer();
+
+    /** Opens a session whose KV cache holds the model's full context length. The caller closes it. */
+    default DecodingSession newSession() {
+        return newSession(config().contextLength());
+    }
+
+    /**
+     * Opens a session whose KV cache holds {@code capacity} positions (allocated once, now). The caller closes it.
+     *
+     * @throws IllegalArgumentException if capacity is below 2 or above {@link ModelConfig#contextLength()}
+     */
+    DecodingSession newSession(int capacity);
+
+    /** Releases the weights. Idempotent; sessions must be closed first. */
+    @Override
+    void close();
+}

@@ -1,0 +1,76 @@
+package dev.cllm.api;
+
+import java.util.List;
+
+/**
+ * What one generation cost, in the terms of the CLLM paper (Kou et al. 2024, section 3 and table 6).
+ *
+ * <p>A <b>forward pass</b> is one model call that yields new tokens: the prompt's prefill (counted once, even if the
+ * session splits a long prompt into chunks) and every decoding iteration after it. Autoregressive decoding makes
+ * exactly one pass per new token; Jacobi decoding accepts every token of a pass that its verified prefix makes
+ * certain, so it may accept several.
+ *
+ * @param blockSize           the Jacobi block size n (1 for autoregressive decoding)
+ * @param newTokens           tokens delivered (the stop token that ended a generation is not counted)
+ * @param forwardPasses       prefill plus decoding passes
+ * @param blocks              Jacobi blocks started (for n = 1: one per decoding pass)
+ * @param fastForwarded       tokens accepted in a pass beyond the one token an autoregressive pass would give: the
+ *                            sum over decoding passes of (tokens accepted - 1). The paper's "fast-forwarding": several
+ *                            consecutive tokens become correct in a single pass
+ * @param stationary          block positions that took their final (fixed-point) value while some earlier position of
+ *                            the block was still wrong, and then kept it until the block converged. The paper's
+ *                            "stationary tokens": correct despite a wrong prefix. Counted once per position; only
+ *                            blocks that reached their fixed point are counted
+ * @param acceptedHistogram   {@code acceptedHistogram.get(k)} = number of forward passes that accepted k tokens
+ *                            (the prefill pass counts as accepting one); counts are taken before the output is cut at
+ *                            a stop token or the token budget, so its mean can exceed {@link #tokensPerPass()} by at
+ *                            most one pass's worth
+ * @param iterationsHistogram {@code iterationsHistogram.get(k)} = number of blocks that took k decoding passes
+ * @param prefillNanos        wall time of the prefill pass
+ * @param decodeNanos         wall time after the prefill until the generation ended
+ */
+public record DecodingStats(int blockSize, int newTokens, int forwardPasses, int blocks, long fastForwarded,
+                            long stationary, List<Integer> acceptedHistogram, List<Integer> iterationsHistogram,
+                            long prefillNanos, long decodeNanos) {
+
+    public DecodingStats {
+        if (blockSize < 1) {
+            throw new IllegalArgumentException("blockSize must be >= 1, got " + blockSize);
+        }
+        if (newTokens < 0 || forwardPasses < 0 || blocks < 0 || fastForwarded < 0 || stationary < 0) {
+            throw new IllegalArgumentException("negative count in stats");
+        }
+        if (prefillNanos < 0 || decodeNanos < 0) {
+            throw new IllegalArgumentException("negative time in stats");
+        }
+        acceptedHistogram = List.copyOf(acceptedHistogram);
+        iterationsHistogram = List.copyOf(iterationsHistogram);
+    }
+
+    /** New tokens per forward pass: 1.0 for autoregressive decoding; the paper's headline Jacobi statistic. */
+    public double tokensPerPass() {
+        return forwardPasses == 0 ? 0.0 : (double) newTokens / forwardPasses;
+    }
+
+    /** Decoding passes per block (mean), excluding the prefill. */
+    public double meanIterationsPerBlock() {
+        long passes = 0;
+        long blockCount = 0;
+        for (int k = 0; k < iterationsHistogram.size(); k++) {
+            passes += (long) k * iterationsHistogram.get(k);
+            blockCount += iterationsHistogram.get(k);
+        }
+        return blockCount == 0 ? 0.0 : (double) passes / blockCount;
+    }
+
+    /** Prefill plus decoding time. */
+    public long elapsedNanos() {
+        return prefillNanos + decodeNanos;
+    }
+
+    /** New tokens per second of wall time, prefill included. */
+    public double tokensPerSecond() {
+        long nanos = elapsedNanos();
+        return nanos == 0 ? 0.0 : newTokens * 1e9 / nanos;
+    }
+}

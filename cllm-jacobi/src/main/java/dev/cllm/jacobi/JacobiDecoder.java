@@ -1,0 +1,319 @@
+package dev.cllm.jacobi;
+
+import dev.cllm.api.ConsistencyModel;
+import dev.cllm.api.Decoder;
+import dev.cllm.api.DecodingSession;
+import dev.cllm.api.Generation;
+import dev.cllm.api.GenerationListener;
+import dev.cllm.api.StopReason;
+import dev.cllm.api.TokenIds;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * Lossless greedy Jacobi decoding with a KV cache: the output is exactly the greedy autoregressive output, produced
+ * in fewer forward passes when the model predicts several tokens of a block right at once (as a CLLM is trained to).
+ *
+ * <p>The loop (Kou et al. 2024, algorithm 1, with the authors' KV-cache variant):
+ * <ol>
+ *   <li>Prefill the prompt; the argmax after it is the first output token, and it is certain.</li>
+ *   <li>Start a block of n tokens: the certain token followed by n-1 guesses ({@link BlockInitializer}).</li>
+ *   <li>Forward the block's unaccepted part in one pass. Guess i+1 is verified if it equals the prediction after
+ *   token i; the verified prefix plus the prediction after it (at least one token) are accepted and committed. The
+ *   other predictions, shifted by one, become the new guesses (the Jacobi update).</li>
+ *   <li>When the whole block is accepted it is at its fixed point; the prediction after its last token starts the
+ *   next block.</li>
+ * </ol>
+ * Generation stops at a stop token (the output is cut before it), after {@code maxNewTokens}, when the session is
+ * full, or when a listener cancels. Each pass accepts at least one token, so a block of n takes at most n passes and
+ * a generation never takes more passes than autoregressive decoding. Block size 1 is autoregressive decoding: one
+ * single-token pass per token, no guesses, no comparisons.
+ *
+ * <p>Immutable and thread-safe; the state of a generation lives in its {@link DecodingSession} (one per thread).
+ */
+public final class JacobiDecoder implements Decoder {
+    /** The block size of the released CLLM checkpoints and trajectory data (the paper's n = 16). */
+    public static final int DEFAULT_BLOCK_SIZE = 16;
+    public static final int DEFAULT_MAX_NEW_TOKENS = 128;
+
+    private final int blockSize;
+    private final int maxNewTokens;
+    private final boolean stopOnEos;
+    private final Set<Integer> stopTokens;
+    private final BlockInitializer initializer;
+    private final long seed;
+
+    private JacobiDecoder(Builder b) {
+        this.blockSize = b.blockSize;
+        this.maxNewTokens = b.maxNewTokens;
+        this.stopOnEos = b.stopOnEos;
+        this.stopTokens = Set.copyOf(b.stopTokens);
+        this.initializer = b.initializer;
+        this.seed = b.seed;
+    }
+
+    /** Defaults: n = {@value #DEFAULT_BLOCK_SIZE}, {@value #DEFAULT_MAX_NEW_TOKENS} new tokens, stop at EOS, guesses
+     *  sampled from the context with seed 0. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The autoregressive baseline: block size 1, otherwise the defaults. */
+    public static JacobiDecoder autoregressive(int maxNewTokens) {
+        return builder().blockSize(1).maxNewTokens(maxNewTokens).build();
+    }
+
+    /** Jacobi decoding with block size n, otherwise the defaults. */
+    public static JacobiDecoder jacobi(int blockSize, int maxNewTokens) {
+        return builder().blockSize(blockSize).maxNewTokens(maxNewTokens).build();
+    }
+
+    public Builder toBuilder() {
+        return builder().blockSize(blockSize).maxNewTokens(maxNewTokens).stopOnEos(stopOnEos).stopTokens(stopTokens)
+                .initializer(initializer).seed(seed);
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    public int maxNewTokens() {
+        return maxNewTokens;
+    }
+
+    @Override
+    public String name() {
+        return blockSize == 1 ? "ar" : "jacobi-" + blockSize;
+    }
+
+    @Override
+    public Generation generate(ConsistencyModel model, TokenIds prompt, GenerationListener listener) {
+        long needed = (long) prompt.size() + maxNewTokens;
+        int capacity = (int) Math.max(2, Math.min(model.config().contextLength(), needed));
+        try (DecodingSession session = model.newSession(capacity)) {
+            return generate(session, prompt, listener);
+        }
+    }
+
+    @Override
+    public Generation generate(DecodingSession session, TokenIds prompt, GenerationListener listener) {
+        Objects.requireNonNull(listener, "listener");
+        int promptLength = prompt.size();
+        if (promptLength == 0) {
+            throw new IllegalArgumentException("prompt is empty");
+        }
+        if (promptLength >= session.capacity()) {
+            throw new IllegalArgumentException("prompt of " + promptLength + " tokens leaves no room for a new token "
+                    + "in a context of " + session.capacity() + " positions");
+        }
+        int[] promptIds = prompt.toArray();
+        session.model().config().checkTokenIds(promptIds, promptLength, "prompt");
+        session.rewind(0);
+        return new Run(session, prompt, JacobiListener.of(listener)).decode(promptIds);
+    }
+
+    private Set<Integer> stopSet(DecodingSession session) {
+        Set<Integer> stops = new HashSet<>(stopTokens);
+        if (stopOnEos) {
+            stops.addAll(session.model().config().eosTokenIds());
+        }
+        return stops;
+    }
+
+    /** The state of one generation. */
+    private final class Run {
+        private final DecodingSession session;
+        private final TokenIds prompt;
+        private final JacobiListener listener;
+        private final StatsRecorder stats = new StatsRecorder(blockSize);
+        private final Set<Integer> stops;
+        private final int[] sequence;   // prompt followed by every delivered token
+        private int length;
+        private StopReason stopReason;
+
+        Run(DecodingSession session, TokenIds prompt, JacobiListener listener) {
+            this.session = session;
+            this.prompt = prompt;
+            this.listener = listener;
+            this.stops = stopSet(session);
+            this.sequence = new int[prompt.size() + maxNewTokens];
+            prompt.copyTo(sequence, 0);
+            this.length = prompt.size();
+        }
+
+        Generation decode(int[] promptIds) {
+            long start = System.nanoTime();
+            int next = session.prefill(promptIds);
+            long prefillNanos = System.nanoTime() - start;
+            stats.onPrefill(prompt, next);
+            listener.onPrefill(prompt, next);
+            deliver(new int[]{next});
+            SplittableRandom rng = new SplittableRandom(seed);
+            for (int block = 0; stopReason == null; block++) {
+                int produced = length - prompt.size();
+                int position = session.position();  // `next` sits here, certain but not yet in the cache
+                int size = Math.min(blockSize, Math.min(maxNewTokens - produced, session.capacity() - 1 - position));
+                if (size <= 0) {
+                    stopReason = produced >= maxNewTokens ? StopReason.MAX_NEW_TOKENS : StopReason.CONTEXT_LIMIT;
+                    break;
+                }
+                next = decodeBlock(block, position, size, next, rng);
+            }
+            long decodeNanos = System.nanoTime() - start - prefillNanos;
+            TokenIds ids = TokenIds.copyOf(sequence, prompt.size(), length);
+            String text = session.model().tokenizer().map(t -> t.decode(ids.toArray())).orElse(null);
+            return new Generation(prompt, ids, text, stopReason, stats.stats(prefillNanos, decodeNanos));
+        }
+
+        /** Runs one block to its fixed point (or until the generation stops); returns the token after it. */
+        private int decodeBlock(int index, int position, int size, int first, SplittableRandom rng) {
+            int[] state = new int[size];
+            state[0] = first;
+            initializer.fill(state, 1, size - 1, sequence, length, rng);
+            List<TokenIds> trajectory = new ArrayList<>();
+            trajectory.add(TokenIds.of(state));
+            int fixed = 0;      // block positions committed to the cache; state[fixed] is certain
+            int passes = 0;
+            int next;
+            boolean converged;
+            do {
+                int remaining = size - fixed;
+                int[] guess = Arrays.copyOfRange(state, fixed, size);
+                int[] predicted = session.forward(guess);        // predicted[t] follows guess[0..t]
+                int accepted = 1;
+                while (accepted < remaining && guess[accepted] == predicted[accepted - 1]) {
+                    accepted++;
+                }
+                session.commit(accepted);
+                TokenIds before = trajectory.get(trajectory.size() - 1);
+                for (int j = 1; j < remaining; j++) {             // the Jacobi update of the unaccepted part
+                    state[fixed + j] = predicted[j - 1];
+                }
+                int[] certain = new int[accepted];                 // verified guesses, then the new prediction
+                System.arraycopy(guess, 1, certain, 0, accepted - 1);
+                next = predicted[accepted - 1];
+                certain[accepted - 1] = next;
+                converged = fixed + accepted == size;
+                TokenIds after = converged ? before : TokenIds.of(state);
+                if (!converged) {
+                    trajectory.add(after);
+                }
+                JacobiIteration iteration = new JacobiIteration(index, passes, position, before, after, fixed + 1,
+                        accepted);
+                stats.onIteration(iteration);
+                listener.onIteration(iteration);
+                fixed += accepted;
+                passes++;
+                deliver(certain);
+            } while (!converged && stopReason == null);
+            JacobiBlock block = new JacobiBlock(index, position, trajectory, converged, passes);
+            stats.onBlock(block);
+            listener.onBlock(block);
+            return next;
+        }
+
+        /** Appends tokens to the output up to the first stop token and hands them to the listener. */
+        private void deliver(int[] tokens) {
+            int count = 0;
+            while (count < tokens.length && !stops.contains(tokens[count])) {
+                count++;
+            }
+            if (count < tokens.length) {
+                stopReason = StopReason.STOP_TOKEN;
+            }
+            if (count == 0) {
+                return;
+            }
+            System.arraycopy(tokens, 0, sequence, length, count);
+            length += count;
+            stats.delivered(count);
+            TokenIds delivered = count == tokens.length ? TokenIds.of(tokens) : TokenIds.copyOf(tokens, 0, count);
+            if (!listener.onTokens(delivered) && stopReason == null) {
+                stopReason = StopReason.CANCELLED;
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "JacobiDecoder[n=" + blockSize + ", maxNewTokens=" + maxNewTokens + ", stopOnEos=" + stopOnEos
+                + ", stopTokens=" + stopTokens + ", seed=" + seed + "]";
+    }
+
+    /** Configures a {@link JacobiDecoder}; {@link #build()} validates. */
+    public static final class Builder {
+        private int blockSize = DEFAULT_BLOCK_SIZE;
+        private int maxNewTokens = DEFAULT_MAX_NEW_TOKENS;
+        private boolean stopOnEos = true;
+        private Set<Integer> stopTokens = Set.of();
+        private BlockInitializer initializer = BlockInitializer.CONTEXT_SAMPLE;
+        private long seed;
+
+        private Builder() {
+        }
+
+        /** Tokens guessed and refined per block, n >= 1 (1 = autoregressive decoding). */
+        public Builder blockSize(int n) {
+            this.blockSize = n;
+            return this;
+        }
+
+        /** The most tokens to generate, >= 1. */
+        public Builder maxNewTokens(int n) {
+            this.maxNewTokens = n;
+            return this;
+        }
+
+        /** Whether the model's EOS ids end a generation (default true). */
+        public Builder stopOnEos(boolean stop) {
+            this.stopOnEos = stop;
+            return this;
+        }
+
+        /** More ids that end a generation (in addition to EOS when {@link #stopOnEos}). */
+        public Builder stopTokens(Set<Integer> ids) {
+            this.stopTokens = Set.copyOf(ids);
+            return this;
+        }
+
+        /** Generate exactly {@code maxNewTokens} (context permitting): no EOS, no stop tokens. */
+        public Builder noStop() {
+            this.stopOnEos = false;
+            this.stopTokens = Set.of();
+            return this;
+        }
+
+        public Builder initializer(BlockInitializer init) {
+            this.initializer = Objects.requireNonNull(init, "initializer");
+            return this;
+        }
+
+        /** Seed of the guesses' generator (affects speed only, never the output). */
+        public Builder seed(long s) {
+            this.seed = s;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException naming the invalid setting */
+        public JacobiDecoder build() {
+            if (blockSize < 1) {
+                throw new IllegalArgumentException("block size must be >= 1, got " + blockSize);
+            }
+            if (maxNewTokens < 1) {
+                throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
+            }
+            for (int id : stopTokens) {
+                if (id < 0) {
+                    throw new IllegalArgumentException("stop token id must be non-negative, got " + id);
+                }
+            }
+            return new JacobiDecoder(this);
+        }
+    }
+}

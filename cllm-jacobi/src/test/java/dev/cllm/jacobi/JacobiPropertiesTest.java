@@ -1,0 +1,165 @@
+package dev.cllm.jacobi;
+
+import dev.cllm.api.DecodingStats;
+import dev.cllm.api.Generation;
+import dev.cllm.api.StopReason;
+import dev.cllm.api.TokenIds;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Jacobi decoding is lossless and never slower in passes than AR, on random fake models and settings. */
+class JacobiPropertiesTest {
+
+    /** One random scenario. */
+    record Scenario(int vocab, int order, long salt, boolean attractor, int[] prompt, int blockSize,
+                    int maxNewTokens, Set<Integer> stops, int contextSlack, int init) {
+
+        FakeModel model() {
+            int context = prompt.length + contextSlack;
+            return new FakeModel(vocab, context, stops, order, salt, attractor ? 0 : -1);
+        }
+
+        BlockInitializer initializer() {
+            return switch (init) {
+                case 0 -> BlockInitializer.CONTEXT_SAMPLE;
+                case 1 -> BlockInitializer.REPEAT_LAST;
+                default -> BlockInitializer.constant(0);
+            };
+        }
+    }
+
+    @Provide
+    Arbitrary<Scenario> scenarios() {
+        Arbitrary<Integer> vocab = Arbitraries.integers().between(2, 60);
+        return vocab.flatMap(v -> Combinators.combine(
+                        Arbitraries.integers().between(1, 3),
+                        Arbitraries.longs(),
+                        Arbitraries.of(true, false),
+                        Arbitraries.integers().between(0, v - 1).array(int[].class).ofMinSize(1).ofMaxSize(20),
+                        Arbitraries.integers().between(1, 40),
+                        Arbitraries.integers().between(1, 120),
+                        Arbitraries.integers().between(0, v - 1).set().ofMaxSize(2),
+                        Arbitraries.integers().between(1, 150))
+                .as((order, salt, attractor, prompt, n, max, stops, slack) ->
+                        new Scenario(v, order, salt, attractor, prompt, n, max, stops, slack, Math.floorMod(salt, 3))));
+    }
+
+    @Property(tries = 400)
+    void jacobiOutputEqualsGreedyAutoregressiveOutput(@ForAll("scenarios") Scenario s) {
+        FakeModel model = s.model();
+        JacobiDecoder jacobi = JacobiDecoder.builder().blockSize(s.blockSize()).maxNewTokens(s.maxNewTokens())
+                .initializer(s.initializer()).seed(s.salt()).build();
+        Generation g = jacobi.generate(model, TokenIds.of(s.prompt()));
+        int[] expected = model.greedy(s.prompt(), s.maxNewTokens(), s.stops());
+        assertThat(g.ids().toArray()).containsExactly(expected);
+
+        Generation ar = JacobiDecoder.autoregressive(s.maxNewTokens()).generate(model, TokenIds.of(s.prompt()));
+        assertThat(ar.ids()).isEqualTo(g.ids());
+        assertThat(ar.stopReason()).isEqualTo(g.stopReason());
+    }
+
+    @Property(tries = 400)
+    void passesNeverExceedTokensAndEachIterationAcceptsAtLeastOne(@ForAll("scenarios") Scenario s) {
+        FakeModel model = s.model();
+        List<JacobiIteration> iterations = new ArrayList<>();
+        List<JacobiBlock> blocks = new ArrayList<>();
+        JacobiListener recorder = new JacobiListener() {
+            @Override
+            public void onIteration(JacobiIteration iteration) {
+                iterations.add(iteration);
+            }
+
+            @Override
+            public void onBlock(JacobiBlock block) {
+                blocks.add(block);
+            }
+        };
+        JacobiDecoder decoder = JacobiDecoder.builder().blockSize(s.blockSize()).maxNewTokens(s.maxNewTokens())
+                .initializer(s.initializer()).build();
+        Generation g = decoder.generate(model, TokenIds.of(s.prompt()), recorder);
+        DecodingStats stats = g.stats();
+
+        assertThat(model.forwardCalls.get()).isEqualTo(stats.forwardPasses());
+        boolean cut = g.stopReason() == StopReason.STOP_TOKEN;
+        assertThat(stats.forwardPasses()).isLessThanOrEqualTo(stats.newTokens() + (cut ? 1 : 0));
+        if (!cut) {
+            assertThat(stats.newTokens()).isEqualTo(stats.forwardPasses() + stats.fastForwarded());
+        }
+        for (JacobiIteration it : iterations) {
+            assertThat(it.accepted()).isBetween(1, it.before().size() - it.fixedBefore() + 1);
+            assertThat(it.before().size()).isLessThanOrEqualTo(s.blockSize());
+        }
+        for (JacobiBlock b : blocks) {
+            assertThat(b.passes()).isBetween(1, b.size());
+            for (TokenIds state : b.trajectory()) {
+                assertThat(state.size()).isEqualTo(b.size());
+            }
+        }
+        assertThat(stats.acceptedHistogram().stream().mapToInt(Integer::intValue).sum())
+                .isEqualTo(stats.forwardPasses());
+    }
+
+    @Property(tries = 300)
+    void trajectoriesEndAtTheFixedPointAndTheirCorrectPrefixNeverShrinks(@ForAll("scenarios") Scenario s) {
+        FakeModel model = s.model();
+        List<JacobiBlock> blocks = new ArrayList<>();
+        JacobiDecoder decoder = JacobiDecoder.builder().blockSize(s.blockSize()).maxNewTokens(s.maxNewTokens())
+                .initializer(s.initializer()).noStop().build();
+        Generation g = decoder.generate(model, TokenIds.of(s.prompt()), new JacobiListener() {
+            @Override
+            public void onBlock(JacobiBlock block) {
+                blocks.add(block);
+            }
+        });
+        int[] full = TokenIds.of(s.prompt()).concat(g.ids()).toArray();
+        for (JacobiBlock b : blocks) {
+            if (!b.converged()) {
+                continue;
+            }
+            int start = b.position();
+            int[] expected = java.util.Arrays.copyOfRange(full, start, start + b.size());
+            assertThat(b.lastState().toArray()).as("fixed point of block %d", b.index()).containsExactly(expected);
+            int previous = 0;
+            for (TokenIds state : b.trajectory()) {
+                int correct = 0;
+                while (correct < state.size() && state.get(correct) == expected[correct]) {
+                    correct++;
+                }
+                assertThat(correct).isGreaterThanOrEqualTo(previous);
+                previous = correct;
+            }
+            for (int j = 1; j < b.trajectory().size(); j++) {
+                assertThat(b.trajectory().get(j)).isNotEqualTo(b.trajectory().get(j - 1));
+            }
+        }
+    }
+
+    @Property(tries = 200)
+    void cancellationKeepsWhatWasDeliveredAndStops(@ForAll("scenarios") Scenario s) {
+        FakeModel model = s.model();
+        int[] expected = model.greedy(s.prompt(), s.maxNewTokens(), Set.of());
+        int cancelAfter = Math.max(1, expected.length / 2);
+        List<Integer> seen = new ArrayList<>();
+        JacobiDecoder decoder = JacobiDecoder.builder().blockSize(s.blockSize()).maxNewTokens(s.maxNewTokens())
+                .noStop().build();
+        Generation g = decoder.generate(model, TokenIds.of(s.prompt()), accepted -> {
+            accepted.stream().forEach(seen::add);
+            return seen.size() < cancelAfter;
+        });
+        assertThat(g.ids().stream().boxed().toList()).isEqualTo(seen);
+        assertThat(g.ids().toArray()).containsExactly(java.util.Arrays.copyOf(expected, g.ids().size()));
+        if (seen.size() >= cancelAfter && expected.length > seen.size()) {
+            assertThat(g.stopReason()).isEqualTo(StopReason.CANCELLED);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+package dev.cllm.torch;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.api.CheckpointException;
+import dev.cllm.api.Tokenizer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * A Hugging Face {@code tokenizer.json} through DJL's binding of the Rust {@code tokenizers} library (the same code
+ * Python's fast tokenizers run).
+ *
+ * <p>Special ids come from {@code tokenizer_config.json}'s {@code bos_token}/{@code eos_token} when present, else
+ * from {@code config.json}. Thread-safe.
+ */
+final class HfTokenizer implements Tokenizer, AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HuggingFaceTokenizer tokenizer;
+    private final Map<String, Integer> vocab;
+    private final int vocabSize;
+    private final int bosTokenId;
+    private final Set<Integer> eosTokenIds;
+
+    private HfTokenizer(HuggingFaceTokenizer tokenizer, Map<String, Integer> vocab, int bosTokenId,
+                        Set<Integer> eosTokenIds) {
+        this.tokenizer = tokenizer;
+        this.vocab = vocab;
+        this.vocabSize = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
+        this.bosTokenId = bosTokenId;
+        this.eosTokenIds = Set.copyOf(eosTokenIds);
+    }
+
+    /** Loads {@code dir/tokenizer.json} (and {@code tokenizer_config.json} if present). */
+    static HfTokenizer load(Path dir, LlamaConfig config) {
+        Path file = dir.resolve("tokenizer.json");
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new CheckpointException(file + ": invalid JSON: " + e.getMessage(), e);
+        }
+        Map<String, Integer> vocab = vocabulary(file, root);
+        int bos = config.bosTokenId();
+        Set<Integer> eos = new LinkedHashSet<>(config.eosTokenIds());
+        Path tokenizerConfig = dir.resolve("tokenizer_config.json");
+        if (Files.isRegularFile(tokenizerConfig)) {
+            try {
+                JsonNode tc = JSON.readTree(tokenizerConfig.toFile());
+                Integer b = specialId(tc.get("bos_token"), vocab);
+                Integer e = specialId(tc.get("eos_token"), vocab);
+                if (b != null) {
+                    bos = b;
+                }
+                if (e != null) {
+                    eos.add(e);
+                }
+            } catch (IOException ex) {
+                throw new CheckpointException(tokenizerConfig + ": invalid JSON: " + ex.getMessage(), ex);
+            }
+        }
+        HuggingFaceTokenizer djl;
+        try {
+            djl = HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "true",
+                    "truncation", "false", "padding", "false"));
+        } catch (IOException | RuntimeException e) {
+            throw new CheckpointException(file + ": cannot load tokenizer: " + e.getMessage(), e);
+        }
+        return new HfTokenizer(djl, vocab, bos, eos);
+    }
+
+    private static Map<String, Integer> vocabulary(Path file, JsonNode root) {
+        Map<String, Integer> vocab = new HashMap<>();
+        JsonNode model = root.path("model");
+        JsonNode v = model.get("vocab");
+        if (v != null && v.isObject()) {                  // BPE, WordLevel, WordPiece: {"token": id}
+            v.fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        } else if (v != null && v.isArray()) {            // Unigram: [["piece", score], ...]
+            for (int i = 0; i < v.size(); i++) {
+                vocab.put(v.get(i).path(0).asText(), i);
+            }
+        } else {
+            throw new CheckpointException(file + ": field 'model.vocab' missing or not an object/array");
+        }
+        for (JsonNode added : root.path("added_tokens")) {
+            vocab.put(added.path("content").asText(), added.path("id").asInt());
+        }
+        return vocab;
+    }
+
+    private static Integer specialId(JsonNode token, Map<String, Integer> vocab) {
+        if (token == null || token.isNull()) {
+            return null;
+        }
+        String content = token.isObject() ? token.path("content").asText() : token.asText();
+        return vocab.get(content);
+    }
+
+    @Override
+    public int[] encode(String text) {
+        return toInts(tokenizer.encode(text, true, false).getIds());
+    }
+
+    @Override
+    public int[] encodeWithoutSpecialTokens(String text) {
+        return toInts(tokenizer.encode(text, false, false).getIds());
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        long[] wide = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            wide[i] = ids[i];
+        }
+        return tokenizer.decode(wide, true);
+    }
+
+    private static int[] toInts(long[] ids) {
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.toIntExact(ids[i]);
+        }
+        return out;
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    @Override
+    public OptionalInt tokenId(String token) {
+        Integer id = vocab.get(token);
+        return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+    }
+
+    @Override
+    public OptionalInt bosTokenId() {
+        return bosTokenId < 0 ? OptionalInt.empty() : OptionalInt.of(bosTokenId);
+    }
+
+    @Override
+    public Set<Integer> eosTokenIds() {
+        return eosTokenIds;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}

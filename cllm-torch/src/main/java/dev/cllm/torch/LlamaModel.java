@@ -1,0 +1,585 @@
+package dev.cllm.torch;
+
+import dev.cllm.api.CheckpointException;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+
+import static org.bytedeco.pytorch.global.torch.cat;
+import static org.bytedeco.pytorch.global.torch.embedding;
+import static org.bytedeco.pytorch.global.torch.linear;
+import static org.bytedeco.pytorch.global.torch.mv;
+import static org.bytedeco.pytorch.global.torch.ones;
+import static org.bytedeco.pytorch.global.torch.rms_norm;
+import static org.bytedeco.pytorch.global.torch.scaled_dot_product_attention;
+import static org.bytedeco.pytorch.global.torch.silu;
+
+/**
+ * A LLaMA-family decoder on libtorch: RMSNorm, rotary embeddings (Hugging Face rotate-half convention), grouped-query
+ * attention, SwiGLU MLP, tied or untied output projection, optional biases.
+ *
+ * <p>Owns its weights; {@link #close()} frees them. The weight layout is fixed once at load time: q, k and v
+ * projections are fused into one matrix {@code wqkv}, the gate and up projections into {@code w13}; Hugging Face
+ * names appear only in {@link HfNames}. Forward passes are thread-safe (weights are only read).
+ */
+public final class LlamaModel implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LlamaModel.class);
+
+    /** Standard deviation of random initial weights (the LLaMA/GPT-2 convention). */
+    static final double INIT_STD = 0.02;
+
+    private final LlamaConfig config;
+    private final Device device;
+    private final ScalarType dtype;
+    private final Tensor embed;    // [V, D]
+    private final Layer[] layers;
+    private final Tensor norm;     // [D]
+    private final Tensor lmHead;   // [V, D]; the same tensor as embed when tied
+    private final Tensor ropeCos;  // [maxPos, hd]
+    private final Tensor ropeSin;  // [maxPos, hd], first half negated: rotate_half folded into the table
+    private final long[] normShape;
+    private final DoubleOptional eps;
+    private final TensorOptions boolOptions;
+    private final boolean gemvFastPath;
+    private volatile boolean closed;
+
+    /** One transformer block's weights (fused layout). Biases are null when absent. */
+    record Layer(Tensor attnNorm, Tensor wqkv, Tensor bqkv, Tensor wo, Tensor bo,
+                 Tensor mlpNorm, Tensor w13, Tensor b13, Tensor w2, Tensor b2) {
+        List<Tensor> tensors() {
+            List<Tensor> out = new ArrayList<>(Arrays.asList(attnNorm, wqkv, bqkv, wo, bo, mlpNorm, w13, b13, w2, b2));
+            out.removeIf(t -> t == null);
+            return out;
+        }
+    }
+
+    private LlamaModel(LlamaConfig config, Device device, ScalarType dtype, Tensor embed, Layer[] layers, Tensor norm,
+                       Tensor lmHead) {
+        this.config = config;
+        this.device = device;
+        this.dtype = dtype;
+        this.embed = embed;
+        this.layers = layers;
+        this.norm = norm;
+        this.lmHead = lmHead;
+        this.normShape = new long[]{config.hiddenSize()};
+        this.eps = Tensors.own(new DoubleOptional(config.rmsNormEps()));
+        this.boolOptions = Tensors.own(Tensors.options(ScalarType.Bool, device));
+        this.gemvFastPath = !device.is_cuda() && dtype == ScalarType.Float;
+        Rope rope = new Rope(config);
+        TensorOptions tableOptions = Tensors.options(dtype, device);
+        try (PointerScope scope = new PointerScope()) {
+            this.ropeCos = Tensors.own(rope.cosTable(tableOptions));
+            this.ropeSin = Tensors.own(rope.signedSinTable(tableOptions));
+        }
+    }
+
+    /**
+     * Loads the weights of a Hugging Face checkpoint directory ({@code model.safetensors} or a sharded index).
+     *
+     * @throws CheckpointException naming the file and tensor when a tensor is missing, mis-shaped or not floating
+     *                             point
+     */
+    public static LlamaModel load(Path dir, LlamaConfig config, TorchOptions options) {
+        try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(dir)) {
+            return fromWeights(config, new WeightSource() {
+                @Override
+                public Set<String> names() {
+                    return weights.names();
+                }
+
+                @Override
+                public long[] shape(String name) {
+                    return weights.info(name).shape().stream().mapToLong(Long::longValue).toArray();
+                }
+
+                @Override
+                public Tensor read(String name) {
+                    return weights.read(name);
+                }
+
+                @Override
+                public String describe() {
+                    return dir.toString();
+                }
+            }, options);
+        }
+    }
+
+    /**
+     * Builds a model from tensors under their Hugging Face names (CPU or device, any floating dtype); the tensors are
+     * copied, the map stays the caller's.
+     */
+    public static LlamaModel fromHfWeights(LlamaConfig config, Map<String, Tensor> weights, TorchOptions options) {
+        return fromWeights(config, new WeightSource() {
+            @Override
+            public Set<String> names() {
+                return weights.keySet();
+            }
+
+            @Override
+            public long[] shape(String name) {
+                return weights.get(name).shape();
+            }
+
+            @Override
+            public Tensor read(String name) {
+                return weights.get(name);
+            }
+
+            @Override
+            public String describe() {
+                return "in-memory weights";
+            }
+        }, options);
+    }
+
+    /**
+     * A model with random weights: matrices from N(0, {@value #INIT_STD}²) drawn from a seeded Java generator (the
+     * same weights on every machine), norms at 1, biases at 0.
+     */
+    public static LlamaModel random(LlamaConfig config, long seed, TorchOptions options) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        Map<String, Tensor> weights = new LinkedHashMap<>();
+        try (PointerScope scope = new PointerScope()) {
+            for (Map.Entry<String, long[]> e : HfNames.expectedShapes(config).entrySet()) {
+                long[] shape = e.getValue();
+                int n = Math.toIntExact(Arrays.stream(shape).reduce(1, Math::multiplyExact));
+                float[] values = new float[n];
+                if (HfNames.isNorm(e.getKey())) {
+                    Arrays.fill(values, 1f);
+                } else if (!HfNames.isBias(e.getKey())) {
+                    for (int i = 0; i < n; i++) {
+                        values[i] = (float) (gaussian(rng) * INIT_STD);
+                    }
+                }
+                weights.put(e.getKey(), Tensors.floats(values, shape));
+            }
+            return fromHfWeights(config, weights, options);
+        }
+    }
+
+    private static double gaussian(SplittableRandom rng) {
+        // Box-Muller: SplittableRandom has no nextGaussian on Java 17
+        double u1 = 1.0 - rng.nextDouble();
+        double u2 = rng.nextDouble();
+        return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    /** Where weights come from: a checkpoint or a map. */
+    interface WeightSource {
+        Set<String> names();
+
+        long[] shape(String name);
+
+        Tensor read(String name);
+
+        String describe();
+    }
+
+    private static LlamaModel fromWeights(LlamaConfig config, WeightSource source, TorchOptions options) {
+        TorchRuntime.ensureLoaded();
+        Device device = options.resolveDevice();
+        ScalarType dtype = options.dtype().scalarType(device.is_cuda());
+        Map<String, long[]> expected = HfNames.expectedShapes(config);
+        for (Map.Entry<String, long[]> e : expected.entrySet()) {
+            if (!source.names().contains(e.getKey())) {
+                throw new CheckpointException(source.describe() + ": missing tensor '" + e.getKey() + "' (expected "
+                        + "shape " + Arrays.toString(e.getValue()) + " for " + config + ")");
+            }
+            long[] shape = source.shape(e.getKey());
+            if (!Arrays.equals(shape, e.getValue())) {
+                throw new CheckpointException(source.describe() + ": tensor '" + e.getKey() + "' has shape "
+                        + Arrays.toString(shape) + ", expected " + Arrays.toString(e.getValue())
+                        + " from config.json");
+            }
+        }
+        Set<String> unexpected = new TreeSet<>(source.names());
+        unexpected.removeAll(expected.keySet());
+        unexpected.removeIf(HfNames::isIgnorable);
+        if (!unexpected.isEmpty()) {
+            LOG.warn("{}: ignoring {} tensor(s) the architecture does not use: {}", source.describe(),
+                    unexpected.size(), unexpected);
+        }
+
+        TensorOptions target = Tensors.options(dtype, device);
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            Loader loader = new Loader(source, target, dtype, device);
+            Tensor embed = loader.one(HfNames.EMBED);
+            Layer[] layers = new Layer[config.numLayers()];
+            for (int l = 0; l < layers.length; l++) {
+                layers[l] = new Layer(
+                        loader.one(HfNames.layer(l, HfNames.ATTN_NORM)),
+                        loader.fused(l, HfNames.Q, HfNames.K, HfNames.V, HfNames.WEIGHT),
+                        config.qkvBias() ? loader.fused(l, HfNames.Q, HfNames.K, HfNames.V, HfNames.BIAS) : null,
+                        loader.one(HfNames.layer(l, HfNames.O + HfNames.WEIGHT)),
+                        config.outputBias() ? loader.one(HfNames.layer(l, HfNames.O + HfNames.BIAS)) : null,
+                        loader.one(HfNames.layer(l, HfNames.MLP_NORM)),
+                        loader.fused(l, HfNames.GATE, HfNames.UP, null, HfNames.WEIGHT),
+                        config.mlpBias() ? loader.fused(l, HfNames.GATE, HfNames.UP, null, HfNames.BIAS) : null,
+                        loader.one(HfNames.layer(l, HfNames.DOWN + HfNames.WEIGHT)),
+                        config.mlpBias() ? loader.one(HfNames.layer(l, HfNames.DOWN + HfNames.BIAS)) : null);
+            }
+            Tensor norm = loader.one(HfNames.FINAL_NORM);
+            Tensor lmHead = config.tieWordEmbeddings() ? embed : loader.one(HfNames.LM_HEAD);
+            return new LlamaModel(config, device, dtype, embed, layers, norm, lmHead);
+        }
+    }
+
+    /** Reads checked tensors, converts them to the compute dtype and device, and takes ownership. */
+    private static final class Loader {
+        private final WeightSource source;
+        private final TensorOptions target;
+        private final ScalarType dtype;
+        private final Device device;
+
+        Loader(WeightSource source, TensorOptions target, ScalarType dtype, Device device) {
+            this.source = source;
+            this.target = target;
+            this.dtype = dtype;
+            this.device = device;
+        }
+
+        Tensor one(String name) {
+            return Tensors.own(convert(name, read(name)));
+        }
+
+        /** Concatenates {@code layers.l.<a|b|c><suffix>} along dim 0 (c may be null). */
+        Tensor fused(int l, String a, String b, String c, String suffix) {
+            TensorVector parts = c == null
+                    ? new TensorVector(read(HfNames.layer(l, a + suffix)), read(HfNames.layer(l, b + suffix)))
+                    : new TensorVector(read(HfNames.layer(l, a + suffix)), read(HfNames.layer(l, b + suffix)),
+                    read(HfNames.layer(l, c + suffix)));
+            return Tensors.own(convert(HfNames.layer(l, a + suffix), cat(parts, 0)));
+        }
+
+        private Tensor read(String name) {
+            Tensor t = source.read(name);
+            ScalarType st = t.scalar_type().intern();
+            if (st != ScalarType.Float && st != ScalarType.Half && st != ScalarType.BFloat16
+                    && st != ScalarType.Double) {
+                throw new CheckpointException(source.describe() + ": tensor '" + name + "' has dtype " + st
+                        + "; expected F32, F16 or BF16");
+            }
+            return t;
+        }
+
+        private Tensor convert(String name, Tensor t) {
+            // always a fresh tensor (copy=true), never a view of the caller's weights
+            return t.to(target, false, true, null).contiguous();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ forward
+
+    /**
+     * Logits for a batch of sequences without a cache (training, scoring): position {@code t} of row {@code b} sees
+     * tokens {@code 0..t} of that row.
+     *
+     * @param ids int64 {@code [B, T]} on this model's device
+     * @return logits {@code [B, T, V]} in the compute dtype, attached to the caller's {@code PointerScope}
+     */
+    public Tensor logits(Tensor ids) {
+        checkOpen();
+        return forward(ids, null, 0, false);
+    }
+
+    /**
+     * The forward pass. Tokens {@code ids} occupy positions {@code [pos, pos + T)}; with a cache they attend to
+     * the cached positions {@code [0, pos)} too, and their keys and values are written at {@code [pos, pos + T)}.
+     *
+     * @param ids      int64 {@code [B, T]} (B = 1 with a cache)
+     * @param cache    null for a cache-free pass (then pos must be 0)
+     * @param lastOnly project only the last position to the vocabulary (prefill)
+     * @return logits {@code [B, T or 1, V]}
+     */
+    Tensor forward(Tensor ids, KvCache cache, int pos, boolean lastOnly) {
+        long batch = ids.size(0);
+        long t = ids.size(1);
+        Tensor x = embedding(embed, ids);                              // [B, T, D]
+        Tensor cos = ropeCos.narrow(0, pos, t).unsqueeze(1);           // [T, 1, hd]
+        Tensor sin = ropeSin.narrow(0, pos, t).unsqueeze(1);           // [T, 1, hd]
+        // T new queries over pos + T keys: query i may see keys 0..pos+i. is_causal aligns top-left, which is only
+        // right when pos == 0, so other cases need the explicit mask.
+        Tensor mask = t > 1 && pos > 0 ? ones(new long[]{t, pos + t}, boolOptions).tril(pos) : null; // [T, pos+T]
+        boolean causal = t > 1 && pos == 0;
+        for (int l = 0; l < layers.length; l++) {
+            x = attention(l, x, batch, t, cos, sin, cache, pos, mask, causal);
+            x = mlp(layers[l], x);
+        }
+        if (lastOnly && t > 1) {
+            x = x.narrow(1, t - 1, 1);                                 // [B, 1, D]
+        }
+        return project(rmsNorm(x, norm), lmHead, null);                // [B, T, V]
+    }
+
+    private Tensor attention(int l, Tensor x, long batch, long t, Tensor cos, Tensor sin, KvCache cache, int pos,
+                             Tensor mask, boolean causal) {
+        Layer w = layers[l];
+        int h = config.numHeads();
+        int kvh = config.numKvHeads();
+        int hd = config.headDim();
+        Tensor hidden = rmsNorm(x, w.attnNorm);                                      // [B, T, D]
+        Tensor qkv = project(hidden, w.wqkv, w.bqkv).view(batch, t, h + 2L * kvh, hd); // [B, T, H+2Hkv, hd]
+        Tensor qk = rope(qkv.narrow(2, 0, h + kvh), cos, sin);                       // [B, T, H+Hkv, hd]
+        Tensor q = qk.narrow(2, 0, h).transpose(1, 2);                               // [B, H, T, hd]
+        Tensor k = qk.narrow(2, h, kvh).transpose(1, 2);                             // [B, Hkv, T, hd]
+        Tensor v = qkv.narrow(2, h + kvh, kvh).transpose(1, 2);                      // [B, Hkv, T, hd]
+        if (cache != null) {
+            cache.k[l].narrow(2, pos, t).copy_(k);
+            cache.v[l].narrow(2, pos, t).copy_(v);
+            k = cache.k[l].narrow(2, 0, pos + t);                                    // [1, Hkv, pos+T, hd]
+            v = cache.v[l].narrow(2, 0, pos + t);                                    // [1, Hkv, pos+T, hd]
+        }
+        Tensor o = scaled_dot_product_attention(q, k, v,
+                mask == null ? new TensorOptional() : new TensorOptional(mask), 0.0, causal,
+                new DoubleOptional(), h != kvh);                                     // [B, H, T, hd]
+        Tensor merged = o.transpose(1, 2).reshape(batch, t, (long) h * hd);          // [B, T, H*hd]
+        return x.add(project(merged, w.wo, w.bo));                                   // [B, T, D]
+    }
+
+    private Tensor mlp(Layer w, Tensor x) {
+        long ffn = config.intermediateSize();
+        Tensor hidden = rmsNorm(x, w.mlpNorm);                                       // [B, T, D]
+        Tensor gateUp = project(hidden, w.w13, w.b13);                               // [B, T, 2F]
+        Tensor act = silu(gateUp.narrow(-1, 0, ffn)).mul(gateUp.narrow(-1, ffn, ffn)); // [B, T, F]
+        return x.add(project(act, w.w2, w.b2));                                      // [B, T, D]
+    }
+
+    /** x·cos + rotate_half(x)·sin, with rotate_half(x) = [-x2, x1] = roll(x, half) · [-1.., +1..] folded into sin. */
+    private static Tensor rope(Tensor x, Tensor cos, Tensor signedSin) {
+        long half = x.size(-1) / 2;
+        return x.mul(cos).add(x.roll(new long[]{half}, -1).mul(signedSin));
+    }
+
+    private Tensor rmsNorm(Tensor x, Tensor weight) {
+        return rms_norm(x, normShape, new TensorOptional(weight), eps);
+    }
+
+    /**
+     * {@code x · wᵀ + b}. One fp32 row on CPU goes through {@code mv}: OpenBLAS's GEMM with a single row is several
+     * times slower than its GEMV.
+     */
+    private Tensor project(Tensor x, Tensor w, Tensor b) {
+        long in = w.size(1);
+        if (gemvFastPath && x.numel() == in) {
+            long[] shape = x.shape();
+            shape[shape.length - 1] = w.size(0);
+            Tensor y = mv(w, x.reshape(in));
+            return (b == null ? y : y.add(b)).view(shape);
+        }
+        return b == null ? linear(x, w) : linear(x, w, new TensorOptional(b));
+    }
+
+    // ------------------------------------------------------------------------------------------------ accessors
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    /** The device the weights live on (borrowed). */
+    Device device() {
+        return device;
+    }
+
+    ScalarType dtype() {
+        return dtype;
+    }
+
+    /** {@code cpu}, {@code cuda:0}, ... */
+    public String deviceName() {
+        return device.str().getString();
+    }
+
+    /** {@code f32}, {@code bf16} or {@code f16}. */
+    public String dtypeName() {
+        return switch (dtype.intern()) {
+            case BFloat16 -> "bf16";
+            case Half -> "f16";
+            default -> "f32";
+        };
+    }
+
+    /** A new KV cache on this model's device (the caller closes it). */
+    KvCache newCache(int capacity) {
+        checkOpen();
+        return new KvCache(config, capacity, Tensors.options(dtype, device));
+    }
+
+    /**
+     * The trainable tensors (fused layout, tied embedding once), in a fixed order. Borrowed: they stay owned by the
+     * model.
+     */
+    public Map<String, Tensor> parameters() {
+        checkOpen();
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        out.put("embed", embed);
+        for (int l = 0; l < layers.length; l++) {
+            Layer w = layers[l];
+            String p = "layers." + l + ".";
+            out.put(p + "attn_norm", w.attnNorm);
+            out.put(p + "wqkv", w.wqkv);
+            putIfPresent(out, p + "bqkv", w.bqkv);
+            out.put(p + "wo", w.wo);
+            putIfPresent(out, p + "bo", w.bo);
+            out.put(p + "mlp_norm", w.mlpNorm);
+            out.put(p + "w13", w.w13);
+            putIfPresent(out, p + "b13", w.b13);
+            out.put(p + "w2", w.w2);
+            putIfPresent(out, p + "b2", w.b2);
+        }
+        out.put("norm", norm);
+        if (lmHead != embed) {
+            out.put("lm_head", lmHead);
+        }
+        return out;
+    }
+
+    private static void putIfPresent(Map<String, Tensor> out, String name, Tensor t) {
+        if (t != null) {
+            out.put(name, t);
+        }
+    }
+
+    /**
+     * The weights under their Hugging Face names, fused projections split back (views into this model's tensors,
+     * created in the caller's {@code PointerScope}); what {@link SafetensorsWriter} needs to save a checkpoint
+     * {@code transformers} can load.
+     */
+    public Map<String, Tensor> hfStateDict() {
+        checkOpen();
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        long qRows = (long) config.numHeads() * config.headDim();
+        long kvRows = (long) config.numKvHeads() * config.headDim();
+        long ffn = config.intermediateSize();
+        out.put(HfNames.EMBED, embed.detach());
+        for (int l = 0; l < layers.length; l++) {
+            Layer w = layers[l];
+            out.put(HfNames.layer(l, HfNames.ATTN_NORM), w.attnNorm.detach());
+            splitInto(out, l, w.wqkv, HfNames.WEIGHT, new String[]{HfNames.Q, HfNames.K, HfNames.V},
+                    new long[]{qRows, kvRows, kvRows});
+            if (w.bqkv != null) {
+                splitInto(out, l, w.bqkv, HfNames.BIAS, new String[]{HfNames.Q, HfNames.K, HfNames.V},
+                        new long[]{qRows, kvRows, kvRows});
+            }
+            out.put(HfNames.layer(l, HfNames.O + HfNames.WEIGHT), w.wo.detach());
+            if (w.bo != null) {
+                out.put(HfNames.layer(l, HfNames.O + HfNames.BIAS), w.bo.detach());
+            }
+            out.put(HfNames.layer(l, HfNames.MLP_NORM), w.mlpNorm.detach());
+            splitInto(out, l, w.w13, HfNames.WEIGHT, new String[]{HfNames.GATE, HfNames.UP}, new long[]{ffn, ffn});
+            if (w.b13 != null) {
+                splitInto(out, l, w.b13, HfNames.BIAS, new String[]{HfNames.GATE, HfNames.UP}, new long[]{ffn, ffn});
+            }
+            out.put(HfNames.layer(l, HfNames.DOWN + HfNames.WEIGHT), w.w2.detach());
+            if (w.b2 != null) {
+                out.put(HfNames.layer(l, HfNames.DOWN + HfNames.BIAS), w.b2.detach());
+            }
+        }
+        out.put(HfNames.FINAL_NORM, norm.detach());
+        if (lmHead != embed) {
+            out.put(HfNames.LM_HEAD, lmHead.detach());
+        }
+        return out;
+    }
+
+    private static void splitInto(Map<String, Tensor> out, int l, Tensor fused, String suffix, String[] names,
+                                  long[] rows) {
+        long start = 0;
+        for (int i = 0; i < names.length; i++) {
+            out.put(HfNames.layer(l, names[i] + suffix), fused.detach().narrow(0, start, rows[i]));
+            start += rows[i];
+        }
+    }
+
+    /** Hugging Face's default shard size for {@code save_pretrained}. */
+    public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
+
+    /**
+     * Saves a Hugging Face checkpoint into {@code dir}: {@code config.json} (with {@code torch_dtype}) and the weights
+     * in {@code storage} precision, as {@code model.safetensors} or shards of at most {@code maxShardBytes} with an
+     * index. Each file is written to a temporary name and renamed into place.
+     */
+    public void save(Path dir, ComputeDtype storage, long maxShardBytes) throws java.io.IOException {
+        checkOpen();
+        if (storage == ComputeDtype.AUTO) {
+            throw new IllegalArgumentException("choose a storage dtype: F32, BF16 or F16");
+        }
+        ScalarType target = storage.scalarType(false);
+        String torchDtype = switch (storage) {
+            case BF16 -> "bfloat16";
+            case F16 -> "float16";
+            default -> "float32";
+        };
+        java.nio.file.Files.createDirectories(dir);
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            Map<String, Tensor> weights = new LinkedHashMap<>();
+            for (Map.Entry<String, Tensor> e : hfStateDict().entrySet()) {
+                weights.put(e.getKey(), e.getValue().to(Tensors.CPU, target).contiguous());
+            }
+            SafetensorsCheckpoint.writeSharded(dir, weights, maxShardBytes);
+        }
+        Path configFile = dir.resolve("config.json");
+        Path tmp = dir.resolve("config.json.tmp");
+        config.toBuilder().torchDtype(torchDtype).build().write(tmp);
+        java.nio.file.Files.move(tmp, configFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Number of weights (tied matrices once). */
+    public long parameterCount() {
+        return config.parameterCount();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("model is closed");
+        }
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** Frees the weights. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Map<Tensor, Boolean> distinct = new IdentityHashMap<>();
+        distinct.put(embed, true);
+        distinct.put(norm, true);
+        distinct.put(lmHead, true);
+        distinct.put(ropeCos, true);
+        distinct.put(ropeSin, true);
+        for (Layer layer : layers) {
+            for (Tensor t : layer.tensors()) {
+                distinct.put(t, true);
+            }
+        }
+        distinct.keySet().forEach(Tensors::release);
+        Tensors.release(eps);
+        Tensors.release(boolOptions);
+    }
+}

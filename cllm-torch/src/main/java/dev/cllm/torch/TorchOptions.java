@@ -1,0 +1,50 @@
+package dev.cllm.torch;
+
+import org.bytedeco.pytorch.Device;
+
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * Where and in what precision a model runs.
+ *
+ * @param device {@code auto} (CUDA when available, else CPU), {@code cpu}, {@code cuda} or {@code cuda:N}
+ * @param dtype  the compute dtype; {@link ComputeDtype#AUTO} is fp32 on CPU and bf16 on CUDA
+ */
+public record TorchOptions(String device, ComputeDtype dtype) {
+    private static final Pattern DEVICE = Pattern.compile("auto|cpu|cuda(:\\d+)?");
+
+    public TorchOptions {
+        Objects.requireNonNull(device, "device");
+        Objects.requireNonNull(dtype, "dtype");
+        if (!DEVICE.matcher(device).matches()) {
+            throw new IllegalArgumentException("unknown device '" + device + "' (auto, cpu, cuda, cuda:N)");
+        }
+    }
+
+    /** Automatic device and dtype. */
+    public static TorchOptions defaults() {
+        return new TorchOptions("auto", ComputeDtype.AUTO);
+    }
+
+    public TorchOptions withDevice(String newDevice) {
+        return new TorchOptions(newDevice, dtype);
+    }
+
+    public TorchOptions withDtype(ComputeDtype newDtype) {
+        return new TorchOptions(device, newDtype);
+    }
+
+    /** The concrete device. @throws IllegalStateException if CUDA is requested but not available */
+    Device resolveDevice() {
+        boolean cuda = TorchRuntime.cudaAvailable();
+        if (device.equals("auto")) {
+            return new Device(cuda ? "cuda" : "cpu");
+        }
+        if (device.startsWith("cuda") && !cuda) {
+            throw new IllegalStateException("device '" + device + "' requested but CUDA is not available "
+                    + "(this needs the CUDA build of libtorch: build with -Pgpu on a machine with a GPU)");
+        }
+        return new Device(device);
+    }
+}

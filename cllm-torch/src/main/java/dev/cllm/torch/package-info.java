@@ -1,0 +1,9 @@
+/**
+ * LLaMA-family models on libtorch (Bytedeco's JavaCPP presets for PyTorch): Hugging Face checkpoints in, KV-cache
+ * decoding sessions out.
+ *
+ * <p>Entry point: {@link dev.cllm.torch.TorchConsistencyModel#load}. This is the only module that touches tensors;
+ * everything above it sees token ids. Native memory has three owners: the model (weights), a session (its KV cache)
+ * and one {@code PointerScope} per forward pass (temporaries).
+ */
+package dev.cllm.torch;
