@@ -58,7 +58,10 @@ public interface DecodingSession extends AutoCloseable {
     /** Moves the committed position back to {@code position} (0 starts a new sequence in the same cache). */
     void rewind(int position);
 
-    /** Releases the cache. Idempotent; any other call afterwards throws {@link IllegalStateException}. */
+    /**
+     * Releases the cache. Idempotent; afterwards every call that reads or moves the position or runs the model throws
+     * {@link IllegalStateException} ({@link #model()} and {@link #capacity()} still answer).
+     */
     @Override
     void close();
 }

@@ -137,7 +137,12 @@ public final class LlamaConfig {
     /** Parses a config.json tree. @throws IllegalArgumentException naming the bad field */
     static LlamaConfig fromJson(JsonNode root) {
         Builder b = builder();
-        b.architecture(architectureOf(root));
+        String architecture = architectureOf(root);
+        if (!ARCHITECTURES.contains(architecture)) {
+            throw new IllegalArgumentException("unsupported architecture '" + architecture + "' (supported: "
+                    + String.join(", ", ARCHITECTURES.stream().sorted().toList()) + ")");
+        }
+        b.architecture(architecture);
         b.vocabSize(requiredInt(root, "vocab_size"))
                 .hiddenSize(requiredInt(root, "hidden_size"))
                 .intermediateSize(requiredInt(root, "intermediate_size"))
@@ -408,7 +413,10 @@ public final class LlamaConfig {
                 .torchDtype(torchDtype);
     }
 
-    /** A builder with LLaMA defaults: no bias, untied, theta 10000, eps 1e-5, no special tokens. */
+    /**
+     * A builder with the defaults {@code transformers} applies to a LLaMA config.json: no bias, untied, theta 10000,
+     * eps 1e-6, 2048 positions, no special tokens.
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -441,7 +449,7 @@ public final class LlamaConfig {
         private int numKvHeads;
         private int headDim;
         private int maxPositions = 2048;
-        private double rmsNormEps = 1e-5;
+        private double rmsNormEps = 1e-6;
         private double ropeTheta = 10000.0;
         private RopeScaling ropeScaling;
         private boolean tieWordEmbeddings;

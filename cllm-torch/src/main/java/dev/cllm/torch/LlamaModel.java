@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import static org.bytedeco.pytorch.global.torch.cat;
 import static org.bytedeco.pytorch.global.torch.embedding;
@@ -60,6 +61,8 @@ public final class LlamaModel implements AutoCloseable {
     private final DoubleOptional eps;
     private final TensorOptions boolOptions;
     private final boolean gemvFastPath;
+    /** Forward passes hold the read lock; {@link #close()} takes the write lock, so weights are never freed mid-pass. */
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
     /** One transformer block's weights (fused layout). Biases are null when absent. */
@@ -75,7 +78,7 @@ public final class LlamaModel implements AutoCloseable {
     private LlamaModel(LlamaConfig config, Device device, ScalarType dtype, Tensor embed, Layer[] layers, Tensor norm,
                        Tensor lmHead) {
         this.config = config;
-        this.device = device;
+        this.device = Tensors.own(device);
         this.dtype = dtype;
         this.embed = embed;
         this.layers = layers;
@@ -113,13 +116,26 @@ public final class LlamaModel implements AutoCloseable {
                 }
 
                 @Override
+                public boolean isFloating(String name) {
+                    return switch (weights.info(name).dtype()) {
+                        case F16, BF16, F32, F64 -> true;
+                        default -> false;
+                    };
+                }
+
+                @Override
+                public String dtypeName(String name) {
+                    return weights.info(name).dtype().name();
+                }
+
+                @Override
                 public Tensor read(String name) {
                     return weights.read(name);
                 }
 
                 @Override
-                public String describe() {
-                    return dir.toString();
+                public String locate(String name) {
+                    return weights.fileOf(name).toString();
                 }
             }, options);
         }
@@ -142,12 +158,22 @@ public final class LlamaModel implements AutoCloseable {
             }
 
             @Override
+            public boolean isFloating(String name) {
+                return FLOATING.contains(weights.get(name).scalar_type().intern());
+            }
+
+            @Override
+            public String dtypeName(String name) {
+                return String.valueOf(weights.get(name).scalar_type().intern());
+            }
+
+            @Override
             public Tensor read(String name) {
                 return weights.get(name);
             }
 
             @Override
-            public String describe() {
+            public String locate(String name) {
                 return "in-memory weights";
             }
         }, options);
@@ -191,9 +217,16 @@ public final class LlamaModel implements AutoCloseable {
 
         long[] shape(String name);
 
+        /** Whether the stored tensor is floating point (F32, F16, BF16, F64). */
+        boolean isFloating(String name);
+
+        /** What the stored dtype is called, for messages. */
+        String dtypeName(String name);
+
         Tensor read(String name);
 
-        String describe();
+        /** Where tensor {@code name} lives, for messages: its file, or the source as a whole. */
+        String locate(String name);
     }
 
     private static LlamaModel fromWeights(LlamaConfig config, WeightSource source, TorchOptions options) {
@@ -202,28 +235,32 @@ public final class LlamaModel implements AutoCloseable {
         ScalarType dtype = options.dtype().scalarType(device.is_cuda());
         Map<String, long[]> expected = HfNames.expectedShapes(config);
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
-            if (!source.names().contains(e.getKey())) {
-                throw new CheckpointException(source.describe() + ": missing tensor '" + e.getKey() + "' (expected "
+            String name = e.getKey();
+            if (!source.names().contains(name)) {
+                throw new CheckpointException(source.locate(name) + ": missing tensor '" + name + "' (expected "
                         + "shape " + Arrays.toString(e.getValue()) + " for " + config + ")");
             }
-            long[] shape = source.shape(e.getKey());
+            long[] shape = source.shape(name);
             if (!Arrays.equals(shape, e.getValue())) {
-                throw new CheckpointException(source.describe() + ": tensor '" + e.getKey() + "' has shape "
+                throw new CheckpointException(source.locate(name) + ": tensor '" + name + "' has shape "
                         + Arrays.toString(shape) + ", expected " + Arrays.toString(e.getValue())
                         + " from config.json");
+            }
+            if (!source.isFloating(name)) {
+                throw new CheckpointException(source.locate(name) + ": tensor '" + name + "' has dtype "
+                        + source.dtypeName(name) + "; expected F32, F16 or BF16");
             }
         }
         Set<String> unexpected = new TreeSet<>(source.names());
         unexpected.removeAll(expected.keySet());
         unexpected.removeIf(HfNames::isIgnorable);
         if (!unexpected.isEmpty()) {
-            LOG.warn("{}: ignoring {} tensor(s) the architecture does not use: {}", source.describe(),
-                    unexpected.size(), unexpected);
+            LOG.warn("ignoring {} tensor(s) the architecture does not use: {}", unexpected.size(), unexpected);
         }
 
         TensorOptions target = Tensors.options(dtype, device);
+        Loader loader = new Loader(source, target);
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            Loader loader = new Loader(source, target, dtype, device);
             Tensor embed = loader.one(HfNames.EMBED);
             Layer[] layers = new Layer[config.numLayers()];
             for (int l = 0; l < layers.length; l++) {
@@ -242,25 +279,38 @@ public final class LlamaModel implements AutoCloseable {
             Tensor norm = loader.one(HfNames.FINAL_NORM);
             Tensor lmHead = config.tieWordEmbeddings() ? embed : loader.one(HfNames.LM_HEAD);
             return new LlamaModel(config, device, dtype, embed, layers, norm, lmHead);
+        } catch (RuntimeException e) {
+            loader.releaseAll(); // a load that fails part-way frees what it already read
+            throw e;
         }
     }
+
+    private static final Set<ScalarType> FLOATING = Set.of(ScalarType.Float, ScalarType.Half, ScalarType.BFloat16,
+            ScalarType.Double);
 
     /** Reads checked tensors, converts them to the compute dtype and device, and takes ownership. */
     private static final class Loader {
         private final WeightSource source;
         private final TensorOptions target;
-        private final ScalarType dtype;
-        private final Device device;
+        private final List<Tensor> owned = new ArrayList<>();
 
-        Loader(WeightSource source, TensorOptions target, ScalarType dtype, Device device) {
+        Loader(WeightSource source, TensorOptions target) {
             this.source = source;
             this.target = target;
-            this.dtype = dtype;
-            this.device = device;
         }
 
         Tensor one(String name) {
-            return Tensors.own(convert(name, read(name)));
+            return keep(convert(read(name)));
+        }
+
+        private Tensor keep(Tensor t) {
+            owned.add(Tensors.own(t));
+            return t;
+        }
+
+        void releaseAll() {
+            owned.forEach(Tensors::release);
+            owned.clear();
         }
 
         /** Concatenates {@code layers.l.<a|b|c><suffix>} along dim 0 (c may be null). */
@@ -269,21 +319,14 @@ public final class LlamaModel implements AutoCloseable {
                     ? new TensorVector(read(HfNames.layer(l, a + suffix)), read(HfNames.layer(l, b + suffix)))
                     : new TensorVector(read(HfNames.layer(l, a + suffix)), read(HfNames.layer(l, b + suffix)),
                     read(HfNames.layer(l, c + suffix)));
-            return Tensors.own(convert(HfNames.layer(l, a + suffix), cat(parts, 0)));
+            return keep(convert(cat(parts, 0)));
         }
 
         private Tensor read(String name) {
-            Tensor t = source.read(name);
-            ScalarType st = t.scalar_type().intern();
-            if (st != ScalarType.Float && st != ScalarType.Half && st != ScalarType.BFloat16
-                    && st != ScalarType.Double) {
-                throw new CheckpointException(source.describe() + ": tensor '" + name + "' has dtype " + st
-                        + "; expected F32, F16 or BF16");
-            }
-            return t;
+            return source.read(name);
         }
 
-        private Tensor convert(String name, Tensor t) {
+        private Tensor convert(Tensor t) {
             // always a fresh tensor (copy=true), never a view of the caller's weights
             return t.to(target, false, true, null).contiguous();
         }
@@ -560,13 +603,38 @@ public final class LlamaModel implements AutoCloseable {
         return closed;
     }
 
-    /** Frees the weights. Idempotent. */
-    @Override
-    public synchronized void close() {
+    /**
+     * Takes the model for one forward pass: the weights stay allocated until {@link #release()}.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    void acquire() {
+        lifecycle.readLock().lock();
         if (closed) {
-            return;
+            lifecycle.readLock().unlock();
+            throw new IllegalStateException("model is closed");
         }
-        closed = true;
+    }
+
+    void release() {
+        lifecycle.readLock().unlock();
+    }
+
+    /** Frees the weights, after any forward pass in flight on another thread has finished. Idempotent. */
+    @Override
+    public void close() {
+        lifecycle.writeLock().lock();
+        try {
+            if (!closed) {
+                closed = true;
+                freeWeights();
+            }
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
+    }
+
+    private void freeWeights() {
         Map<Tensor, Boolean> distinct = new IdentityHashMap<>();
         distinct.put(embed, true);
         distinct.put(norm, true);
@@ -581,5 +649,6 @@ public final class LlamaModel implements AutoCloseable {
         distinct.keySet().forEach(Tensors::release);
         Tensors.release(eps);
         Tensors.release(boolOptions);
+        Tensors.release(device);
     }
 }

@@ -76,6 +76,12 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
     }
 
     /** Whether the checkpoint has a tensor of this name. */
+    /** The file that holds tensor {@code name} (a shard, or {@code model.safetensors}), for error messages. */
+    public Path fileOf(String name) {
+        SafetensorsFile file = fileByTensor.get(name);
+        return file == null ? dir : file.path();
+    }
+
     public boolean contains(String name) {
         ensureOpen();
         return fileByTensor.containsKey(name);

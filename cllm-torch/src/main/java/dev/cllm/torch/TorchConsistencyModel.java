@@ -46,7 +46,12 @@ public final class TorchConsistencyModel implements ConsistencyModel {
         LlamaConfig c = llama.config();
         Set<Integer> eos = new LinkedHashSet<>(c.eosTokenIds());
         eos.addAll(extraEos);
-        this.config = new ModelConfig(c.architecture(), c.vocabSize(), c.maxPositions(), c.bosTokenId(), eos,
+        int bos = c.bosTokenId();
+        if (tokenizer != null) {
+            eos.addAll(tokenizer.eosTokenIds());
+            bos = bos >= 0 ? bos : tokenizer.bosTokenId().orElse(-1);
+        }
+        this.config = new ModelConfig(c.architecture(), c.vocabSize(), c.maxPositions(), bos, eos,
                 c.parameterCount());
     }
 

@@ -48,22 +48,28 @@ final class TorchSession implements DecodingSession {
     @Override
     public int[] forward(int[] block) {
         checkBlock(block, "block");
+        llama.acquire();
         try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
             Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position, false);
             int[] next = Tensors.toInts(logits.argmax(Tensors.LAST_DIM, false)); // [1, T] -> T ids
             pendingLength = block.length;
             return next;
+        } finally {
+            llama.release();
         }
     }
 
     @Override
     public Logits forwardLogits(int[] block) {
         checkBlock(block, "block");
+        llama.acquire();
         try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
             Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position, false);
             float[] values = Tensors.toFloats(logits);                           // [1, T, V]
             pendingLength = block.length;
             return new Logits(values, block.length, llama.config().vocabSize());
+        } finally {
+            llama.release();
         }
     }
 
@@ -84,6 +90,7 @@ final class TorchSession implements DecodingSession {
     public int prefill(int[] tokens) {
         checkBlock(tokens, "prefill");
         int next = -1;
+        llama.acquire();
         try (InferenceMode guard = new InferenceMode()) {
             for (int start = 0; start < tokens.length; start += PREFILL_CHUNK) {
                 int length = Math.min(PREFILL_CHUNK, tokens.length - start);
@@ -94,6 +101,8 @@ final class TorchSession implements DecodingSession {
                 }
                 position += length;
             }
+        } finally {
+            llama.release();
         }
         pendingLength = -1;
         return next;

@@ -1,0 +1,101 @@
+package dev.cllm.bench;
+
+import dev.cllm.api.DecodingSession;
+import dev.cllm.api.Generation;
+import dev.cllm.api.GenerationListener;
+import dev.cllm.api.TokenIds;
+import dev.cllm.jacobi.JacobiDecoder;
+import dev.cllm.torch.TorchConsistencyModel;
+import org.openjdk.jmh.annotations.AuxCounters;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * End-to-end greedy generation, autoregressive (block size 1) against Jacobi decoding, like for like: same model,
+ * same prompts, same number of new tokens (EOS ignored), same session. One operation generates
+ * {@code maxNewTokens} for each prompt in turn; the counters report tokens and forward passes per second, so
+ * tokens/pass = tokens / passes.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(1)
+public class GenerationBenchmark {
+    @Param({BenchModels.STORIES_260K})
+    public String model;
+
+    /** 1 = autoregressive. */
+    @Param({"1", "16"})
+    public int blockSize;
+
+    @Param({"128"})
+    public int maxNewTokens;
+
+    @Param({"default"})
+    public String threads;
+
+    private TorchConsistencyModel loaded;
+    private DecodingSession session;
+    private JacobiDecoder decoder;
+    private TokenIds[] prompts;
+
+    /** Tokens and passes, reported by JMH as rates per second. */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.OPERATIONS)
+    public static class Counters {
+        public long tokens;
+        public long passes;
+
+        @Setup(Level.Iteration)
+        public void reset() {
+            tokens = 0;
+            passes = 0;
+        }
+    }
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        Threads.apply(threads);
+        loaded = BenchModels.load(model);
+        prompts = Prompts.forModel(model, loaded.config().vocabSize());
+        int longest = 0;
+        for (TokenIds p : prompts) {
+            longest = Math.max(longest, p.size());
+        }
+        session = loaded.newSession(Math.min(loaded.config().contextLength(), longest + maxNewTokens));
+        decoder = JacobiDecoder.builder().blockSize(blockSize).maxNewTokens(maxNewTokens).noStop().build();
+    }
+
+    @Benchmark
+    public int generate(Counters counters) {
+        int sum = 0;
+        for (TokenIds prompt : prompts) {
+            Generation g = decoder.generate(session, prompt, GenerationListener.NONE);
+            counters.tokens += g.stats().newTokens();
+            counters.passes += g.stats().forwardPasses();
+            sum += g.ids().last();
+        }
+        return sum;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        session.close();
+        loaded.close();
+    }
+}
