@@ -1,5 +1,6 @@
 package dev.cllm.bench;
 
+import dev.cllm.torch.ComputeDtype;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.TorchConsistencyModel;
@@ -18,8 +19,9 @@ final class BenchModels {
     private BenchModels() {
     }
 
-    static TorchConsistencyModel load(String name) {
-        TorchOptions cpu = TorchOptions.defaults().withDevice(System.getProperty("cllm.bench.device", "cpu"));
+    static TorchConsistencyModel load(String name, String dtype) {
+        TorchOptions cpu = TorchOptions.defaults().withDevice(System.getProperty("cllm.bench.device", "cpu"))
+                .withDtype(ComputeDtype.parse(dtype));
         return switch (name) {
             case STORIES_260K -> TorchConsistencyModel.load(repositoryDir().resolve("models").resolve("stories260K"),
                     cpu);

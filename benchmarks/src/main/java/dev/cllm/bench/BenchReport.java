@@ -55,6 +55,7 @@ public final class BenchReport {
             param(b, "threads", options.get("threads"));
             param(b, "context", options.get("contexts"));
             param(b, "n", options.get("block-sizes"));
+            param(b, "dtype", options.get("dtypes"));
             System.out.println(forwardTable(new Runner(b.build()).run()));
         }
         if (parts.contains("generation")) {
@@ -62,6 +63,7 @@ public final class BenchReport {
             param(b, "model", options.get("models"));
             param(b, "threads", options.get("threads"));
             param(b, "blockSize", options.get("block-sizes"));
+            param(b, "dtype", options.get("dtypes"));
             System.out.println(generationTable(new Runner(b.build()).run()));
         }
     }
@@ -85,23 +87,25 @@ public final class BenchReport {
     static String forwardTable(Collection<RunResult> results) {
         List<RunResult> sorted = new ArrayList<>(results);
         sorted.sort(Comparator.comparing((RunResult r) -> r.getParams().getParam("model"))
+                .thenComparing(r -> r.getParams().getParam("dtype"))
                 .thenComparing(r -> r.getParams().getParam("threads"))
                 .thenComparingInt(r -> Integer.parseInt(r.getParams().getParam("context")))
                 .thenComparingInt(r -> Integer.parseInt(r.getParams().getParam("n"))));
-        StringBuilder out = new StringBuilder("| model | threads (torch/blas) | context | n | ms per pass | ratio to n=1 |"
-                + " ms per token |\n|---|---|---|---|---|---|---|\n");
+        StringBuilder out = new StringBuilder("| model | dtype | threads (torch/blas) | context | n | ms per pass |"
+                + " ratio to n=1 | ms per token |\n|---|---|---|---|---|---|---|---|\n");
         Map<String, Double> base = new LinkedHashMap<>();
         for (RunResult r : sorted) {
             var p = r.getParams();
-            String key = p.getParam("model") + "|" + p.getParam("threads") + "|" + p.getParam("context");
+            String key = p.getParam("model") + "|" + p.getParam("dtype") + "|" + p.getParam("threads") + "|"
+                    + p.getParam("context");
             double ms = r.getPrimaryResult().getScore();
             int n = Integer.parseInt(p.getParam("n"));
             if (n == 1) {
                 base.put(key, ms);
             }
             Double one = base.get(key);
-            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %.3f ± %.3f | %s | %.3f |%n",
-                    p.getParam("model"), p.getParam("threads"), p.getParam("context"), n, ms,
+            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %.3f ± %.3f | %s | %.3f |%n",
+                    p.getParam("model"), p.getParam("dtype"), p.getParam("threads"), p.getParam("context"), n, ms,
                     r.getPrimaryResult().getScoreError(), one == null ? "n/a" : String.format(Locale.ROOT, "%.2f",
                             ms / one), ms / n));
         }
@@ -111,14 +115,15 @@ public final class BenchReport {
     static String generationTable(Collection<RunResult> results) {
         List<RunResult> sorted = new ArrayList<>(results);
         sorted.sort(Comparator.comparing((RunResult r) -> r.getParams().getParam("model"))
+                .thenComparing(r -> r.getParams().getParam("dtype"))
                 .thenComparing(r -> r.getParams().getParam("threads"))
                 .thenComparingInt(r -> Integer.parseInt(r.getParams().getParam("blockSize"))));
-        StringBuilder out = new StringBuilder("| model | threads | decoder | tokens/s | tokens per pass | speedup over AR |"
-                + "\n|---|---|---|---|---|---|\n");
+        StringBuilder out = new StringBuilder("| model | dtype | threads | decoder | tokens/s | tokens per pass |"
+                + " speedup over AR |\n|---|---|---|---|---|---|---|\n");
         Map<String, Double> arRate = new LinkedHashMap<>();
         for (RunResult r : sorted) {
             var p = r.getParams();
-            String key = p.getParam("model") + "|" + p.getParam("threads");
+            String key = p.getParam("model") + "|" + p.getParam("dtype") + "|" + p.getParam("threads");
             Map<String, Result> secondary = r.getSecondaryResults();
             double tokensPerSecond = secondary.get("tokens").getScore();
             double passesPerSecond = secondary.get("passes").getScore();
@@ -127,8 +132,8 @@ public final class BenchReport {
                 arRate.put(key, tokensPerSecond);
             }
             Double ar = arRate.get(key);
-            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %.3f | %s |%n", p.getParam("model"),
-                    p.getParam("threads"), n == 1 ? "ar" : "jacobi n=" + n, tokensPerSecond,
+            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.1f | %.3f | %s |%n", p.getParam("model"),
+                    p.getParam("dtype"), p.getParam("threads"), n == 1 ? "ar" : "jacobi n=" + n, tokensPerSecond,
                     tokensPerSecond / passesPerSecond,
                     ar == null ? "n/a" : String.format(Locale.ROOT, "%.2fx", tokensPerSecond / ar)));
         }

@@ -42,6 +42,10 @@ public class ForwardCostBenchmark {
     @Param({"default"})
     public String threads;
 
+    /** Compute dtype: auto (fp32 on CPU), f32, bf16, f16. */
+    @Param({"auto"})
+    public String dtype;
+
     private TorchConsistencyModel loaded;
     private DecodingSession session;
     private int[] block;
@@ -49,7 +53,7 @@ public class ForwardCostBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         Threads.apply(threads);
-        loaded = BenchModels.load(model);
+        loaded = BenchModels.load(model, dtype);
         int vocab = loaded.config().vocabSize();
         session = loaded.newSession(context + n);
         session.prefill(BenchModels.tokens(context, vocab, 1));

@@ -30,8 +30,8 @@ import java.util.concurrent.TimeUnit;
  * tokens/pass = tokens / passes.
  */
 @State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 5, time = 2)
 @Fork(1)
@@ -49,12 +49,16 @@ public class GenerationBenchmark {
     @Param({"default"})
     public String threads;
 
+    /** Compute dtype: auto (fp32 on CPU), f32, bf16, f16. */
+    @Param({"auto"})
+    public String dtype;
+
     private TorchConsistencyModel loaded;
     private DecodingSession session;
     private JacobiDecoder decoder;
     private TokenIds[] prompts;
 
-    /** Tokens and passes, reported by JMH as rates per second. */
+    /** Tokens and passes; in throughput mode JMH reports them as rates per second. */
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.OPERATIONS)
     public static class Counters {
@@ -71,7 +75,7 @@ public class GenerationBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         Threads.apply(threads);
-        loaded = BenchModels.load(model);
+        loaded = BenchModels.load(model, dtype);
         prompts = Prompts.forModel(model, loaded.config().vocabSize());
         int longest = 0;
         for (TokenIds p : prompts) {

@@ -233,6 +233,9 @@ public final class LlamaModel implements AutoCloseable {
         TorchRuntime.ensureLoaded();
         Device device = options.resolveDevice();
         ScalarType dtype = options.dtype().scalarType(device.is_cuda());
+        if (!device.is_cuda()) {
+            TorchRuntime.useDefaultsFor(dtype);
+        }
         Map<String, long[]> expected = HfNames.expectedShapes(config);
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             String name = e.getKey();

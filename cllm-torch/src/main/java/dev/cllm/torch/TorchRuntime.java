@@ -3,6 +3,7 @@ package dev.cllm.torch;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +38,7 @@ public final class TorchRuntime {
     }
 
     private static boolean loaded;
+    private static boolean pinned; // threads set by the application: defaults no longer apply
     private static int torchThreads;
     private static int blasThreads;
 
@@ -45,7 +47,8 @@ public final class TorchRuntime {
 
     /**
      * Loads libtorch and OpenBLAS (once) and applies the thread settings: the system properties
-     * {@value #TORCH_THREADS_PROPERTY} and {@value #BLAS_THREADS_PROPERTY} if set, else {@link ThreadDefaults}.
+     * {@value #TORCH_THREADS_PROPERTY} and {@value #BLAS_THREADS_PROPERTY} if set (they pin the threads), else the
+     * fp32 {@link ThreadDefaults}.
      */
     public static synchronized void ensureLoaded() {
         if (loaded) {
@@ -56,27 +59,49 @@ public final class TorchRuntime {
         Loader.load(openblas_nolapack.class); // the same libopenblas that libtorch_cpu links
         loaded = true;
         int cores = Runtime.getRuntime().availableProcessors();
-        setThreads(Integer.getInteger(TORCH_THREADS_PROPERTY, ThreadDefaults.torchThreads(cores)),
-                Integer.getInteger(BLAS_THREADS_PROPERTY, ThreadDefaults.blasThreads(cores)));
+        Integer torchProperty = Integer.getInteger(TORCH_THREADS_PROPERTY);
+        Integer blasProperty = Integer.getInteger(BLAS_THREADS_PROPERTY);
+        apply(torchProperty != null ? torchProperty : ThreadDefaults.torchThreads(cores, ScalarType.Float),
+                blasProperty != null ? blasProperty : ThreadDefaults.blasThreads(cores, ScalarType.Float));
+        pinned = torchProperty != null || blasProperty != null;
         LOG.debug("libtorch loaded in {} ms; torch threads {}, OpenBLAS threads {}",
                 (System.nanoTime() - start) / 1_000_000, torchThreads, blasThreads);
     }
 
     /**
-     * Sets libtorch's intra-op thread count and OpenBLAS's thread count. Both are process-wide.
+     * Sets libtorch's intra-op thread count and OpenBLAS's thread count. Both are process-wide, and from now on the
+     * per-dtype defaults no longer change them when a model loads.
      *
      * @throws IllegalArgumentException if a count is below 1
      */
     public static synchronized void setThreads(int torchThreadCount, int blasThreadCount) {
+        ensureLoaded();
+        apply(torchThreadCount, blasThreadCount);
+        pinned = true;
+    }
+
+    /** Applies the {@link ThreadDefaults} for a CPU model computing in {@code dtype}, unless threads are pinned. */
+    static synchronized void useDefaultsFor(ScalarType dtype) {
+        ensureLoaded();
+        if (!pinned) {
+            int cores = Runtime.getRuntime().availableProcessors();
+            apply(ThreadDefaults.torchThreads(cores, dtype), ThreadDefaults.blasThreads(cores, dtype));
+        }
+    }
+
+    private static void apply(int torchThreadCount, int blasThreadCount) {
         if (torchThreadCount < 1 || blasThreadCount < 1) {
             throw new IllegalArgumentException("thread counts must be >= 1, got torch=" + torchThreadCount
                     + " blas=" + blasThreadCount);
         }
-        ensureLoaded();
-        torch.set_num_threads(torchThreadCount);
-        openblas_nolapack.blas_set_num_threads(blasThreadCount);
-        torchThreads = torchThreadCount;
-        blasThreads = blasThreadCount;
+        if (torchThreadCount != torchThreads) {
+            torch.set_num_threads(torchThreadCount);
+            torchThreads = torchThreadCount;
+        }
+        if (blasThreadCount != blasThreads) {
+            openblas_nolapack.blas_set_num_threads(blasThreadCount);
+            blasThreads = blasThreadCount;
+        }
     }
 
     /** libtorch's intra-op thread count as last set. */
