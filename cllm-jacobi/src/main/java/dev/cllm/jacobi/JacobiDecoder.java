@@ -48,6 +48,7 @@ public final class JacobiDecoder implements Decoder {
     private final Set<Integer> stopTokens;
     private final BlockInitializer initializer;
     private final long seed;
+    private final boolean completeBlocks;
 
     private JacobiDecoder(Builder b) {
         this.blockSize = b.blockSize;
@@ -56,6 +57,7 @@ public final class JacobiDecoder implements Decoder {
         this.stopTokens = Set.copyOf(b.stopTokens);
         this.initializer = b.initializer;
         this.seed = b.seed;
+        this.completeBlocks = b.completeBlocks;
     }
 
     /** Defaults: n = {@value #DEFAULT_BLOCK_SIZE}, {@value #DEFAULT_MAX_NEW_TOKENS} new tokens, stop at EOS, guesses
@@ -76,7 +78,7 @@ public final class JacobiDecoder implements Decoder {
 
     public Builder toBuilder() {
         return builder().blockSize(blockSize).maxNewTokens(maxNewTokens).stopOnEos(stopOnEos).stopTokens(stopTokens)
-                .initializer(initializer).seed(seed);
+                .initializer(initializer).seed(seed).completeBlocks(completeBlocks);
     }
 
     public int blockSize() {
@@ -211,7 +213,7 @@ public final class JacobiDecoder implements Decoder {
                 fixed += accepted;
                 passes++;
                 deliver(certain);
-            } while (!converged && stopReason == null);
+            } while (!converged && (stopReason == null || completeBlocks && stopReason == StopReason.STOP_TOKEN));
             JacobiBlock block = new JacobiBlock(index, position, trajectory, converged, passes);
             stats.onBlock(block);
             listener.onBlock(block);
@@ -220,6 +222,9 @@ public final class JacobiDecoder implements Decoder {
 
         /** Appends tokens to the output up to the first stop token and hands them to the listener. */
         private void deliver(int[] tokens) {
+            if (stopReason != null) {
+                return; // completing a block after a stop token: nothing more is output
+            }
             int count = 0;
             while (count < tokens.length && !stops.contains(tokens[count])) {
                 count++;
@@ -243,7 +248,7 @@ public final class JacobiDecoder implements Decoder {
     @Override
     public String toString() {
         return "JacobiDecoder[n=" + blockSize + ", maxNewTokens=" + maxNewTokens + ", stopOnEos=" + stopOnEos
-                + ", stopTokens=" + stopTokens + ", seed=" + seed + "]";
+                + ", stopTokens=" + stopTokens + ", seed=" + seed + ", completeBlocks=" + completeBlocks + "]";
     }
 
     /** Configures a {@link JacobiDecoder}; {@link #build()} validates. */
@@ -254,6 +259,7 @@ public final class JacobiDecoder implements Decoder {
         private Set<Integer> stopTokens = Set.of();
         private BlockInitializer initializer = BlockInitializer.CONTEXT_SAMPLE;
         private long seed;
+        private boolean completeBlocks;
 
         private Builder() {
         }
@@ -297,6 +303,16 @@ public final class JacobiDecoder implements Decoder {
         /** Seed of the guesses' generator (affects speed only, never the output). */
         public Builder seed(long s) {
             this.seed = s;
+            return this;
+        }
+
+        /**
+         * When a stop token ends the generation inside a block, keep iterating until that block reaches its fixed point
+         * (nothing more is output; listeners see the iterations and the converged block). Trajectory collection needs
+         * whole blocks; it costs at most n-1 extra passes. Default false.
+         */
+        public Builder completeBlocks(boolean complete) {
+            this.completeBlocks = complete;
             return this;
         }
 

@@ -144,6 +144,26 @@ class JacobiPropertiesTest {
         }
     }
 
+    @Property(tries = 300)
+    void completingBlocksAfterAStopTokenChangesNothingButTheLastBlock(@ForAll("scenarios") Scenario s) {
+        FakeModel model = s.model();
+        JacobiDecoder plain = JacobiDecoder.builder().blockSize(s.blockSize()).maxNewTokens(s.maxNewTokens()).build();
+        List<JacobiBlock> blocks = new ArrayList<>();
+        Generation complete = plain.toBuilder().completeBlocks(true).build().generate(model, TokenIds.of(s.prompt()),
+                new JacobiListener() {
+                    @Override
+                    public void onBlock(JacobiBlock block) {
+                        blocks.add(block);
+                    }
+                });
+        Generation g = plain.generate(model, TokenIds.of(s.prompt()));
+        assertThat(complete.ids()).isEqualTo(g.ids());
+        assertThat(complete.stopReason()).isEqualTo(g.stopReason());
+        if (g.stopReason() == StopReason.STOP_TOKEN && !blocks.isEmpty()) {
+            assertThat(blocks.get(blocks.size() - 1).converged()).isTrue();
+        }
+    }
+
     @Property(tries = 200)
     void cancellationKeepsWhatWasDeliveredAndStops(@ForAll("scenarios") Scenario s) {
         FakeModel model = s.model();

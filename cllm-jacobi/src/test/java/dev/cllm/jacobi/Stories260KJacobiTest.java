@@ -1,6 +1,10 @@
 package dev.cllm.jacobi;
 
+import dev.cllm.api.DecodingSession;
 import dev.cllm.api.Generation;
+import dev.cllm.api.Prompt;
+import dev.cllm.api.Trajectory;
+import dev.cllm.api.TrajectoryCollector;
 import dev.cllm.api.StopReason;
 import dev.cllm.api.TokenIds;
 import dev.cllm.torch.TorchConsistencyModel;
@@ -92,6 +96,41 @@ class Stories260KJacobiTest {
         Generation ar = JacobiDecoder.builder().blockSize(1).maxNewTokens(1000).noStop().build()
                 .generate(model, TokenIds.of(prompt));
         assertThat(ar.ids()).isEqualTo(g.ids());
+    }
+
+    @Test
+    void trajectoriesMatchNoCacheFullBlockJacobiAndConcatenateToTheGreedyOutput() {
+        Stories260K.GreedyCase c = Stories260K.greedyCases().get(1);   // 200 reference tokens
+        int n = 16;
+        JacobiTrajectoryCollector collector = JacobiTrajectoryCollector.builder().blockSize(n).maxNewTokens(160)
+                .stopOnEos(false).build();
+        TrajectoryCollector.Result result;
+        try (DecodingSession session = model.newSession()) {
+            result = collector.collect(session, Prompt.of(0, TokenIds.of(c.promptIds())));
+        }
+        assertThat(result.trajectories()).hasSize(10);
+        TokenIds all = TokenIds.empty();
+        for (Trajectory t : result.trajectories()) {
+            all = all.concat(t.fixedPoint());
+            for (int j = 0; j + 1 < t.states().size(); j++) {
+                assertThat(t.states().get(j + 1)).as("block %d state %d", t.block(), j + 1)
+                        .isEqualTo(noCacheJacobiUpdate(t.context(), t.states().get(j)));
+            }
+            assertThat(noCacheJacobiUpdate(t.context(), t.fixedPoint())).isEqualTo(t.fixedPoint());
+        }
+        assertThat(all.toArray()).containsExactly(Arrays.copyOf(c.greedyIds(), 160));
+    }
+
+    /** Full-block Jacobi update from one cache-free forward pass over context + state. */
+    private static TokenIds noCacheJacobiUpdate(TokenIds context, TokenIds state) {
+        try (DecodingSession fresh = model.newSession()) {
+            int[] predicted = fresh.forward(context.concat(state).toArray());
+            int[] out = state.toArray();
+            for (int i = 1; i < out.length; i++) {
+                out[i] = predicted[context.size() + i - 1];
+            }
+            return TokenIds.of(out);
+        }
     }
 
     @Test

@@ -1,0 +1,30 @@
+package dev.cllm.api;
+
+import java.util.List;
+
+/**
+ * Collects the Jacobi trajectories a CLLM is trained on: decodes a prompt block by block and returns one
+ * {@link Trajectory} per converged block.
+ *
+ * <p>Implementations are immutable and thread-safe; use one session per thread.
+ */
+public interface TrajectoryCollector {
+
+    /** What one prompt gave: its trajectories and what decoding it cost. */
+    record Result(Prompt prompt, List<Trajectory> trajectories, Generation generation) {
+        public Result {
+            trajectories = List.copyOf(trajectories);
+        }
+    }
+
+    /**
+     * Decodes {@code prompt} on {@code session} (rewound first) and returns its trajectories, block by block in order.
+     *
+     * @throws IllegalArgumentException if the prompt is empty, has ids outside the vocabulary, or leaves no room for
+     *                                  one block in the session
+     */
+    Result collect(DecodingSession session, Prompt prompt);
+
+    /** The block size n of every trajectory this collector returns. */
+    int blockSize();
+}
