@@ -27,4 +27,15 @@ public interface TrajectoryCollector {
 
     /** The block size n of every trajectory this collector returns. */
     int blockSize();
+
+    /** The most new tokens decoded per prompt (whole blocks). */
+    int maxNewTokens();
+
+    /**
+     * Whether a prompt of {@code promptLength} tokens leaves room for one block in a session of {@code capacity}
+     * positions; {@link #collect} refuses prompts that do not.
+     */
+    default boolean fits(int promptLength, int capacity) {
+        return (long) promptLength + blockSize() < capacity;
+    }
 }

@@ -40,6 +40,20 @@ public interface BlockInitializer {
     }
 
     /**
+     * The initializer named {@code context} ({@link #CONTEXT_SAMPLE}) or {@code repeat} ({@link #REPEAT_LAST}).
+     *
+     * @throws IllegalArgumentException for any other name
+     */
+    static BlockInitializer named(String name) {
+        return switch (name) {
+            case "context" -> CONTEXT_SAMPLE;
+            case "repeat" -> REPEAT_LAST;
+            default -> throw new IllegalArgumentException("unknown block initializer '" + name
+                    + "' (context or repeat)");
+        };
+    }
+
+    /**
      * Fills {@code guesses[offset, offset + count)}.
      *
      * @param context       prompt followed by every accepted token, the last being the block's known first token

@@ -51,6 +51,11 @@ public final class JacobiTrajectoryCollector implements TrajectoryCollector {
         return blockSize;
     }
 
+    @Override
+    public int maxNewTokens() {
+        return decoder.maxNewTokens();
+    }
+
     /** The decoder the collector runs (block size, token budget rounded up to whole blocks, initializer, seed). */
     public JacobiDecoder decoder() {
         return decoder;
@@ -59,7 +64,7 @@ public final class JacobiTrajectoryCollector implements TrajectoryCollector {
     @Override
     public Result collect(DecodingSession session, Prompt prompt) {
         int promptLength = prompt.ids().size();
-        if ((long) promptLength + blockSize >= session.capacity()) {
+        if (!fits(promptLength, session.capacity())) {
             throw new IllegalArgumentException("prompt " + prompt.index() + " of " + promptLength + " tokens leaves "
                     + "no room for a block of " + blockSize + " in a context of " + session.capacity() + " positions");
         }

@@ -12,7 +12,8 @@ import java.nio.file.Path;
  */
 @Command(name = "cllm", mixinStandardHelpOptions = true, version = "cllm-java 0.1.0-SNAPSHOT",
         description = "Consistency LLMs on the JVM: lossless Jacobi decoding for LLaMA-family checkpoints.",
-        subcommands = {GenerateCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Cli {
     /** Exit status for invalid input (bad option, file, id or size). */
     static final int BAD_INPUT = 2;
@@ -48,7 +49,9 @@ public final class Cli {
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
-            boolean badInput = e instanceof IllegalArgumentException || e instanceof dev.cllm.api.CheckpointException;
+            boolean badInput = e instanceof IllegalArgumentException || e instanceof dev.cllm.api.CheckpointException
+                    || e instanceof dev.cllm.train.TrajectoryFormatException
+                    || e instanceof dev.cllm.train.PromptFormatException;
             err.println("error: " + oneLine(e));
             err.flush();
             return badInput ? BAD_INPUT : FAILURE;

@@ -122,11 +122,7 @@ final class GenerateCommand implements Callable<Integer> {
             case "jacobi" -> blockSize;
             default -> throw new IllegalArgumentException("--decoder must be ar or jacobi, got '" + decoder + "'");
         };
-        BlockInitializer initializer = switch (init) {
-            case "context" -> BlockInitializer.CONTEXT_SAMPLE;
-            case "repeat" -> BlockInitializer.REPEAT_LAST;
-            default -> throw new IllegalArgumentException("--init must be context or repeat, got '" + init + "'");
-        };
+        BlockInitializer initializer = BlockInitializer.named(init);
         JacobiDecoder.Builder b = JacobiDecoder.builder().blockSize(n).maxNewTokens(maxNewTokens)
                 .initializer(initializer).seed(seed);
         if (noStop) {
