@@ -22,7 +22,7 @@ import java.util.Set;
  * <p>Special ids come from {@code tokenizer_config.json}'s {@code bos_token}/{@code eos_token} when present, else
  * from {@code config.json}. Thread-safe.
  */
-final class HfTokenizer implements Tokenizer, AutoCloseable {
+public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HuggingFaceTokenizer tokenizer;
@@ -40,6 +40,20 @@ final class HfTokenizer implements Tokenizer, AutoCloseable {
         this.eosTokenIds = Set.copyOf(eosTokenIds);
     }
 
+    /**
+     * Opens a {@code tokenizer.json} on its own (special ids from a {@code tokenizer_config.json} beside it, if any).
+     * The caller closes it.
+     *
+     * @throws dev.cllm.api.CheckpointException naming the file if it cannot be read or parsed
+     */
+    public static HfTokenizer open(Path tokenizerJson) {
+        Path dir = tokenizerJson.toAbsolutePath().getParent();
+        if (!tokenizerJson.getFileName().toString().equals("tokenizer.json")) {
+            throw new IllegalArgumentException(tokenizerJson + ": expected a file named tokenizer.json");
+        }
+        return load(dir, null);
+    }
+
     /** Loads {@code dir/tokenizer.json} (and {@code tokenizer_config.json} if present). */
     static HfTokenizer load(Path dir, LlamaConfig config) {
         Path file = dir.resolve("tokenizer.json");
@@ -50,8 +64,8 @@ final class HfTokenizer implements Tokenizer, AutoCloseable {
             throw new CheckpointException(file + ": invalid JSON: " + e.getMessage(), e);
         }
         Map<String, Integer> vocab = vocabulary(file, root);
-        int bos = config.bosTokenId();
-        Set<Integer> eos = new LinkedHashSet<>(config.eosTokenIds());
+        int bos = config == null ? -1 : config.bosTokenId();
+        Set<Integer> eos = new LinkedHashSet<>(config == null ? Set.of() : config.eosTokenIds());
         Path tokenizerConfig = dir.resolve("tokenizer_config.json");
         if (Files.isRegularFile(tokenizerConfig)) {
             try {
@@ -153,6 +167,7 @@ final class HfTokenizer implements Tokenizer, AutoCloseable {
         return eosTokenIds;
     }
 
+    /** Releases the native tokenizer. */
     @Override
     public void close() {
         tokenizer.close();

@@ -37,12 +37,15 @@ public final class TorchConsistencyModel implements ConsistencyModel {
     private final LlamaModel llama;
     private final HfTokenizer tokenizer;
     private final ModelConfig config;
+    private final boolean ownsWeights;
     private final Set<TorchSession> sessions = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
-    private TorchConsistencyModel(LlamaModel llama, HfTokenizer tokenizer, Set<Integer> extraEos) {
+    private TorchConsistencyModel(LlamaModel llama, HfTokenizer tokenizer, Set<Integer> extraEos,
+                                  boolean ownsWeights) {
         this.llama = llama;
         this.tokenizer = tokenizer;
+        this.ownsWeights = ownsWeights;
         LlamaConfig c = llama.config();
         Set<Integer> eos = new LinkedHashSet<>(c.eosTokenIds());
         eos.addAll(extraEos);
@@ -91,7 +94,7 @@ public final class TorchConsistencyModel implements ConsistencyModel {
             Set<Integer> extraEos = generationEos(dir.resolve("generation_config.json"), config);
             LOG.info("loaded {} from {} in {} ms on {} ({}){}", config, dir, (System.nanoTime() - start) / 1_000_000,
                     llama.deviceName(), llama.dtypeName(), tokenizer == null ? ", no tokenizer" : "");
-            return new TorchConsistencyModel(llama, tokenizer, extraEos);
+            return new TorchConsistencyModel(llama, tokenizer, extraEos, true);
         } catch (RuntimeException e) {
             if (tokenizer != null) {
                 tokenizer.close();
@@ -103,7 +106,15 @@ public final class TorchConsistencyModel implements ConsistencyModel {
 
     /** Wraps an existing model (ownership passes: closing this closes it); no tokenizer. */
     public static TorchConsistencyModel of(LlamaModel llama) {
-        return new TorchConsistencyModel(llama, null, Set.of());
+        return new TorchConsistencyModel(llama, null, Set.of(), true);
+    }
+
+    /**
+     * A view of a model that stays its owner's: closing the view closes its sessions, not the weights. For decoding
+     * with weights that are being trained (the evaluation hook of a trainer). No tokenizer.
+     */
+    public static TorchConsistencyModel borrowing(LlamaModel llama) {
+        return new TorchConsistencyModel(llama, null, Set.of(), false);
     }
 
     private static Set<Integer> generationEos(Path file, LlamaConfig config) {
@@ -181,7 +192,9 @@ public final class TorchConsistencyModel implements ConsistencyModel {
         if (tokenizer != null) {
             tokenizer.close();
         }
-        llama.close();
+        if (ownsWeights) {
+            llama.close();
+        }
     }
 
     @Override

@@ -12,7 +12,8 @@ import java.nio.file.Path;
  */
 @Command(name = "cllm", mixinStandardHelpOptions = true, version = "cllm-java 0.1.0-SNAPSHOT",
         description = "Consistency LLMs on the JVM: lossless Jacobi decoding for LLaMA-family checkpoints.",
-        subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class,
+        subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class, TrainCommand.class,
+                PretrainCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Cli {
     /** Exit status for invalid input (bad option, file, id or size). */

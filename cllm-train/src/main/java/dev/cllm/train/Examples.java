@@ -1,0 +1,153 @@
+package dev.cllm.train;
+
+import dev.cllm.api.TokenIds;
+import dev.cllm.api.TrainingConfig;
+import dev.cllm.api.TrainingConfig.ArTarget;
+import dev.cllm.api.TrainingConfig.ConsistencyLoss;
+import dev.cllm.api.Trajectory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * The examples of one training run, indexed so that example i of epoch e is the same on every run with the same seed:
+ * shuffling, state sampling and resumption need no stored random state.
+ */
+final class Examples {
+    /** A source of examples: trajectory records or plain token sequences. */
+    private final List<TrajectoryRecord> records;
+    private final List<int[]> sequences;
+    private final int[] stateOfExample;   // ALL sampling: example -> state index (record index in recordOfExample)
+    private final int[] recordOfExample;
+    private final TrainingConfig config;
+    private final long skipped;
+
+    private Examples(List<TrajectoryRecord> records, List<int[]> sequences, int[] recordOfExample,
+                     int[] stateOfExample, TrainingConfig config, long skipped) {
+        this.records = records;
+        this.sequences = sequences;
+        this.recordOfExample = recordOfExample;
+        this.stateOfExample = stateOfExample;
+        this.config = config;
+        this.skipped = skipped;
+    }
+
+    /** Consistency training on trajectory records; records longer than the maximum sequence length are skipped. */
+    static Examples ofTrajectories(List<TrajectoryRecord> all, TrainingConfig config) {
+        List<TrajectoryRecord> kept = new ArrayList<>();
+        long skipped = 0;
+        for (TrajectoryRecord r : all) {
+            Trajectory t = r.trajectory();
+            int length = Math.max(t.context().size() + t.blockSize(), r.fullLabels().size());
+            if (length > config.maxSequenceLength()) {
+                skipped++;
+            } else {
+                kept.add(r);
+            }
+        }
+        List<Integer> recordIndex = new ArrayList<>();
+        List<Integer> stateIndex = new ArrayList<>();
+        for (int i = 0; i < kept.size(); i++) {
+            int states = kept.get(i).trajectory().states().size();
+            int choices = config.stateSampling() == TrainingConfig.StateSampling.ALL ? Math.max(1, states - 1) : 1;
+            for (int s = 0; s < choices; s++) {
+                recordIndex.add(i);
+                stateIndex.add(config.stateSampling() == TrainingConfig.StateSampling.ALL ? s : -1);
+            }
+        }
+        return new Examples(kept, List.of(), recordIndex.stream().mapToInt(Integer::intValue).toArray(),
+                stateIndex.stream().mapToInt(Integer::intValue).toArray(), config, skipped);
+    }
+
+    /** Language-model training on token sequences (each at least 2 tokens); longer ones are skipped. */
+    static Examples ofSequences(List<int[]> all, TrainingConfig config) {
+        List<int[]> kept = new ArrayList<>();
+        long skipped = 0;
+        for (int[] s : all) {
+            if (s.length < 2 || s.length > config.maxSequenceLength()) {
+                skipped++;
+            } else {
+                kept.add(s);
+            }
+        }
+        return new Examples(List.of(), kept, null, null, config, skipped);
+    }
+
+    /** Examples per epoch. */
+    int size() {
+        return records.isEmpty() ? sequences.size() : recordOfExample.length;
+    }
+
+    long skipped() {
+        return skipped;
+    }
+
+    /** The permutation of epoch {@code epoch}: a seeded Fisher-Yates shuffle. */
+    int[] order(int epoch) {
+        int[] order = new int[size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        SplittableRandom rng = new SplittableRandom(mix(config.seed(), epoch, -1));
+        for (int i = order.length - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        return order;
+    }
+
+    /** Example {@code index} (in file order) as seen in epoch {@code epoch}. */
+    Example example(int index, int epoch) {
+        if (records.isEmpty()) {
+            int[] s = sequences.get(index);
+            return new Example(null, null, 0, 0, s, 0, s.length - 1);
+        }
+        TrajectoryRecord record = records.get(recordOfExample[index]);
+        Trajectory t = record.trajectory();
+        int states = t.states().size();
+        int state = stateOfExample[index];
+        if (state < 0) {   // ONE_SAMPLED: a state drawn per record and epoch
+            int choices = states - 1;   // the intermediate states; the fixed point alone teaches only the AR term
+            state = choices <= 0 ? states - 1
+                    : new SplittableRandom(mix(config.seed(), epoch, recordOfExample[index])).nextInt(choices);
+        }
+        return consistencyExample(record, state);
+    }
+
+    private Example consistencyExample(TrajectoryRecord record, int state) {
+        Trajectory t = record.trajectory();
+        int contextLength = t.context().size();
+        int n = t.blockSize();
+        TokenIds y = t.states().get(state);
+        TokenIds target = config.consistencyLoss() == ConsistencyLoss.LOCAL && state + 1 < t.states().size()
+                ? t.states().get(state + 1) : t.fixedPoint();
+        int[] student = t.context().concat(y).toArray();
+        int[] teacher = t.context().concat(target).toArray();
+        int firstDifference = 0;
+        while (firstDifference < n && y.get(firstDifference) == target.get(firstDifference)) {
+            firstDifference++;
+        }
+        // the prediction of block token k reads block tokens 0..k-1: it differs only for k > firstDifference
+        int from = Math.min(contextLength + firstDifference, contextLength + n - 1);
+        int to = contextLength + n - 1;
+        int[] fixedPointInput = target == t.fixedPoint() ? teacher : t.teacherOutput().toArray();
+        TokenIds labels = record.fullLabels();
+        if (config.arTarget() == ArTarget.LABELS && !labels.isEmpty()) {
+            int[] labelIds = labels.toArray();
+            return new Example(student, teacher, from, to, labelIds, 0, labelIds.length - 1);
+        }
+        // AR on the teacher output: the fixed point's tokens after the context
+        return new Example(student, teacher, from, to, fixedPointInput, contextLength - 1, contextLength + n - 1);
+    }
+
+    /** A stable 64-bit mix of the seed and two indices (SplitMix64 finalizer). */
+    static long mix(long seed, long a, long b) {
+        long z = seed + 0x9E3779B97F4A7C15L * (a + 1) + 0xBF58476D1CE4E5B9L * (b + 2);
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}

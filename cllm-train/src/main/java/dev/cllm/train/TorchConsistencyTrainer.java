@@ -1,0 +1,583 @@
+package dev.cllm.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cllm.api.ConsistencyTrainer;
+import dev.cllm.api.TokenIds;
+import dev.cllm.api.TrainingConfig;
+import dev.cllm.api.TrainingSummary;
+import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.LlamaConfig;
+import dev.cllm.torch.LlamaModel;
+import dev.cllm.torch.SafetensorsFile;
+import dev.cllm.torch.TorchConsistencyModel;
+import dev.cllm.torch.TorchOptions;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+
+import static org.bytedeco.pytorch.global.torch.clip_grad_norm_;
+
+/**
+ * Consistency training (and plain language-model training) of a {@link LlamaModel} on libtorch.
+ *
+ * <p>Each optimizer step runs {@code gradientAccumulation} micro-batches of {@code batchSize} examples. For a
+ * consistency example the teacher pass runs the model on the context followed by the fixed point (global loss) or the
+ * next state (local loss); its logits, detached, are the target distribution of the student pass on the context
+ * followed by the sampled state. When the AR term reads the same sequence (global loss, AR on the teacher output),
+ * the teacher pass keeps its graph and serves the AR term too: two forward passes per example. Gradients are clipped
+ * to a global norm, then {@link AdamW} steps with a cosine schedule.
+ *
+ * <p>Checkpoints go to the output directory ({@link CheckpointDirectory}); running the same trainer again resumes
+ * from the last one: examples are drawn from (seed, epoch, index) alone, so a resumed run takes the same steps as an
+ * uninterrupted one. A non-finite loss or gradient stops training with {@link IllegalStateException} before the
+ * weights are touched; the last checkpoint stays. An interrupt (Thread.interrupt) saves and returns after the current
+ * step. Not thread-safe; one run at a time per output directory.
+ */
+public final class TorchConsistencyTrainer implements ConsistencyTrainer {
+    private static final Logger LOG = LoggerFactory.getLogger(TorchConsistencyTrainer.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path baseModel;
+    private final LlamaConfig scratchConfig;
+    private final List<TrajectoryRecord> trajectories;
+    private final List<int[]> sequences;
+    private final String dataDescription;
+    private final TrainingConfig config;
+    private final CheckpointDirectory out;
+    private final ComputeDtype storage;
+    private final String device;
+    private final TrainingEvaluator evaluator;
+    private final Path metricsFile;
+    private final Duration logInterval;
+    private final Path carryFrom;
+
+    private TorchConsistencyTrainer(Builder b) {
+        this.baseModel = b.baseModel;
+        this.scratchConfig = b.scratchConfig;
+        this.trajectories = b.trajectories;
+        this.sequences = b.sequences;
+        this.dataDescription = b.dataDescription;
+        this.config = b.config;
+        this.out = new CheckpointDirectory(b.output);
+        this.storage = b.storage;
+        this.device = b.device;
+        this.evaluator = b.evaluator;
+        this.metricsFile = b.metrics != null ? b.metrics
+                : b.output.resolveSibling(b.output.getFileName() + ".metrics.jsonl");
+        this.logInterval = b.logInterval;
+        this.carryFrom = b.carryFrom != null ? b.carryFrom : b.baseModel;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    public TrainingSummary train() {
+        try {
+            return run();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private TrainingSummary run() throws IOException {
+        long started = System.nanoTime();
+        Examples examples = trajectories != null ? Examples.ofTrajectories(trajectories, config)
+                : Examples.ofSequences(sequences, config);
+        if (examples.size() == 0) {
+            throw new IllegalArgumentException("no training examples (" + examples.skipped() + " skipped as longer "
+                    + "than the maximum sequence length " + config.maxSequenceLength() + ")");
+        }
+        long perStep = (long) config.batchSize() * config.gradientAccumulation();
+        long totalSteps = config.maxSteps() > 0 ? config.maxSteps()
+                : Math.max(1, ((long) config.epochs() * examples.size() + perStep - 1) / perStep);
+        LearningRateSchedule schedule = LearningRateSchedule.of(config.learningRate(), config.warmupRatio(),
+                totalSteps);
+        String fingerprint = fingerprint(examples);
+
+        out.recover();
+        long startStep = 0;
+        LlamaModel llama;
+        if (out.hasState()) {
+            JsonNode state = out.readState();
+            checkResumable(state, fingerprint, totalSteps);
+            startStep = state.get("step").asLong();
+            llama = loadForTraining(out.path());
+            if (Files.isRegularFile(out.masterFile())) {
+                restoreMaster(llama, out.masterFile());
+            }
+            LOG.info("{}: resuming at step {} of {}", out.path(), startStep, totalSteps);
+        } else if (baseModel != null) {
+            llama = loadForTraining(baseModel);
+        } else {
+            llama = LlamaModel.random(scratchConfig, config.seed(), options());
+        }
+        try (llama; AdamW optimizer = new AdamW(trainable(llama), config.beta1(), config.beta2(),
+                config.adamEpsilon(), config.weightDecay());
+             TrainingRun run = new TrainingRun(llama, examples, schedule, optimizer)) {
+            if (startStep > 0) {
+                optimizer.load(out.optimizerFile());
+                truncateMetrics(startStep);
+            } else {
+                Files.deleteIfExists(metricsFile);
+            }
+            return run.loop(startStep, totalSteps, fingerprint, carryFrom, started);
+        }
+    }
+
+    private TorchOptions options() {
+        return new TorchOptions(device, ComputeDtype.F32);
+    }
+
+    private LlamaModel loadForTraining(Path dir) {
+        return LlamaModel.load(dir, LlamaConfig.read(dir.resolve("config.json")), options());
+    }
+
+    /** The model's parameters, switched to require gradients. */
+    private static Map<String, Tensor> trainable(LlamaModel llama) {
+        Map<String, Tensor> params = llama.parameters();
+        params.values().forEach(p -> p.requires_grad_(true));
+        return params;
+    }
+
+    private static void restoreMaster(LlamaModel llama, Path file) {
+        try (SafetensorsFile in = SafetensorsFile.open(file); PointerScope scope = new PointerScope();
+             NoGradGuard noGrad = new NoGradGuard()) {
+            for (Map.Entry<String, Tensor> e : llama.parameters().entrySet()) {
+                e.getValue().copy_(in.read(e.getKey()));
+            }
+        }
+    }
+
+    private void checkResumable(JsonNode state, String fingerprint, long totalSteps) {
+        String savedConfig = state.path("config").asText();
+        if (!savedConfig.equals(config.toString())) {
+            throw new IllegalArgumentException(out.path() + " was trained with " + savedConfig
+                    + "; this run has " + config + ": use another --out or the same settings to resume");
+        }
+        if (!state.path("data").asText().equals(fingerprint)) {
+            throw new IllegalArgumentException(out.path() + " was trained on other data (" + state.path("data")
+                    .asText() + ", now " + fingerprint + "): use another --out or the same data to resume");
+        }
+        if (state.path("total_steps").asLong() != totalSteps) {
+            throw new IllegalArgumentException(out.path() + " was planned for " + state.path("total_steps").asLong()
+                    + " steps, this run for " + totalSteps);
+        }
+    }
+
+    private void truncateMetrics(long step) throws IOException {
+        if (!Files.isRegularFile(metricsFile)) {
+            return;
+        }
+        List<String> kept = new ArrayList<>();
+        for (String line : Files.readAllLines(metricsFile, StandardCharsets.UTF_8)) {
+            try {
+                JsonNode n = JSON.readTree(line);
+                if (n != null && n.path("step").asLong(Long.MAX_VALUE) <= step) {
+                    kept.add(line);
+                }
+            } catch (IOException torn) {
+                break;   // a torn last line from an interrupted write
+            }
+        }
+        Files.write(metricsFile, kept, StandardCharsets.UTF_8);
+    }
+
+    private String fingerprint(Examples examples) {
+        long h = 1125899906842597L;
+        if (trajectories != null) {
+            for (TrajectoryRecord r : trajectories) {
+                h = 31 * h + r.trajectory().context().hashCode();
+                for (TokenIds s : r.trajectory().states()) {
+                    h = 31 * h + s.hashCode();
+                }
+                h = 31 * h + r.fullLabels().hashCode();
+            }
+        } else {
+            for (int[] s : sequences) {
+                h = 31 * h + java.util.Arrays.hashCode(s);
+            }
+        }
+        return dataDescription + ", " + examples.size() + " examples, hash " + Long.toHexString(h);
+    }
+
+    /** The state of one run: the model, the optimizer, and the step loop. */
+    private final class TrainingRun implements AutoCloseable {
+        private final LlamaModel llama;
+        private final Examples examples;
+        private final LearningRateSchedule schedule;
+        private final AdamW optimizer;
+        private final TensorVector params;
+        private final Device deviceHandle;
+        private final Scalar arWeight;
+        private int cachedEpoch = -1;
+        private int[] cachedOrder;
+
+        TrainingRun(LlamaModel llama, Examples examples, LearningRateSchedule schedule, AdamW optimizer) {
+            this.llama = llama;
+            this.examples = examples;
+            this.schedule = schedule;
+            this.optimizer = optimizer;
+            this.params = new TensorVector(llama.parameters().values().toArray(new Tensor[0]));
+            this.params.retainReference();
+            this.deviceHandle = new Device(llama.deviceName());
+            this.deviceHandle.retainReference();
+            this.arWeight = new Scalar(config.arWeight());
+            this.arWeight.retainReference();
+        }
+
+        TrainingSummary loop(long startStep, long totalSteps, String fingerprint, Path carryFrom, long started)
+                throws IOException {
+            long examplesSeen = 0;
+            StepResult last = null;
+            long lastLog = System.nanoTime();
+            long loopStart = System.nanoTime();
+            long tokens = 0;
+            evaluate(startStep, totalSteps);
+            long step = startStep;
+            boolean interrupted = false;
+            try (BufferedWriter metrics = Files.newBufferedWriter(metricsFile, StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+                while (step < totalSteps) {
+                    double lr = schedule.at(step);
+                    try {
+                        last = step(step, lr);
+                    } catch (IllegalStateException e) {
+                        throw e;
+                    } catch (RuntimeException e) {
+                        throw new IllegalStateException("training step " + (step + 1) + " failed: " + e.getMessage()
+                                + "; the last checkpoint in " + out.path() + " is intact", e);
+                    }
+                    step++;
+                    examplesSeen += last.examples;
+                    tokens += last.tokens;
+                    ObjectNode line = JSON.createObjectNode().put("step", step).put("loss", last.loss)
+                            .put("consistency_loss", last.consistency).put("ar_loss", last.ar).put("lr", lr)
+                            .put("grad_norm", last.gradNorm).put("examples", last.examples)
+                            .put("elapsed_ms", (System.nanoTime() - loopStart) / 1_000_000);
+                    metrics.write(JSON.writeValueAsString(line));
+                    metrics.newLine();
+                    metrics.flush();
+                    long now = System.nanoTime();
+                    if (now - lastLog >= logInterval.toNanos() || step == totalSteps) {
+                        double seconds = (now - loopStart) / 1e9;
+                        double stepsPerSecond = (step - startStep) / Math.max(1e-9, seconds);
+                        LOG.info(String.format(Locale.ROOT, "step %d/%d loss %.4f (consistency %.4f, ar %.4f) lr %.3g "
+                                        + "grad norm %.3g, %.0f tokens/s, ETA %s", step, totalSteps, last.loss,
+                                last.consistency, last.ar, lr, last.gradNorm, tokens / Math.max(1e-9, seconds),
+                                eta((totalSteps - step) / Math.max(1e-9, stepsPerSecond))));
+                        lastLog = now;
+                    }
+                    boolean save = config.saveEvery() > 0 && step % config.saveEvery() == 0;
+                    if (Thread.currentThread().isInterrupted()) {
+                        interrupted = true;
+                        save = true;
+                    }
+                    if (save && step < totalSteps) {
+                        checkpoint(step, totalSteps, fingerprint, carryFrom, last);
+                    }
+                    if (config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < totalSteps) {
+                        evaluate(step, totalSteps);
+                    }
+                    if (interrupted) {
+                        LOG.warn("{}: interrupted; saved at step {} of {} (run again to resume)", out.path(), step,
+                                totalSteps);
+                        break;
+                    }
+                }
+            }
+            if (!interrupted) {
+                checkpoint(step, totalSteps, fingerprint, carryFrom, last);
+                evaluate(step, totalSteps);
+            }
+            long elapsed = (System.nanoTime() - started) / 1_000_000;
+            return new TrainingSummary(step, last == null ? Double.NaN : last.loss,
+                    last == null ? Double.NaN : last.consistency, last == null ? Double.NaN : last.ar, examplesSeen,
+                    examples.skipped(), startStep, elapsed, out.path().toString());
+        }
+
+        /** One optimizer step over {@code gradientAccumulation} micro-batches. */
+        private StepResult step(long step, double lr) {
+            StepResult result = new StepResult();
+            int accumulation = config.gradientAccumulation();
+            for (int micro = 0; micro < accumulation; micro++) {
+                long first = (step * accumulation + micro) * config.batchSize();
+                List<Example> batchExamples = new ArrayList<>(config.batchSize());
+                for (int k = 0; k < config.batchSize(); k++) {
+                    long global = first + k;
+                    int epoch = (int) (global / examples.size());
+                    int index = order(epoch)[(int) (global % examples.size())];
+                    batchExamples.add(examples.example(index, epoch));
+                }
+                try (PointerScope scope = new PointerScope()) {
+                    microStep(Batch.of(batchExamples, deviceHandle), accumulation, step, result);
+                }
+                result.examples += batchExamples.size();
+                for (Example e : batchExamples) {
+                    result.tokens += e.arInput().length + (e.student() == null ? 0 : e.student().length);
+                }
+            }
+            try (PointerScope scope = new PointerScope()) {
+                // no clipping: a bound the norm never reaches (and that still converts to fp32)
+                double max = config.maxGradNorm() > 0 ? config.maxGradNorm() : Float.MAX_VALUE;
+                result.gradNorm = clip_grad_norm_(params, max);
+                if (!Double.isFinite(result.gradNorm)) {
+                    throw new IllegalStateException("non-finite gradient norm " + result.gradNorm + " at step "
+                            + (step + 1) + " (loss " + result.loss + "); stopped before updating the weights. The last "
+                            + "checkpoint in " + out.path() + " is intact; lower the learning rate or check the data");
+                }
+                optimizer.step(lr);
+                for (Tensor p : llama.parameters().values()) {
+                    Tensor g = p.grad();
+                    if (g.defined()) {
+                        g.zero_();
+                    }
+                }
+            }
+            return result;
+        }
+
+        private void microStep(Batch batch, int accumulation, long step, StepResult result) {
+            Tensor total;
+            Tensor ar = null;
+            Tensor consistency = null;
+            boolean needAr = config.arWeight() > 0 || batch.teacher == null;
+            if (batch.teacher != null) {
+                Tensor teacherLogits;
+                if (batch.arInput == null && needAr) {
+                    teacherLogits = llama.logits(batch.teacher);                 // [B, L, V], graph kept for AR
+                    ar = Losses.autoregressive(teacherLogits, batch.arTargets, batch.arMask, config.labelSmoothing());
+                } else {
+                    try (NoGradGuard noGrad = new NoGradGuard()) {
+                        teacherLogits = llama.logits(batch.teacher);             // [B, L, V]
+                    }
+                    if (needAr) {
+                        ar = Losses.autoregressive(llama.logits(batch.arInput), batch.arTargets, batch.arMask,
+                                config.labelSmoothing());
+                    }
+                }
+                Tensor studentLogits = llama.logits(batch.student);              // [B, L, V]
+                consistency = Losses.consistency(studentLogits, teacherLogits, batch.consistencyMask,
+                        config.distance());
+                total = ar == null ? consistency : consistency.add(ar.mul(arWeight));
+            } else {
+                ar = Losses.autoregressive(llama.logits(batch.arInput), batch.arTargets, batch.arMask,
+                        config.labelSmoothing());
+                total = ar;
+            }
+            double loss = total.item_double();
+            double c = consistency == null ? 0 : consistency.item_double();
+            double a = ar == null ? 0 : ar.item_double();
+            if (!Double.isFinite(loss)) {
+                throw new IllegalStateException("non-finite loss " + loss + " (consistency " + c + ", ar " + a
+                        + ") at step " + (step + 1) + "; stopped before updating the weights. The last checkpoint in "
+                        + out.path() + " is intact; lower the learning rate or check the data");
+            }
+            total.div(new Scalar(accumulation)).backward();
+            result.loss += loss / accumulation;
+            result.consistency += c / accumulation;
+            result.ar += a / accumulation;
+        }
+
+        private int[] order(int epoch) {
+            if (epoch != cachedEpoch) {
+                cachedOrder = examples.order(epoch);
+                cachedEpoch = epoch;
+            }
+            return cachedOrder;
+        }
+
+        private void checkpoint(long step, long totalSteps, String fingerprint, Path carryFrom, StepResult last)
+                throws IOException {
+            ObjectNode state = JSON.createObjectNode();
+            state.put("format_version", 1);
+            state.put("step", step);
+            state.put("total_steps", totalSteps);
+            state.put("config", config.toString());
+            state.put("data", fingerprint);
+            state.put("base_model", baseModel == null ? "random init (" + scratchConfig + ")" : baseModel.toString());
+            if (last != null) {
+                state.put("loss", last.loss).put("consistency_loss", last.consistency).put("ar_loss", last.ar);
+            }
+            out.save(llama, storage, optimizer, state, carryFrom);
+            LOG.info("{}: checkpoint at step {}", out.path(), step);
+        }
+
+        private void evaluate(long step, long totalSteps) throws IOException {
+            if (evaluator == null) {
+                return;
+            }
+            Map<String, Double> metrics;
+            try (TorchConsistencyModel view = TorchConsistencyModel.borrowing(llama)) {
+                metrics = evaluator.evaluate(view, step);
+            }
+            ObjectNode line = JSON.createObjectNode().put("step", step);
+            ObjectNode eval = line.putObject("eval");
+            metrics.forEach(eval::put);
+            Files.writeString(metricsFile, JSON.writeValueAsString(line) + "\n", StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            LOG.info("eval at step {}/{}: {}", step, totalSteps, metrics);
+        }
+
+        @Override
+        public void close() {
+            params.releaseReference();
+            deviceHandle.releaseReference();
+            arWeight.releaseReference();
+        }
+    }
+
+    /** Losses and counts of one optimizer step. */
+    private static final class StepResult {
+        double loss;
+        double consistency;
+        double ar;
+        double gradNorm;
+        long examples;
+        long tokens;
+    }
+
+    private static String eta(double seconds) {
+        long s = Math.round(seconds);
+        return s >= 3600 ? String.format("%dh%02dm", s / 3600, s / 60 % 60)
+                : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
+    }
+
+    /** Configures a {@link TorchConsistencyTrainer}. */
+    public static final class Builder {
+        private Path baseModel;
+        private LlamaConfig scratchConfig;
+        private List<TrajectoryRecord> trajectories;
+        private List<int[]> sequences;
+        private String dataDescription = "in-memory data";
+        private TrainingConfig config = TrainingConfig.builder().build();
+        private Path output;
+        private ComputeDtype storage = ComputeDtype.F32;
+        private String device = "cpu";
+        private TrainingEvaluator evaluator;
+        private Path metrics;
+        private Duration logInterval = Duration.ofSeconds(10);
+        private Path carryFrom;
+
+        private Builder() {
+        }
+
+        /**
+         * The directory whose tokenizer and generation files ({@link CheckpointDirectory#CARRIED_FILES}) every
+         * checkpoint copies (default: the base model's directory).
+         */
+        public Builder carryFilesFrom(Path dir) {
+            this.carryFrom = dir;
+            return this;
+        }
+
+        /** Start from this Hugging Face checkpoint (its tokenizer files are carried into every checkpoint). */
+        public Builder baseModel(Path dir) {
+            this.baseModel = Objects.requireNonNull(dir, "dir");
+            return this;
+        }
+
+        /** Start from random weights of this architecture (seeded by the training seed): training from scratch. */
+        public Builder fromScratch(LlamaConfig architecture) {
+            this.scratchConfig = Objects.requireNonNull(architecture, "architecture");
+            return this;
+        }
+
+        /** Consistency training on these records. */
+        public Builder trajectories(List<TrajectoryRecord> records, String description) {
+            this.trajectories = List.copyOf(records);
+            this.dataDescription = description;
+            return this;
+        }
+
+        /** Language-model training on these token sequences. */
+        public Builder sequences(List<int[]> tokenSequences, String description) {
+            this.sequences = List.copyOf(tokenSequences);
+            this.dataDescription = description;
+            return this;
+        }
+
+        public Builder config(TrainingConfig trainingConfig) {
+            this.config = Objects.requireNonNull(trainingConfig, "config");
+            return this;
+        }
+
+        /** The checkpoint directory (created; resumed from when it holds training state). */
+        public Builder output(Path dir) {
+            this.output = Objects.requireNonNull(dir, "dir");
+            return this;
+        }
+
+        /** Precision of the saved model weights (default F32); lower precision also saves fp32 master weights. */
+        public Builder storageDtype(ComputeDtype dtype) {
+            if (dtype == ComputeDtype.AUTO) {
+                throw new IllegalArgumentException("choose F32, BF16 or F16 for the saved weights");
+            }
+            this.storage = dtype;
+            return this;
+        }
+
+        /** {@code cpu} (default), {@code cuda}, {@code cuda:N} or {@code auto}; training computes in fp32. */
+        public Builder device(String name) {
+            this.device = Objects.requireNonNull(name, "device");
+            return this;
+        }
+
+        public Builder evaluator(TrainingEvaluator hook) {
+            this.evaluator = hook;
+            return this;
+        }
+
+        /** The metrics file (JSON lines; default: the output path plus {@code .metrics.jsonl}). */
+        public Builder metrics(Path file) {
+            this.metrics = file;
+            return this;
+        }
+
+        public Builder logInterval(Duration interval) {
+            this.logInterval = Objects.requireNonNull(interval, "interval");
+            return this;
+        }
+
+        /** @throws IllegalArgumentException naming what is missing or contradictory */
+        public TorchConsistencyTrainer build() {
+            if (output == null) {
+                throw new IllegalArgumentException("an output directory is required");
+            }
+            if ((baseModel == null) == (scratchConfig == null)) {
+                throw new IllegalArgumentException("give exactly one of a base model and a from-scratch architecture");
+            }
+            if ((trajectories == null) == (sequences == null)) {
+                throw new IllegalArgumentException("give exactly one of trajectories and token sequences");
+            }
+            boolean lm = config.objective() == TrainingConfig.Objective.LANGUAGE_MODEL;
+            if (lm != (sequences != null)) {
+                throw new IllegalArgumentException(lm ? "language-model training needs token sequences"
+                        : "consistency training needs trajectories");
+            }
+            return new TorchConsistencyTrainer(this);
+        }
+    }
+}

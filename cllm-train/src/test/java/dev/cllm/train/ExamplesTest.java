@@ -1,0 +1,80 @@
+package dev.cllm.train;
+
+import dev.cllm.api.TokenIds;
+import dev.cllm.api.TrainingConfig;
+import dev.cllm.api.Trajectory;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Which positions each loss term reads, on a hand-made trajectory. */
+class ExamplesTest {
+    // context [7, 8, 9]; n = 4; fixed point [1, 2, 3, 4]
+    private static final Trajectory T = new Trajectory(0, 0, TokenIds.of(7, 8, 9),
+            List.of(TokenIds.of(1, 5, 3, 6), TokenIds.of(1, 2, 3, 6), TokenIds.of(1, 2, 3, 4)), TokenIds.empty());
+
+    @Test
+    void globalLossComparesPredictionsThatReadAWrongTokenAndArScoresTheFixedPoint() {
+        TrainingConfig config = TrainingConfig.builder().stateSampling(TrainingConfig.StateSampling.ALL).build();
+        Examples examples = Examples.ofTrajectories(List.of(TrajectoryRecord.of(T, 3)), config);
+        assertThat(examples.size()).isEqualTo(2);   // the two intermediate states
+        Example first = examples.example(0, 0);
+        assertThat(first.student()).containsExactly(7, 8, 9, 1, 5, 3, 6);
+        assertThat(first.teacher()).containsExactly(7, 8, 9, 1, 2, 3, 4);
+        // block token 1 is wrong: the predictions of block tokens 2 and 3 (logit positions 4 and 5) read it
+        assertThat(first.consistencyFrom()).isEqualTo(4);
+        assertThat(first.consistencyTo()).isEqualTo(6);
+        assertThat(first.arSharesTeacher()).isTrue();
+        // AR: logit positions 2..5 predict the fixed point 1, 2, 3, 4
+        assertThat(first.arFrom()).isEqualTo(2);
+        assertThat(first.arTo()).isEqualTo(6);
+        Example second = examples.example(1, 0);
+        // only the last token is wrong: no prediction inside the block reads it
+        assertThat(second.consistencyTo()).isEqualTo(second.consistencyFrom());
+    }
+
+    @Test
+    void localLossTargetsTheNextState() {
+        TrainingConfig config = TrainingConfig.builder().stateSampling(TrainingConfig.StateSampling.ALL)
+                .consistencyLoss(TrainingConfig.ConsistencyLoss.LOCAL).build();
+        Example first = Examples.ofTrajectories(List.of(TrajectoryRecord.of(T, 3)), config).example(0, 0);
+        assertThat(first.teacher()).containsExactly(7, 8, 9, 1, 2, 3, 6);
+        assertThat(first.arSharesTeacher()).isFalse();
+        assertThat(first.arInput()).containsExactly(7, 8, 9, 1, 2, 3, 4);
+    }
+
+    @Test
+    void labelsReplaceTheTeacherOutputWhenAsked() {
+        Trajectory withAnswer = new Trajectory(0, 0, TokenIds.of(7, 8, 9), T.states(), TokenIds.of(11, 12));
+        TrainingConfig config = TrainingConfig.builder().arTarget(TrainingConfig.ArTarget.LABELS).build();
+        Example e = Examples.ofTrajectories(List.of(TrajectoryRecord.of(withAnswer, 3)), config).example(0, 0);
+        assertThat(e.arInput()).containsExactly(7, 8, 9, 11, 12);
+        assertThat(e.arFrom()).isZero();
+        assertThat(e.arTo()).isEqualTo(4);
+    }
+
+    @Test
+    void shufflingAndSamplingDependOnlyOnSeedEpochAndIndex() {
+        TrainingConfig config = TrainingConfig.builder().seed(5).build();
+        Examples a = Examples.ofTrajectories(List.of(TrajectoryRecord.of(T, 3), TrajectoryRecord.of(T, 3),
+                TrajectoryRecord.of(T, 3)), config);
+        Examples b = Examples.ofTrajectories(List.of(TrajectoryRecord.of(T, 3), TrajectoryRecord.of(T, 3),
+                TrajectoryRecord.of(T, 3)), config);
+        for (int epoch = 0; epoch < 5; epoch++) {
+            assertThat(a.order(epoch)).containsExactly(b.order(epoch));
+            for (int i = 0; i < 3; i++) {
+                assertThat(a.example(i, epoch).student()).containsExactly(b.example(i, epoch).student());
+            }
+        }
+    }
+
+    @Test
+    void tooLongExamplesAreSkippedAndCounted() {
+        TrainingConfig config = TrainingConfig.builder().maxSequenceLength(6).build();
+        Examples examples = Examples.ofTrajectories(List.of(TrajectoryRecord.of(T, 3)), config);
+        assertThat(examples.size()).isZero();
+        assertThat(examples.skipped()).isEqualTo(1);
+    }
+}
