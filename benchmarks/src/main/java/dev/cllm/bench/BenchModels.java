@@ -8,13 +8,24 @@ import dev.cllm.torch.TorchOptions;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
-/** The models benchmarks run on, by name. */
+/**
+ * The models benchmarks run on, by name: {@code stories260K}, {@code random50M},
+ * {@code random-d<D>-l<L>-h<H>-kv<KV>-f<F>-v<V>}, {@code sql-base} and {@code sql-cllm} (the text-to-SQL models under
+ * the repository's {@code models/}), {@code dir:PATH} (any checkpoint directory).
+ */
 final class BenchModels {
     /** The embedded real checkpoint (per-op-overhead bound on CPU). */
     static final String STORIES_260K = "stories260K";
     /** A random LLaMA of 51.7M parameters (memory-bound at one token on CPU), made by the benchmark itself. */
     static final String RANDOM_50M = "random50M";
+    /** The text-to-SQL base model, {@code models/sql-base} (trained by the SQL example; may be absent). */
+    static final String SQL_BASE = "sql-base";
+    /** The text-to-SQL consistency model, {@code models/sql-cllm} (trained by the SQL example; may be absent). */
+    static final String SQL_CLLM = "sql-cllm";
+    /** A file of benchmark prompts in a model directory: JSON lines {@code {"prompt": "..."}} or prompt_ids. */
+    static final String PROMPTS_FILE = "bench-prompts.jsonl";
 
     private BenchModels() {
     }
@@ -22,12 +33,70 @@ final class BenchModels {
     static TorchConsistencyModel load(String name, String dtype) {
         TorchOptions cpu = TorchOptions.defaults().withDevice(System.getProperty("cllm.bench.device", "cpu"))
                 .withDtype(ComputeDtype.parse(dtype));
+        Optional<Path> dir = directory(name);
+        if (dir.isPresent()) {
+            missing(name).ifPresent(reason -> {
+                throw new IllegalArgumentException(reason);
+            });
+            return TorchConsistencyModel.load(dir.get(), cpu);
+        }
+        if (name.equals(RANDOM_50M)) {
+            return TorchConsistencyModel.of(LlamaModel.random(random50M(), 1, cpu));
+        }
+        if (name.startsWith("random-")) {
+            return TorchConsistencyModel.of(LlamaModel.random(parse(name), 1, cpu));
+        }
+        throw new IllegalArgumentException(unknown(name));
+    }
+
+    /** The checkpoint directory of a model loaded from disk; empty for the random models (and unknown names). */
+    static Optional<Path> directory(String name) {
         return switch (name) {
-            case STORIES_260K -> TorchConsistencyModel.load(repositoryDir().resolve("models").resolve("stories260K"),
-                    cpu);
-            case RANDOM_50M -> TorchConsistencyModel.of(LlamaModel.random(random50M(), 1, cpu));
-            default -> throw new IllegalArgumentException("unknown benchmark model '" + name + "'");
+            case STORIES_260K, SQL_BASE, SQL_CLLM -> Optional.of(repositoryDir().resolve("models").resolve(name));
+            default -> name.startsWith("dir:") ? Optional.of(Path.of(name.substring(4))) : Optional.empty();
         };
+    }
+
+    /**
+     * Why a model cannot run here, or empty when it can: an unknown name, or a model directory without
+     * {@code config.json} (the SQL models exist only once the SQL example has trained them).
+     */
+    static Optional<String> missing(String name) {
+        Optional<Path> dir = directory(name);
+        if (dir.isEmpty()) {
+            boolean known = name.equals(RANDOM_50M) || name.startsWith("random-");
+            return known ? Optional.empty() : Optional.of(unknown(name));
+        }
+        if (!Files.isRegularFile(dir.get().resolve("config.json"))) {
+            return Optional.of(name + ": no checkpoint at " + dir.get()
+                    + (name.startsWith("sql-") ? " (the text-to-SQL example has not trained it yet)" : ""));
+        }
+        return Optional.empty();
+    }
+
+    private static String unknown(String name) {
+        return "unknown benchmark model '" + name + "' (stories260K, random50M, "
+                + "random-d<D>-l<L>-h<H>-kv<KV>-f<F>-v<V>, sql-base, sql-cllm, dir:PATH)";
+    }
+
+    /** A random LLaMA described by its name, e.g. {@code random-d192-l4-h6-kv6-f512-v329}. */
+    static LlamaConfig parse(String name) {
+        LlamaConfig.Builder b = LlamaConfig.builder().maxPositions(1024).bosTokenId(1)
+                .eosTokenIds(java.util.Set.of(2));
+        for (String part : name.substring("random-".length()).split("-")) {
+            String key = part.replaceAll("[0-9]", "");
+            int value = Integer.parseInt(part.substring(key.length()));
+            switch (key) {
+                case "d" -> b.hiddenSize(value);
+                case "l" -> b.numLayers(value);
+                case "h" -> b.numHeads(value);
+                case "kv" -> b.numKvHeads(value);
+                case "f" -> b.intermediateSize(value);
+                case "v" -> b.vocabSize(value);
+                default -> throw new IllegalArgumentException("unknown part '" + part + "' in " + name);
+            }
+        }
+        return b.build();
     }
 
     /** vocab 32000, d 512, 6 layers, 8 heads, FFN 1376: 51.7M parameters, the libtorch notes' "big" model. */

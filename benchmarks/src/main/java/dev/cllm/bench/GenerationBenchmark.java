@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  * End-to-end greedy generation, autoregressive (block size 1) against Jacobi decoding, like for like: same model,
  * same prompts, same number of new tokens (EOS ignored), same session. One operation generates
  * {@code maxNewTokens} for each prompt in turn; the counters report tokens and forward passes per second, so
- * tokens/pass = tokens / passes.
+ * tokens/pass = tokens / passes. The prompts are the model's own when its directory has a
+ * {@value BenchModels#PROMPTS_FILE} (see {@link Prompts}).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -76,7 +77,7 @@ public class GenerationBenchmark {
     public void setUp() {
         Threads.apply(threads);
         loaded = BenchModels.load(model, dtype);
-        prompts = Prompts.forModel(model, loaded.config().vocabSize());
+        prompts = Prompts.forModel(model, loaded);
         int longest = 0;
         for (TokenIds p : prompts) {
             longest = Math.max(longest, p.size());

@@ -1,14 +1,62 @@
 package dev.cllm.bench;
 
+import dev.cllm.api.Prompt;
 import dev.cllm.api.TokenIds;
+import dev.cllm.api.Tokenizer;
+import dev.cllm.torch.TorchConsistencyModel;
+import dev.cllm.train.PromptFile;
 
-/** Benchmark prompts per model. */
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Benchmark prompts per model. A model directory may bring its own: a {@value BenchModels#PROMPTS_FILE} file in it
+ * (the prompt-file format of {@code ./cllm collect}: JSON lines {@code {"prompt": "text"}}, encoded with the model's
+ * tokenizer, or {@code {"prompt_ids": [1, 2]}}; answers are ignored) is used for every benchmark of that model. This
+ * is how the text-to-SQL models get SQL task prompts. Otherwise stories260K gets the six prompts of its reference
+ * outputs and every other model deterministic pseudo-text.
+ */
 final class Prompts {
     private Prompts() {
     }
 
+    /** The prompts for {@code model} (its name as {@link BenchModels} knows it), loaded as {@code loaded}. */
+    static TokenIds[] forModel(String model, TorchConsistencyModel loaded) {
+        Optional<Path> file = promptsFile(model);
+        if (file.isPresent()) {
+            Tokenizer tokenizer = loaded.tokenizer().orElse(null);
+            PromptFile prompts = tokenizer != null ? PromptFile.of(file.get(), tokenizer) : PromptFile.of(file.get());
+            List<Prompt> read = prompts.read();
+            if (read.isEmpty()) {
+                throw new IllegalArgumentException(file.get() + " holds no prompts");
+            }
+            TokenIds[] out = new TokenIds[read.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = read.get(i).ids();
+                loaded.config().checkTokenIds(out[i].toArray(), out[i].size(), file.get() + ", prompt " + i);
+            }
+            return out;
+        }
+        return builtIn(model, loaded.config().vocabSize());
+    }
+
+    /** Where {@link #forModel} takes the prompts of {@code model} from, in words (without loading it). */
+    static String describe(String model) {
+        if (promptsFile(model).isPresent()) {
+            return BenchModels.PROMPTS_FILE;
+        }
+        return model.equals(BenchModels.STORIES_260K) ? "stories260K reference prompts" : "pseudo-text";
+    }
+
+    private static Optional<Path> promptsFile(String model) {
+        return BenchModels.directory(model).map(dir -> dir.resolve(BenchModels.PROMPTS_FILE))
+                .filter(Files::isRegularFile);
+    }
+
     /** stories260K: the six prompts of its reference outputs (llama2.c); other models: deterministic pseudo-text. */
-    static TokenIds[] forModel(String model, int vocab) {
+    static TokenIds[] builtIn(String model, int vocab) {
         if (model.equals(BenchModels.STORIES_260K)) {
             return new TokenIds[]{
                 TokenIds.of(1, 404, 475, 464, 454, 275),

@@ -1,6 +1,10 @@
 /**
  * JMH benchmarks: the cost of one forward pass against the number of new tokens (the economics of Jacobi decoding),
- * and end-to-end generation with autoregressive against Jacobi decoding, measured in the same run.
- * {@link dev.cllm.bench.BenchReport} runs them and prints Markdown tables with the machine and settings.
+ * end-to-end generation with autoregressive against Jacobi decoding measured in the same run, and trajectory
+ * collection throughput. {@link dev.cllm.bench.BenchSuite} runs a chosen subset programmatically and collects the
+ * results into {@link dev.cllm.bench.BenchResults}; {@link dev.cllm.bench.BenchJson},
+ * {@link dev.cllm.bench.BenchMarkdown} and {@link dev.cllm.bench.LineChart} write them as JSON, Markdown tables and
+ * PNG charts ({@link dev.cllm.bench.ResultsFolder}). {@link dev.cllm.bench.BenchReport} and {@code ./cllm bench} are
+ * the two front ends.
  */
 package dev.cllm.bench;

@@ -27,6 +27,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import static org.bytedeco.pytorch.global.torch.cat;
 import static org.bytedeco.pytorch.global.torch.embedding;
+import static org.bytedeco.pytorch.global.torch.fbgemm_linear_fp16_weight_fp32_activation;
+import static org.bytedeco.pytorch.global.torch.fbgemm_pack_gemm_matrix_fp16;
 import static org.bytedeco.pytorch.global.torch.linear;
 import static org.bytedeco.pytorch.global.torch.mv;
 import static org.bytedeco.pytorch.global.torch.ones;
@@ -61,6 +63,8 @@ public final class LlamaModel implements AutoCloseable {
     private final DoubleOptional eps;
     private final TensorOptions boolOptions;
     private final boolean gemvFastPath;
+    /** Projection weight -> its FBGEMM fp16 packing ({@link CpuGemm#FBGEMM_FP16}); empty when BLAS runs them. */
+    private final Map<Tensor, Tensor> packedFp16 = new IdentityHashMap<>();
     /** Forward passes hold the read lock; {@link #close()} takes the write lock, so weights are never freed mid-pass. */
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile boolean closed;
@@ -76,7 +80,7 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     private LlamaModel(LlamaConfig config, Device device, ScalarType dtype, Tensor embed, Layer[] layers, Tensor norm,
-                       Tensor lmHead) {
+                       Tensor lmHead, boolean packFp16) {
         this.config = config;
         this.device = Tensors.own(device);
         this.dtype = dtype;
@@ -94,6 +98,32 @@ public final class LlamaModel implements AutoCloseable {
             this.ropeCos = Tensors.own(rope.cosTable(tableOptions));
             this.ropeSin = Tensors.own(rope.signedSinTable(tableOptions));
         }
+        if (packFp16) {
+            packFp16Weights();
+        }
+    }
+
+    /** Packs every projection weight for FBGEMM's fp16 GEMM; on failure (a CPU FBGEMM does not support) stays BLAS. */
+    private void packFp16Weights() {
+        List<Tensor> projections = new ArrayList<>();
+        for (Layer l : layers) {
+            projections.addAll(List.of(l.wqkv(), l.wo(), l.w13(), l.w2()));
+        }
+        projections.add(lmHead);
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            for (Tensor w : projections) {
+                packedFp16.put(w, Tensors.own(fbgemm_pack_gemm_matrix_fp16(w.contiguous())));
+            }
+        } catch (RuntimeException e) {
+            packedFp16.values().forEach(Tensors::release);
+            packedFp16.clear();
+            LOG.warn("FBGEMM fp16 GEMM unavailable ({}); projections run in OpenBLAS", e.getMessage());
+        }
+    }
+
+    /** The kernel the projections of decoding passes run in: {@link CpuGemm#FBGEMM_FP16} or {@link CpuGemm#BLAS}. */
+    public CpuGemm gemm() {
+        return packedFp16.isEmpty() ? CpuGemm.BLAS : CpuGemm.FBGEMM_FP16;
     }
 
     /**
@@ -281,11 +311,25 @@ public final class LlamaModel implements AutoCloseable {
             }
             Tensor norm = loader.one(HfNames.FINAL_NORM);
             Tensor lmHead = config.tieWordEmbeddings() ? embed : loader.one(HfNames.LM_HEAD);
-            return new LlamaModel(config, device, dtype, embed, layers, norm, lmHead);
+            boolean packFp16 = !device.is_cuda() && dtype == ScalarType.Float
+                    && (options.gemm() == CpuGemm.FBGEMM_FP16
+                    || options.gemm() == CpuGemm.AUTO && halfPrecisionProjections(config, source));
+            return new LlamaModel(config, device, dtype, embed, layers, norm, lmHead, packFp16);
         } catch (RuntimeException e) {
             loader.releaseAll(); // a load that fails part-way frees what it already read
             throw e;
         }
+    }
+
+    /** Whether every weight matrix (norms aside) is stored as bf16 or fp16, so an fp16 copy loses nothing that matters. */
+    private static boolean halfPrecisionProjections(LlamaConfig config, WeightSource source) {
+        for (String name : HfNames.expectedShapes(config).keySet()) {
+            if (!HfNames.isNorm(name) && !HfNames.isBias(name)
+                    && !Set.of("BF16", "F16", "BFloat16", "Half").contains(source.dtypeName(name))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static final Set<ScalarType> FLOATING = Set.of(ScalarType.Float, ScalarType.Half, ScalarType.BFloat16,
@@ -426,6 +470,11 @@ public final class LlamaModel implements AutoCloseable {
      * times slower than its GEMV.
      */
     private Tensor project(Tensor x, Tensor w, Tensor b) {
+        Tensor packed = packedFp16.isEmpty() ? null : packedFp16.get(w);
+        if (packed != null && !w.requires_grad()) {
+            return fbgemm_linear_fp16_weight_fp32_activation(x, packed,
+                    b == null ? new TensorOptional() : new TensorOptional(b));
+        }
         long in = w.size(1);
         if (gemvFastPath && x.numel() == in) {
             long[] shape = x.shape();
@@ -650,6 +699,7 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         distinct.keySet().forEach(Tensors::release);
+        packedFp16.values().forEach(Tensors::release);
         Tensors.release(eps);
         Tensors.release(boolOptions);
         Tensors.release(device);

@@ -10,29 +10,40 @@ import java.util.regex.Pattern;
  *
  * @param device {@code auto} (CUDA when available, else CPU), {@code cpu}, {@code cuda} or {@code cuda:N}
  * @param dtype  the compute dtype; {@link ComputeDtype#AUTO} is fp32 on CPU and bf16 on CUDA
+ * @param gemm   the kernel for fp32 weight projections on CPU when decoding; see {@link CpuGemm}
  */
-public record TorchOptions(String device, ComputeDtype dtype) {
+public record TorchOptions(String device, ComputeDtype dtype, CpuGemm gemm) {
     private static final Pattern DEVICE = Pattern.compile("auto|cpu|cuda(:\\d+)?");
 
     public TorchOptions {
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(dtype, "dtype");
+        Objects.requireNonNull(gemm, "gemm");
         if (!DEVICE.matcher(device).matches()) {
             throw new IllegalArgumentException("unknown device '" + device + "' (auto, cpu, cuda, cuda:N)");
         }
     }
 
-    /** Automatic device and dtype. */
+    /** This device and dtype, with {@link CpuGemm#AUTO}. */
+    public TorchOptions(String device, ComputeDtype dtype) {
+        this(device, dtype, CpuGemm.AUTO);
+    }
+
+    /** Automatic device, dtype and CPU GEMM. */
     public static TorchOptions defaults() {
-        return new TorchOptions("auto", ComputeDtype.AUTO);
+        return new TorchOptions("auto", ComputeDtype.AUTO, CpuGemm.AUTO);
     }
 
     public TorchOptions withDevice(String newDevice) {
-        return new TorchOptions(newDevice, dtype);
+        return new TorchOptions(newDevice, dtype, gemm);
     }
 
     public TorchOptions withDtype(ComputeDtype newDtype) {
-        return new TorchOptions(device, newDtype);
+        return new TorchOptions(device, newDtype, gemm);
+    }
+
+    public TorchOptions withGemm(CpuGemm newGemm) {
+        return new TorchOptions(device, dtype, newGemm);
     }
 
     /** The concrete device. @throws IllegalStateException if CUDA is requested but not available */

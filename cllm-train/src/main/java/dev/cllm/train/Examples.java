@@ -18,15 +18,17 @@ final class Examples {
     /** A source of examples: trajectory records or plain token sequences. */
     private final List<TrajectoryRecord> records;
     private final List<int[]> sequences;
+    private final int[] lossStarts;   // language-model training: first token of each sequence that is scored
     private final int[] stateOfExample;   // ALL sampling: example -> state index (record index in recordOfExample)
     private final int[] recordOfExample;
     private final TrainingConfig config;
     private final long skipped;
 
-    private Examples(List<TrajectoryRecord> records, List<int[]> sequences, int[] recordOfExample,
+    private Examples(List<TrajectoryRecord> records, List<int[]> sequences, int[] lossStarts, int[] recordOfExample,
                      int[] stateOfExample, TrainingConfig config, long skipped) {
         this.records = records;
         this.sequences = sequences;
+        this.lossStarts = lossStarts;
         this.recordOfExample = recordOfExample;
         this.stateOfExample = stateOfExample;
         this.config = config;
@@ -56,22 +58,42 @@ final class Examples {
                 stateIndex.add(config.stateSampling() == TrainingConfig.StateSampling.ALL ? s : -1);
             }
         }
-        return new Examples(kept, List.of(), recordIndex.stream().mapToInt(Integer::intValue).toArray(),
+        return new Examples(kept, List.of(), null, recordIndex.stream().mapToInt(Integer::intValue).toArray(),
                 stateIndex.stream().mapToInt(Integer::intValue).toArray(), config, skipped);
     }
 
     /** Language-model training on token sequences (each at least 2 tokens); longer ones are skipped. */
     static Examples ofSequences(List<int[]> all, TrainingConfig config) {
+        return ofSequences(all, new int[all.size()], config);
+    }
+
+    /**
+     * Language-model training on token sequences, scoring only the tokens from {@code lossStarts[i]} on in sequence
+     * i (for example the answer after a prompt; 0 or 1 scores every predicted token). Sequences shorter than 2 tokens,
+     * longer than the maximum length, or with nothing to score are skipped.
+     */
+    static Examples ofSequences(List<int[]> all, int[] lossStarts, TrainingConfig config) {
+        if (lossStarts.length != all.size()) {
+            throw new IllegalArgumentException(lossStarts.length + " loss starts for " + all.size() + " sequences");
+        }
         List<int[]> kept = new ArrayList<>();
+        List<Integer> starts = new ArrayList<>();
         long skipped = 0;
-        for (int[] s : all) {
-            if (s.length < 2 || s.length > config.maxSequenceLength()) {
+        for (int i = 0; i < all.size(); i++) {
+            int[] s = all.get(i);
+            int start = Math.max(1, lossStarts[i]);
+            if (lossStarts[i] < 0) {
+                throw new IllegalArgumentException("sequence " + i + ": negative loss start " + lossStarts[i]);
+            }
+            if (s.length < 2 || s.length > config.maxSequenceLength() || start >= s.length) {
                 skipped++;
             } else {
                 kept.add(s);
+                starts.add(start);
             }
         }
-        return new Examples(List.of(), kept, null, null, config, skipped);
+        return new Examples(List.of(), kept, starts.stream().mapToInt(Integer::intValue).toArray(), null, null,
+                config, skipped);
     }
 
     /** Examples per epoch. */
@@ -103,7 +125,7 @@ final class Examples {
     Example example(int index, int epoch) {
         if (records.isEmpty()) {
             int[] s = sequences.get(index);
-            return new Example(null, null, 0, 0, s, 0, s.length - 1);
+            return new Example(null, null, 0, 0, s, lossStarts[index] - 1, s.length - 1);
         }
         TrajectoryRecord record = records.get(recordOfExample[index]);
         Trajectory t = record.trajectory();

@@ -8,6 +8,7 @@ import dev.cllm.api.TokenIds;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingSummary;
 import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.CpuGemm;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.SafetensorsFile;
@@ -62,6 +63,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
     private final LlamaConfig scratchConfig;
     private final List<TrajectoryRecord> trajectories;
     private final List<int[]> sequences;
+    private final int[] lossStarts;
     private final String dataDescription;
     private final TrainingConfig config;
     private final CheckpointDirectory out;
@@ -77,6 +79,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         this.scratchConfig = b.scratchConfig;
         this.trajectories = b.trajectories;
         this.sequences = b.sequences;
+        this.lossStarts = b.lossStarts;
         this.dataDescription = b.dataDescription;
         this.config = b.config;
         this.out = new CheckpointDirectory(b.output);
@@ -105,7 +108,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
     private TrainingSummary run() throws IOException {
         long started = System.nanoTime();
         Examples examples = trajectories != null ? Examples.ofTrajectories(trajectories, config)
-                : Examples.ofSequences(sequences, config);
+                : Examples.ofSequences(sequences, lossStarts, config);
         if (examples.size() == 0) {
             throw new IllegalArgumentException("no training examples (" + examples.skipped() + " skipped as longer "
                     + "than the maximum sequence length " + config.maxSequenceLength() + ")");
@@ -124,6 +127,13 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             JsonNode state = out.readState();
             checkResumable(state, fingerprint, totalSteps);
             startStep = state.get("step").asLong();
+            if (startStep >= totalSteps) {   // finished earlier: report it, touch nothing
+                LOG.info("{}: already trained ({} of {} steps); nothing to do", out.path(), startStep, totalSteps);
+                return new TrainingSummary(startStep, state.path("loss").asDouble(Double.NaN),
+                        state.path("consistency_loss").asDouble(Double.NaN), state.path("ar_loss").asDouble(Double.NaN),
+                        0, examples.skipped(), startStep, (System.nanoTime() - started) / 1_000_000,
+                        out.path().toString());
+            }
             llama = loadForTraining(out.path());
             if (Files.isRegularFile(out.masterFile())) {
                 restoreMaster(llama, out.masterFile());
@@ -148,7 +158,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
     }
 
     private TorchOptions options() {
-        return new TorchOptions(device, ComputeDtype.F32);
+        return new TorchOptions(device, ComputeDtype.F32, CpuGemm.BLAS); // weights change every step: no packing
     }
 
     private LlamaModel loadForTraining(Path dir) {
@@ -216,8 +226,9 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                 h = 31 * h + r.fullLabels().hashCode();
             }
         } else {
-            for (int[] s : sequences) {
-                h = 31 * h + java.util.Arrays.hashCode(s);
+            for (int i = 0; i < sequences.size(); i++) {
+                h = 31 * h + java.util.Arrays.hashCode(sequences.get(i));
+                h = 31 * h + lossStarts[i];
             }
         }
         return dataDescription + ", " + examples.size() + " examples, hash " + Long.toHexString(h);
@@ -471,6 +482,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         private LlamaConfig scratchConfig;
         private List<TrajectoryRecord> trajectories;
         private List<int[]> sequences;
+        private int[] lossStarts;
         private String dataDescription = "in-memory data";
         private TrainingConfig config = TrainingConfig.builder().build();
         private Path output;
@@ -512,9 +524,23 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             return this;
         }
 
-        /** Language-model training on these token sequences. */
+        /** Language-model training on these token sequences, every predicted token scored. */
         public Builder sequences(List<int[]> tokenSequences, String description) {
+            return sequences(tokenSequences, new int[tokenSequences.size()], description);
+        }
+
+        /**
+         * Language-model training on these token sequences, scoring in sequence i only the tokens from index
+         * {@code lossStarts[i]} on: a conditional model of answers given prompts when each start is its prompt's
+         * length.
+         */
+        public Builder sequences(List<int[]> tokenSequences, int[] lossStarts, String description) {
+            if (lossStarts.length != tokenSequences.size()) {
+                throw new IllegalArgumentException(lossStarts.length + " loss starts for " + tokenSequences.size()
+                        + " sequences");
+            }
             this.sequences = List.copyOf(tokenSequences);
+            this.lossStarts = lossStarts.clone();
             this.dataDescription = description;
             return this;
         }

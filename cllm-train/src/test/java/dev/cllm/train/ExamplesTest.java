@@ -77,4 +77,27 @@ class ExamplesTest {
         assertThat(examples.size()).isZero();
         assertThat(examples.skipped()).isEqualTo(1);
     }
+
+    @Test
+    void languageModelLossStartsAtTheAnswer() {
+        TrainingConfig config = TrainingConfig.builder().objective(TrainingConfig.Objective.LANGUAGE_MODEL).build();
+        int[] prompt3Answer2 = {1, 10, 11, 20, 21};
+        int[] whole = {1, 5, 6};
+        Examples examples = Examples.ofSequences(List.of(prompt3Answer2, whole), new int[]{3, 0}, config);
+        // logit t predicts token t + 1: the answer tokens 3 and 4 are predicted at positions 2 and 3
+        Example answerOnly = examples.example(0, 0);
+        assertThat(answerOnly.arFrom()).isEqualTo(2);
+        assertThat(answerOnly.arTo()).isEqualTo(4);
+        Example all = examples.example(1, 0);
+        assertThat(all.arFrom()).isZero();
+        assertThat(all.arTo()).isEqualTo(2);
+    }
+
+    @Test
+    void sequencesWithNothingToScoreAreSkipped() {
+        TrainingConfig config = TrainingConfig.builder().objective(TrainingConfig.Objective.LANGUAGE_MODEL).build();
+        Examples examples = Examples.ofSequences(List.of(new int[]{1, 2, 3}), new int[]{3}, config);
+        assertThat(examples.size()).isZero();
+        assertThat(examples.skipped()).isEqualTo(1);
+    }
 }

@@ -123,6 +123,13 @@ class TorchConsistencyTrainerTest {
             assertThat(trained.config().eosTokenIds()).contains(2);
             JacobiDecoder.autoregressive(8).generate(trained, TokenIds.of(1, 2, 3));
         }
+        byte[] weights = Files.readAllBytes(out.resolve("model.safetensors"));
+        TrainingSummary again = trainer(out, fast().maxSteps(5).build()).build().train();   // already finished
+        assertThat(again.steps()).isEqualTo(5);
+        assertThat(again.finalLoss()).isEqualTo(s.finalLoss());
+        assertThat(again.arLoss()).isEqualTo(s.arLoss());
+        assertThat(Files.readAllBytes(out.resolve("model.safetensors"))).isEqualTo(weights);
+        assertThat(metrics(out)).hasSize(5);
     }
 
     @Test

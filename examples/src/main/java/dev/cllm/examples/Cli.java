@@ -13,7 +13,9 @@ import java.nio.file.Path;
 @Command(name = "cllm", mixinStandardHelpOptions = true, version = "cllm-java 0.1.0-SNAPSHOT",
         description = "Consistency LLMs on the JVM: lossless Jacobi decoding for LLaMA-family checkpoints.",
         subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class, TrainCommand.class,
-                PretrainCommand.class,
+                PretrainCommand.class, ExportCommand.class, PipelineCommand.class, dev.cllm.examples.sql.SqlTaskCommand.class, BenchCommand.class,
+                dev.cllm.examples.demo.DemoCommand.class,
+                ExampleCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Cli {
     /** Exit status for invalid input (bad option, file, id or size). */

@@ -38,6 +38,10 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--append-eos", description = "end every example with the config's first EOS id")
     boolean appendEos;
 
+    @Option(names = "--answer-loss", description = "score only the answer tokens (and the appended EOS), not the "
+            + "prompt: a conditional model of answers given prompts")
+    boolean answerLoss;
+
     @Mixin
     TrainingOptions training;
 
@@ -63,7 +67,9 @@ final class PretrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--append-eos: " + config + " declares no eos_token_id");
         }
         List<int[]> sequences = new ArrayList<>();
+        int[] lossStarts = new int[examples.size()];
         for (Prompt p : examples) {
+            lossStarts[sequences.size()] = answerLoss ? p.ids().size() : 0;
             int[] s = p.ids().concat(p.answer()).toArray();
             if (appendEos) {
                 s = java.util.Arrays.copyOf(s, s.length + 1);
@@ -74,7 +80,7 @@ final class PretrainCommand implements Callable<Integer> {
         TrainingConfig trainingConfig = training.apply(TrainingConfig.builder()
                 .objective(TrainingConfig.Objective.LANGUAGE_MODEL)).build();
         TorchConsistencyTrainer.Builder trainer = TorchConsistencyTrainer.builder().fromScratch(architecture)
-                .sequences(sequences, corpus.getFileName() + " (" + sequences.size() + " sequences)")
+                .sequences(sequences, lossStarts, corpus.getFileName() + " (" + sequences.size() + " sequences)")
                 .config(trainingConfig).output(training.out).storageDtype(training.storage()).device(training.device);
         if (tokenizer != null) {
             trainer.carryFilesFrom(tokenizer.toAbsolutePath().getParent());

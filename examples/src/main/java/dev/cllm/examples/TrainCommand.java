@@ -5,6 +5,7 @@ import dev.cllm.api.TokenIds;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingSummary;
 import dev.cllm.train.JacobiEvaluator;
+import dev.cllm.torch.HfTokenizer;
 import dev.cllm.train.PromptFile;
 import dev.cllm.train.TorchConsistencyTrainer;
 import dev.cllm.train.TrajectoryReader;
@@ -99,7 +100,15 @@ final class TrainCommand implements Callable<Integer> {
                 .trajectories(records, data.getFileName() + " (" + records.size() + " records)").config(config)
                 .output(training.out).storageDtype(training.storage()).device(training.device);
         if (evalPrompts != null) {
-            List<TokenIds> prompts = PromptFile.of(evalPrompts).read().stream().map(p -> p.ids()).toList();
+            Path tokenizerFile = model.resolve("tokenizer.json");
+            List<TokenIds> prompts;
+            if (Files.isRegularFile(tokenizerFile)) {   // text prompts need the model's tokenizer
+                try (HfTokenizer t = HfTokenizer.open(tokenizerFile)) {
+                    prompts = PromptFile.of(evalPrompts, t).read().stream().map(p -> p.ids()).toList();
+                }
+            } else {
+                prompts = PromptFile.of(evalPrompts).read().stream().map(p -> p.ids()).toList();
+            }
             trainer.evaluator(new JacobiEvaluator(prompts, evalBlockSize, evalMaxNewTokens));
         }
         TrainingSummary s = trainer.build().train();

@@ -2,41 +2,20 @@ package dev.cllm.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.examples.CliRunner.Run;
 import dev.cllm.torch.fixtures.Stories260K;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import static dev.cllm.examples.CliRunner.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The command line: its JSON contract and its one-line errors for bad input. */
 class CliTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-
-    /** What one run printed and returned. */
-    record Run(int status, String out, String err) {
-    }
-
-    static synchronized Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int status = Cli.run(args);
-            return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
 
     private static String ids(int[] ids) {
         return String.join(",", Arrays.stream(ids).mapToObj(Integer::toString).toList());

@@ -30,7 +30,7 @@ class CollectCliTest {
         Files.writeString(prompts, "{\"prompt_ids\":" + Arrays.toString(c.promptIds()) + "}\n"
                 + "{\"prompt_ids\":[1,300,301],\"answer_ids\":[5,6]}\n");
         Path out = dir.resolve("traj.jsonl");
-        CliTest.Run r = CliTest.run("collect", "--model", Stories260K.dir().toString(), "--prompts",
+        CliRunner.Run r = CliRunner.run("collect", "--model", Stories260K.dir().toString(), "--prompts",
                 prompts.toString(), "--out", out.toString(), "--block-size", "8", "--max-new-tokens", "64",
                 "--no-stop", "--no-clean");
         assertThat(r.status()).as(r.err()).isZero();
@@ -51,15 +51,15 @@ class CollectCliTest {
 
         Path authors = dir.resolve("authors.json");
         Path back = dir.resolve("back.jsonl");
-        assertThat(CliTest.run("convert", "--in", out.toString(), "--out", authors.toString(), "--to", "authors")
+        assertThat(CliRunner.run("convert", "--in", out.toString(), "--out", authors.toString(), "--to", "authors")
                 .status()).isZero();
         assertThat(JSON.readTree(authors.toFile()).get(0).get("data_id").asText()).isEqualTo("data_0");
-        assertThat(CliTest.run("convert", "--in", authors.toString(), "--out", back.toString(), "--to", "cllm")
+        assertThat(CliRunner.run("convert", "--in", authors.toString(), "--out", back.toString(), "--to", "cllm")
                 .status()).isZero();
         assertThat(Files.readAllBytes(back)).isEqualTo(Files.readAllBytes(out));
 
         // the same command again resumes a complete dataset: nothing new
-        CliTest.Run again = CliTest.run("collect", "--model", Stories260K.dir().toString(), "--prompts",
+        CliRunner.Run again = CliRunner.run("collect", "--model", Stories260K.dir().toString(), "--prompts",
                 prompts.toString(), "--out", out.toString(), "--block-size", "8", "--max-new-tokens", "64",
                 "--no-stop", "--no-clean");
         assertThat(again.status()).isZero();
@@ -70,11 +70,11 @@ class CollectCliTest {
     void badInputIsOneLine() throws Exception {
         Path prompts = dir.resolve("p.jsonl");
         Files.writeString(prompts, "{\"prompt_ids\":[1,2]}\n{\"prompt\": \"needs a tokenizer\"}\n");
-        CliTest.Run r = CliTest.run("collect", "--model", Stories260K.dir().toString(), "--prompts",
+        CliRunner.Run r = CliRunner.run("collect", "--model", Stories260K.dir().toString(), "--prompts",
                 prompts.toString(), "--out", dir.resolve("o.jsonl").toString());
         assertThat(r.status()).isEqualTo(Cli.BAD_INPUT);
         assertThat(r.err()).contains("p.jsonl:2");
-        CliTest.Run convert = CliTest.run("convert", "--in", prompts.toString(), "--out",
+        CliRunner.Run convert = CliRunner.run("convert", "--in", prompts.toString(), "--out",
                 dir.resolve("x.json").toString(), "--to", "elsewhere");
         assertThat(convert.status()).isEqualTo(Cli.BAD_INPUT);
     }

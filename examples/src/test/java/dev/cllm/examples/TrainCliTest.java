@@ -24,11 +24,11 @@ class TrainCliTest {
         Path prompts = dir.resolve("p.jsonl");
         Files.writeString(prompts, "{\"prompt_ids\":[1,300,301]}\n{\"prompt_ids\":[1,400,401]}\n");
         Path data = dir.resolve("t.jsonl");
-        assertThat(CliTest.run("collect", "--model", Stories260K.dir().toString(), "--prompts", prompts.toString(),
+        assertThat(CliRunner.run("collect", "--model", Stories260K.dir().toString(), "--prompts", prompts.toString(),
                 "--out", data.toString(), "--block-size", "8", "--max-new-tokens", "32", "--no-clean").status())
                 .isZero();
         Path out = dir.resolve("cllm");
-        CliTest.Run r = CliTest.run("train", "--model", Stories260K.dir().toString(), "--data", data.toString(),
+        CliRunner.Run r = CliRunner.run("train", "--model", Stories260K.dir().toString(), "--data", data.toString(),
                 "--out", out.toString(), "--steps", "3", "--lr", "1e-4", "--batch", "2", "--seed", "1",
                 "--eval-prompts", prompts.toString(), "--eval-max-new-tokens", "8");
         assertThat(r.status()).as(r.err()).isZero();
@@ -38,7 +38,7 @@ class TrainCliTest {
         assertThat(fields).containsExactly("steps", "final_loss", "consistency_loss", "ar_loss", "elapsed_ms", "out");
         assertThat(s.get("steps").asInt()).isEqualTo(3);
         assertThat(s.get("out").asText()).isEqualTo(out.toString());
-        CliTest.Run g = CliTest.run("generate", "--model", out.toString(), "--prompt-ids", "1,300,301",
+        CliRunner.Run g = CliRunner.run("generate", "--model", out.toString(), "--prompt-ids", "1,300,301",
                 "--max-new-tokens", "8", "--decoder", "jacobi", "--block-size", "4", "--json");
         assertThat(g.status()).as(g.err()).isZero();
         assertThat(JSON.readTree(g.out()).get("new_tokens").asInt()).isPositive();
@@ -53,12 +53,12 @@ class TrainCliTest {
         Path corpus = dir.resolve("corpus.jsonl");
         Files.writeString(corpus, "{\"prompt_ids\":[1,5,6],\"answer_ids\":[7,8,9]}\n{\"prompt_ids\":[1,10,11,12]}\n");
         Path out = dir.resolve("base");
-        CliTest.Run r = CliTest.run("pretrain", "--config", config.toString(), "--corpus", corpus.toString(),
+        CliRunner.Run r = CliRunner.run("pretrain", "--config", config.toString(), "--corpus", corpus.toString(),
                 "--out", out.toString(), "--steps", "5", "--lr", "1e-3", "--batch", "2", "--append-eos");
         assertThat(r.status()).as(r.err()).isZero();
         assertThat(JSON.readTree(r.out()).get("steps").asInt()).isEqualTo(5);
         assertThat(out.resolve("model.safetensors")).exists();
-        assertThat(CliTest.run("train", "--model", out.toString(), "--data", dir.resolve("missing.jsonl").toString(),
+        assertThat(CliRunner.run("train", "--model", out.toString(), "--data", dir.resolve("missing.jsonl").toString(),
                 "--out", dir.resolve("x").toString()).status()).isEqualTo(Cli.BAD_INPUT);
     }
 }

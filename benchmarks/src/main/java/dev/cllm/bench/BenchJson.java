@@ -1,0 +1,134 @@
+package dev.cllm.bench;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.UncheckedIOException;
+
+/**
+ * Benchmark results as JSON: one object
+ * <pre>{@code
+ * {"forward_cost": [{"model", "n", "ms", "ratio_to_1", "ms_error", "ms_per_token", "context", "threads", "dtype"}],
+ *  "generation":   [{"model", "decoder", "block_size", "tokens_per_s", "tokens_per_pass", "speedup",
+ *                    "tokens_per_s_error", "max_new_tokens", "prompts", "threads", "dtype"}],
+ *  "collection":   [{"model", "block_size", "blocks_per_s", "tokens_per_s", "tokens_per_pass", ...}],
+ *  "skipped":      [{"model", "benchmarks", "reason"}],
+ *  "jmh": "...", "machine": {...}, "results_dir": "..."}
+ * }</pre>
+ * A row whose benchmark failed has null numbers and an {@code "error"}. {@code collection} appears only when it ran,
+ * {@code machine} and {@code results_dir} only when known.
+ */
+public final class BenchJson {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private BenchJson() {
+    }
+
+    /** The results object; {@code machine} and {@code resultsDir} may be null. */
+    public static ObjectNode results(BenchResults results, MachineInfo machine, String resultsDir) {
+        ObjectNode o = JSON.createObjectNode();
+        ArrayNode forward = o.putArray("forward_cost");
+        for (BenchResults.ForwardRow r : results.forwardCost()) {
+            ObjectNode row = forward.addObject().put("model", r.model()).put("n", r.n());
+            number(row, "ms", r.ms(), 4);
+            number(row, "ratio_to_1", r.ratioTo1(), 3);
+            number(row, "ms_error", r.msError(), 4);
+            number(row, "ms_per_token", r.msPerToken(), 4);
+            row.put("context", r.context()).put("threads", r.threads()).put("dtype", r.dtype());
+            error(row, r.error());
+        }
+        ArrayNode generation = o.putArray("generation");
+        for (BenchResults.GenerationRow r : results.generation()) {
+            ObjectNode row = generation.addObject().put("model", r.model()).put("decoder", r.decoder())
+                    .put("block_size", r.blockSize());
+            number(row, "tokens_per_s", r.tokensPerS(), 1);
+            number(row, "tokens_per_pass", r.tokensPerPass(), 3);
+            number(row, "speedup", r.speedup(), 3);
+            number(row, "tokens_per_s_error", r.tokensPerSError(), 1);
+            row.put("max_new_tokens", r.maxNewTokens()).put("prompts", r.prompts()).put("threads", r.threads())
+                    .put("dtype", r.dtype());
+            error(row, r.error());
+        }
+        if (!results.collection().isEmpty()) {
+            ArrayNode collection = o.putArray("collection");
+            for (BenchResults.CollectionRow r : results.collection()) {
+                ObjectNode row = collection.addObject().put("model", r.model()).put("block_size", r.blockSize());
+                number(row, "blocks_per_s", r.blocksPerS(), 2);
+                number(row, "tokens_per_s", r.tokensPerS(), 1);
+                number(row, "tokens_per_pass", r.tokensPerPass(), 3);
+                row.put("max_new_tokens", r.maxNewTokens()).put("prompts", r.prompts())
+                        .put("threads", r.threads()).put("dtype", r.dtype());
+                error(row, r.error());
+            }
+        }
+        ArrayNode skipped = o.putArray("skipped");
+        for (BenchResults.Skipped s : results.skipped()) {
+            ObjectNode row = skipped.addObject().put("model", s.model());
+            s.benchmarks().forEach(row.putArray("benchmarks")::add);
+            row.put("reason", s.reason());
+        }
+        o.put("jmh", results.jmh());
+        if (machine != null) {
+            o.set("machine", machine(machine));
+        }
+        if (resultsDir != null) {
+            o.put("results_dir", resultsDir);
+        }
+        return o;
+    }
+
+    /** The machine object (also written alone as {@code machine.json}). */
+    public static ObjectNode machine(MachineInfo m) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("cpu_model", m.cpuModel());
+        if (m.cpuinfoProcessors() != null) {
+            o.put("cpuinfo_processors", m.cpuinfoProcessors());
+        }
+        o.put("available_processors", m.availableProcessors()).put("os", m.os()).put("jvm", m.jvm());
+        ArrayNode flags = o.putArray("jvm_flags");
+        m.jvmFlags().forEach(flags::add);
+        o.put("max_heap_bytes", m.maxHeapBytes()).put("torch_threads", m.torchThreads())
+                .put("blas_threads", m.blasThreads()).put("threads_source", m.threadSource());
+        if (m.torchBuild() != null) {
+            o.put("torch_build", m.torchBuild());
+        }
+        o.put("device", m.device()).put("command", m.command()).put("date", m.date());
+        return o;
+    }
+
+    /** One line of JSON. */
+    public static String compact(ObjectNode node) {
+        try {
+            return JSON.writeValueAsString(node);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Indented JSON, for files. */
+    public static String pretty(ObjectNode node) {
+        try {
+            return JSON.copy().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(node) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void number(ObjectNode row, String name, Double value, int decimals) {
+        if (value == null || value.isNaN() || value.isInfinite()) {
+            row.putNull(name);
+        } else {
+            double scale = Math.pow(10, decimals);
+            row.put(name, Math.round(value * scale) / scale);
+        }
+    }
+
+    private static void error(ObjectNode row, String error) {
+        if (error != null) {
+            row.put("error", error);
+        }
+    }
+}

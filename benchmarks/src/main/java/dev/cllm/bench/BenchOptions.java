@@ -1,0 +1,361 @@
+package dev.cllm.bench;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * What a benchmark run measures: which benchmarks, on which models, at which sizes and settings, and how long JMH
+ * measures. Unset lists take the defaults of the full or the {@code quick} run; AR (block size 1) and n = 1 are always
+ * added, since speedups and ratios are taken against them. Immutable; see {@link Builder} and {@link #parse}.
+ */
+public final class BenchOptions {
+    /** The benchmarks a run can include. */
+    public enum Part {
+        /** {@link ForwardCostBenchmark}: ms per forward pass against n. */
+        FORWARD("forward", ForwardCostBenchmark.class),
+        /** {@link GenerationBenchmark}: AR against Jacobi decoding. */
+        GENERATION("generation", GenerationBenchmark.class),
+        /** {@link CollectionBenchmark}: trajectory collection. */
+        COLLECTION("collection", CollectionBenchmark.class);
+
+        private final String label;
+        private final Class<?> benchmark;
+
+        Part(String label, Class<?> benchmark) {
+            this.label = label;
+            this.benchmark = benchmark;
+        }
+
+        /** The name on the command line and in the results. */
+        public String label() {
+            return label;
+        }
+
+        Class<?> benchmark() {
+            return benchmark;
+        }
+
+        /** The part called {@code name}. */
+        public static Part parse(String name) {
+            for (Part p : values()) {
+                if (p.label.equals(name.strip().toLowerCase(Locale.ROOT))) {
+                    return p;
+                }
+            }
+            throw new IllegalArgumentException("unknown benchmark '" + name + "' (forward, generation, collection)");
+        }
+    }
+
+    /** Forward cost, full run: n. */
+    public static final List<Integer> FULL_N = List.of(1, 2, 4, 8, 16, 32, 64);
+    /** Forward cost, quick run: n. */
+    public static final List<Integer> QUICK_N = List.of(1, 4, 16, 64);
+    /** Generation, full run: block sizes (1 = AR). */
+    public static final List<Integer> FULL_BLOCK_SIZES = List.of(1, 4, 8, 16, 32);
+    /** Generation, quick run: block sizes (1 = AR). */
+    public static final List<Integer> QUICK_BLOCK_SIZES = List.of(1, 8, 16);
+    /** Collection: block size unless block sizes are given. */
+    public static final int COLLECTION_BLOCK_SIZE = 16;
+    /** Forward cost: default models. */
+    public static final List<String> FORWARD_MODELS = List.of(BenchModels.STORIES_260K, BenchModels.RANDOM_50M);
+    /** Generation: default models; the SQL models run only where they exist. */
+    public static final List<String> GENERATION_MODELS = List.of(BenchModels.STORIES_260K, BenchModels.SQL_BASE,
+            BenchModels.SQL_CLLM);
+    /** Collection: default models. */
+    public static final List<String> COLLECTION_MODELS = List.of(BenchModels.STORIES_260K);
+
+    private final Set<Part> parts;
+    private final boolean quick;
+    private final List<String> models;
+    private final List<Integer> n;
+    private final List<Integer> blockSizes;
+    private final List<Integer> contexts;
+    private final List<String> threads;
+    private final List<String> dtypes;
+    private final int maxNewTokens;
+    private final String device;
+
+    private BenchOptions(Builder b) {
+        this.parts = b.parts.isEmpty() ? EnumSet.of(Part.FORWARD, Part.GENERATION) : EnumSet.copyOf(b.parts);
+        this.quick = b.quick;
+        this.models = List.copyOf(b.models);
+        this.n = List.copyOf(b.n);
+        this.blockSizes = List.copyOf(b.blockSizes);
+        this.contexts = b.contexts.isEmpty() ? List.of(128) : List.copyOf(b.contexts);
+        this.threads = b.threads.isEmpty() ? List.of("default") : List.copyOf(b.threads);
+        this.dtypes = b.dtypes.isEmpty() ? List.of("auto") : List.copyOf(b.dtypes);
+        this.maxNewTokens = b.maxNewTokens;
+        this.device = b.device;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Parses {@code BenchReport}'s arguments: benchmark names ({@code forward generation collection}) and
+     * {@code --quick}, {@code --models a,b}, {@code --n 1,8}, {@code --block-sizes 1,16} (also n where {@code --n} is
+     * absent), {@code --contexts}, {@code --threads t/b,...}, {@code --dtypes}, {@code --max-new-tokens},
+     * {@code --device}.
+     *
+     * @throws IllegalArgumentException naming a bad argument
+     */
+    public static BenchOptions parse(String... args) {
+        Builder b = builder();
+        List<Integer> blockSizes = null;
+        boolean nGiven = false;
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (arg.equals("--quick")) {
+                b.quick(true);
+                continue;
+            }
+            if (!arg.startsWith("--")) {
+                b.part(Part.parse(arg));
+                continue;
+            }
+            if (i + 1 >= args.length) {
+                throw new IllegalArgumentException(arg + " needs a value");
+            }
+            String value = args[++i];
+            switch (arg) {
+                case "--models" -> b.models(csv(value));
+                case "--n" -> {
+                    b.n(ints(arg, value));
+                    nGiven = true;
+                }
+                case "--block-sizes" -> blockSizes = ints(arg, value);
+                case "--contexts" -> b.contexts(ints(arg, value));
+                case "--threads" -> b.threads(csv(value));
+                case "--dtypes" -> b.dtypes(csv(value));
+                case "--max-new-tokens" -> b.maxNewTokens(ints(arg, value).get(0));
+                case "--device" -> b.device(value);
+                default -> throw new IllegalArgumentException("unknown option " + arg);
+            }
+        }
+        if (blockSizes != null) {
+            b.blockSizes(blockSizes);
+            if (!nGiven) {
+                b.n(blockSizes);
+            }
+        }
+        return b.build();
+    }
+
+    private static List<String> csv(String value) {
+        return Arrays.stream(value.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+    }
+
+    private static List<Integer> ints(String option, String value) {
+        try {
+            return csv(value).stream().map(Integer::valueOf).toList();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(option + " takes integers, got '" + value + "'");
+        }
+    }
+
+    /** The benchmarks to run, in a fixed order. */
+    public Set<Part> parts() {
+        return parts;
+    }
+
+    public boolean quick() {
+        return quick;
+    }
+
+    /** The models given (empty: each benchmark's defaults). */
+    public List<String> models() {
+        return models;
+    }
+
+    /** The models {@code part} runs on (before skipping the absent ones). */
+    public List<String> modelsFor(Part part) {
+        if (!models.isEmpty()) {
+            return models;
+        }
+        return switch (part) {
+            case FORWARD -> FORWARD_MODELS;
+            case GENERATION -> GENERATION_MODELS;
+            case COLLECTION -> COLLECTION_MODELS;
+        };
+    }
+
+    /** Forward cost: the numbers of new tokens per pass, ascending, with 1. */
+    public List<Integer> forwardN() {
+        return withOne(n.isEmpty() ? (quick ? QUICK_N : FULL_N) : n);
+    }
+
+    /** Generation: the block sizes, ascending, with 1 (AR). */
+    public List<Integer> generationBlockSizes() {
+        return withOne(blockSizes.isEmpty() ? (quick ? QUICK_BLOCK_SIZES : FULL_BLOCK_SIZES) : blockSizes);
+    }
+
+    /** Collection: the block sizes given that are at least 2, else {@value #COLLECTION_BLOCK_SIZE}. */
+    public List<Integer> collectionBlockSizes() {
+        List<Integer> out = blockSizes.stream().filter(s -> s >= 2).sorted().distinct().toList();
+        return out.isEmpty() ? List.of(COLLECTION_BLOCK_SIZE) : out;
+    }
+
+    public List<Integer> contexts() {
+        return contexts;
+    }
+
+    /** {@code torch/blas} thread settings, or {@code default}. */
+    public List<String> threads() {
+        return threads;
+    }
+
+    public List<String> dtypes() {
+        return dtypes;
+    }
+
+    /** New tokens per prompt in generation and collection. */
+    public int maxNewTokens() {
+        return maxNewTokens;
+    }
+
+    /** The device the benchmark forks compute on ({@code cpu}, {@code cuda}, ...). */
+    public String device() {
+        return device;
+    }
+
+    /** The JMH settings in words. */
+    public String describeJmh() {
+        return quick ? "1 fork per configuration; 1 warm-up and 3 measured iterations of 1 s (quick)"
+                : "1 fork per configuration; forward: 3 warm-up and 5 measured iterations of 1 s; generation and "
+                        + "collection: 2 warm-up and 5 measured iterations of 2 s";
+    }
+
+    private static List<Integer> withOne(List<Integer> values) {
+        TreeSet<Integer> out = new TreeSet<>(values);
+        out.add(1);
+        return List.copyOf(out);
+    }
+
+    @Override
+    public String toString() {
+        return "BenchOptions[parts=" + parts + ", quick=" + quick + ", models=" + models + ", n=" + n
+                + ", blockSizes=" + blockSizes + ", contexts=" + contexts + ", threads=" + threads + ", dtypes="
+                + dtypes + ", maxNewTokens=" + maxNewTokens + ", device=" + device + "]";
+    }
+
+    /** Configures {@link BenchOptions}; every list is optional. */
+    public static final class Builder {
+        private final Set<Part> parts = new LinkedHashSet<>();
+        private boolean quick;
+        private List<String> models = List.of();
+        private List<Integer> n = List.of();
+        private List<Integer> blockSizes = List.of();
+        private List<Integer> contexts = List.of();
+        private List<String> threads = List.of();
+        private List<String> dtypes = List.of();
+        private int maxNewTokens = 128;
+        private String device = System.getProperty("cllm.bench.device", "cpu");
+
+        private Builder() {
+        }
+
+        /** Adds a benchmark (none added: forward and generation). */
+        public Builder part(Part part) {
+            parts.add(part);
+            return this;
+        }
+
+        /** Adds benchmarks by name. */
+        public Builder parts(List<String> names) {
+            names.forEach(name -> part(Part.parse(name)));
+            return this;
+        }
+
+        /** 1 warm-up and 3 measured iterations of 1 s, and fewer sizes. */
+        public Builder quick(boolean value) {
+            this.quick = value;
+            return this;
+        }
+
+        /** Models for every selected benchmark (names as in {@code BenchModels}). */
+        public Builder models(List<String> names) {
+            this.models = distinct(names);
+            return this;
+        }
+
+        /** Forward cost: numbers of new tokens per pass. */
+        public Builder n(List<Integer> values) {
+            this.n = positive("n", values, 1);
+            return this;
+        }
+
+        /** Generation and collection: block sizes (1 = AR). */
+        public Builder blockSizes(List<Integer> values) {
+            this.blockSizes = positive("block size", values, 1);
+            return this;
+        }
+
+        /** Forward cost: cached tokens before the pass. */
+        public Builder contexts(List<Integer> values) {
+            this.contexts = positive("context", values, 1);
+            return this;
+        }
+
+        /** Thread settings {@code torch/blas} or {@code default}. */
+        public Builder threads(List<String> values) {
+            for (String v : values) {
+                if (!v.equals("default") && !v.matches("[1-9][0-9]*/[1-9][0-9]*")) {
+                    throw new IllegalArgumentException("threads must be TORCH/BLAS (e.g. 1/2) or default, got '"
+                            + v + "'");
+                }
+            }
+            this.threads = distinct(values);
+            return this;
+        }
+
+        /** Compute dtypes: auto, f32, bf16, f16. */
+        public Builder dtypes(List<String> values) {
+            for (String v : values) {
+                if (!List.of("auto", "f32", "bf16", "f16").contains(v)) {
+                    throw new IllegalArgumentException("dtype must be auto, f32, bf16 or f16, got '" + v + "'");
+                }
+            }
+            this.dtypes = distinct(values);
+            return this;
+        }
+
+        public Builder maxNewTokens(int value) {
+            if (value < 1) {
+                throw new IllegalArgumentException("max new tokens must be >= 1, got " + value);
+            }
+            this.maxNewTokens = value;
+            return this;
+        }
+
+        public Builder device(String value) {
+            this.device = value;
+            return this;
+        }
+
+        public BenchOptions build() {
+            return new BenchOptions(this);
+        }
+
+        private static <T> List<T> distinct(List<T> values) {
+            return List.copyOf(new LinkedHashSet<>(values));
+        }
+
+        private static List<Integer> positive(String what, List<Integer> values, int min) {
+            List<Integer> out = new ArrayList<>();
+            for (Integer v : values) {
+                if (v == null || v < min) {
+                    throw new IllegalArgumentException(what + " must be >= " + min + ", got " + v);
+                }
+                out.add(v);
+            }
+            return distinct(out);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+package dev.cllm.bench;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The results of one benchmark run, as plain records: forward cost against n, generation (AR against Jacobi
+ * decoding), trajectory collection, and the models that were skipped. A number is {@code null} where the benchmark
+ * produced none (then {@code error} says why). Ratios and speedups are computed within the run.
+ *
+ * @param forwardCost one row per model, dtype, threads, context and n
+ * @param generation  one row per model, dtype, threads, max new tokens and block size (1 = AR)
+ * @param collection  one row per model, dtype, threads, max new tokens and block size
+ * @param skipped     models left out of a benchmark, with the reason
+ * @param jmh         the JMH settings in words (forks, warm-up and measurement iterations)
+ */
+public record BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> generation,
+                           List<CollectionRow> collection, List<Skipped> skipped, String jmh) {
+
+    public BenchResults {
+        forwardCost = List.copyOf(forwardCost);
+        generation = List.copyOf(generation);
+        collection = List.copyOf(collection);
+        skipped = List.copyOf(skipped);
+    }
+
+    /**
+     * One forward-pass measurement.
+     *
+     * @param ms       milliseconds per pass over n new tokens after {@code context} cached ones
+     * @param msError  JMH's 99.9% confidence half-width of {@code ms}
+     * @param ratioTo1 {@code ms} over the n = 1 pass of the same model, dtype, threads and context
+     */
+    public record ForwardRow(String model, String dtype, String threads, int context, int n, Double ms,
+                             Double msError, Double ratioTo1, String error) {
+        /** Milliseconds per new token, or null. */
+        public Double msPerToken() {
+            return ms == null ? null : ms / n;
+        }
+
+        ForwardRow withRatio(Double ratio) {
+            return new ForwardRow(model, dtype, threads, context, n, ms, msError, ratio, error);
+        }
+
+        String group() {
+            return model + "|" + dtype + "|" + threads + "|" + context;
+        }
+    }
+
+    /**
+     * One generation measurement.
+     *
+     * @param blockSize       the Jacobi block size; 1 is autoregressive decoding
+     * @param prompts         where the prompts came from (see {@code Prompts})
+     * @param tokensPerS      new tokens per second
+     * @param tokensPerSError JMH's 99.9% confidence half-width of {@code tokensPerS}
+     * @param tokensPerPass   new tokens per forward pass
+     * @param speedup         {@code tokensPerS} over the AR row's of the same model, dtype, threads and length
+     */
+    public record GenerationRow(String model, String dtype, String threads, int blockSize, int maxNewTokens,
+                                String prompts, Double tokensPerS, Double tokensPerSError, Double tokensPerPass,
+                                Double speedup, String error) {
+        /** {@code ar} for block size 1, else {@code jacobi}. */
+        public String decoder() {
+            return blockSize == 1 ? "ar" : "jacobi";
+        }
+
+        GenerationRow withSpeedup(Double value) {
+            return new GenerationRow(model, dtype, threads, blockSize, maxNewTokens, prompts, tokensPerS,
+                    tokensPerSError, tokensPerPass, value, error);
+        }
+
+        String group() {
+            return model + "|" + dtype + "|" + threads + "|" + maxNewTokens;
+        }
+    }
+
+    /**
+     * One trajectory-collection measurement.
+     *
+     * @param blocksPerS    recorded trajectories (converged full blocks) per second
+     * @param tokensPerS    new tokens per second
+     * @param tokensPerPass new tokens per forward pass
+     */
+    public record CollectionRow(String model, String dtype, String threads, int blockSize, int maxNewTokens,
+                                String prompts, Double blocksPerS, Double tokensPerS, Double tokensPerPass,
+                                String error) {
+    }
+
+    /** A model left out of benchmarks ({@code forward}, {@code generation}, {@code collection}), and why. */
+    public record Skipped(List<String> benchmarks, String model, String reason) {
+        public Skipped {
+            benchmarks = List.copyOf(benchmarks);
+        }
+    }
+
+    /** The rows with {@code ratioTo1} filled in from the n = 1 row of their group (null where there is none). */
+    public static List<ForwardRow> withRatios(List<ForwardRow> rows) {
+        Map<String, Double> base = new HashMap<>();
+        for (ForwardRow r : rows) {
+            if (r.n() == 1 && r.ms() != null) {
+                base.put(r.group(), r.ms());
+            }
+        }
+        List<ForwardRow> out = new ArrayList<>(rows.size());
+        for (ForwardRow r : rows) {
+            Double one = base.get(r.group());
+            out.add(r.withRatio(one == null || r.ms() == null ? null : r.ms() / one));
+        }
+        return out;
+    }
+
+    /** The rows with {@code speedup} filled in from the AR row of their group (null where there is none). */
+    public static List<GenerationRow> withSpeedups(List<GenerationRow> rows) {
+        Map<String, Double> ar = new HashMap<>();
+        for (GenerationRow r : rows) {
+            if (r.blockSize() == 1 && r.tokensPerS() != null) {
+                ar.put(r.group(), r.tokensPerS());
+            }
+        }
+        List<GenerationRow> out = new ArrayList<>(rows.size());
+        for (GenerationRow r : rows) {
+            Double base = ar.get(r.group());
+            out.add(r.withSpeedup(base == null || r.tokensPerS() == null ? null : r.tokensPerS() / base));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,88 @@
+package dev.cllm.torch;
+
+import dev.cllm.api.DecodingSession;
+import dev.cllm.api.Logits;
+import dev.cllm.torch.fixtures.TinyCheckpoints;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Which CPU kernel runs the projections, and that FBGEMM's fp16 path computes what OpenBLAS computes. */
+class CpuGemmTest {
+    private static final TorchOptions CPU = TorchOptions.defaults().withDevice("cpu");
+
+    @Test
+    void autoPacksHalfPrecisionCheckpointsOnlyAndTheChoiceCanBeForced(@TempDir Path tmp) throws Exception {
+        Path bf16 = write(tmp.resolve("bf16"), ComputeDtype.BF16);
+        Path f32 = write(tmp.resolve("f32"), ComputeDtype.F32);
+        LlamaConfig config = TinyCheckpoints.base().build();
+        try (LlamaModel a = LlamaModel.load(bf16, config, CPU);
+             LlamaModel b = LlamaModel.load(f32, config, CPU);
+             LlamaModel c = LlamaModel.load(f32, config, CPU.withGemm(CpuGemm.FBGEMM_FP16));
+             LlamaModel d = LlamaModel.load(bf16, config, CPU.withGemm(CpuGemm.BLAS))) {
+            assertThat(a.gemm()).isEqualTo(CpuGemm.FBGEMM_FP16);
+            assertThat(b.gemm()).isEqualTo(CpuGemm.BLAS);
+            assertThat(c.gemm()).isEqualTo(CpuGemm.FBGEMM_FP16);
+            assertThat(d.gemm()).isEqualTo(CpuGemm.BLAS);
+        }
+    }
+
+    @Test
+    void fp16PackedWeightsGiveTheBlasLogitsForABf16Checkpoint(@TempDir Path tmp) {
+        Path bf16 = write(tmp, ComputeDtype.BF16);
+        int[] tokens = RandomCheckpointTest.randomTokens(97, 40, 3);
+        try (TorchConsistencyModel blas = TorchConsistencyModel.load(bf16, CPU.withGemm(CpuGemm.BLAS));
+             TorchConsistencyModel fbgemm = TorchConsistencyModel.load(bf16, CPU.withGemm(CpuGemm.FBGEMM_FP16));
+             DecodingSession s1 = blas.newSession();
+             DecodingSession s2 = fbgemm.newSession()) {
+            // a prefill, then single-token and few-token passes: every GEMM shape the decoders use
+            s1.prefill(java.util.Arrays.copyOf(tokens, 20));
+            s2.prefill(java.util.Arrays.copyOf(tokens, 20));
+            int p = 20;
+            for (int chunk : new int[]{1, 8, 1, 3, 7}) {
+                int[] block = java.util.Arrays.copyOfRange(tokens, p, p + chunk);
+                Logits x = s1.forwardLogits(block);
+                Logits y = s2.forwardLogits(block);
+                for (int t = 0; t < chunk; t++) {
+                    RandomCheckpointTest.assertClose(y.row(t), x.row(t), "position " + (p + t));
+                }
+                s1.commit(chunk);
+                s2.commit(chunk);
+                p += chunk;
+            }
+        }
+    }
+
+    @Test
+    void weightsThatRequireGradientsBypassThePackedCopy(@TempDir Path tmp) {
+        Path bf16 = write(tmp, ComputeDtype.BF16);
+        try (LlamaModel model = LlamaModel.load(bf16, TinyCheckpoints.base().build(),
+                CPU.withGemm(CpuGemm.FBGEMM_FP16)); PointerScope scope = new PointerScope()) {
+            model.parameters().values().forEach(w -> w.requires_grad_(true));
+            Tensor ids = Tensors.longs(new long[]{1, 5, 9, 4}, new long[]{1, 4});
+            Tensor loss = model.logits(ids).sum();
+            assertThat(loss.requires_grad()).isTrue();
+            loss.backward();
+            Tensor grad = model.parameters().values().iterator().next().grad();
+            assertThat(grad.defined()).isTrue();
+        }
+    }
+
+    @Test
+    void parsesTheNames() {
+        assertThat(CpuGemm.parse("fbgemm-fp16")).isEqualTo(CpuGemm.FBGEMM_FP16);
+        assertThat(CpuGemm.parse("BLAS")).isEqualTo(CpuGemm.BLAS);
+        assertThatThrownBy(() -> CpuGemm.parse("mkl")).hasMessageContaining("unknown CPU GEMM 'mkl'");
+    }
+
+    private static Path write(Path dir, ComputeDtype storage) {
+        return new TinyCheckpoints.Variant("t", TinyCheckpoints.base().build(), storage, Long.MAX_VALUE)
+                .write(dir, 11);
+    }
+}
