@@ -114,7 +114,7 @@ public final class BenchMarkdown {
         sources.forEach((model, source) -> out.append(model).append(": ").append(source).append("; "));
         out.setLength(out.length() - 2);
         int tokens = results.generation().get(0).maxNewTokens();
-        return out.append(". ").append(tokens).append(" new tokens per prompt, EOS ignored.\n").toString();
+        return out.append(". ").append(tokens).append(" new tokens per prompt at most, EOS ignored except by task models with their own prompts (they stop at EOS).\n").toString();
     }
 
     private static String fixed(Double value, int decimals) {

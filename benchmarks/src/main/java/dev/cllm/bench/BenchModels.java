@@ -1,6 +1,7 @@
 package dev.cllm.bench;
 
 import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.CpuGemm;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.TorchConsistencyModel;
@@ -13,7 +14,9 @@ import java.util.Optional;
 /**
  * The models benchmarks run on, by name: {@code stories260K}, {@code random50M},
  * {@code random-d<D>-l<L>-h<H>-kv<KV>-f<F>-v<V>}, {@code sql-base} and {@code sql-cllm} (the text-to-SQL models under
- * the repository's {@code models/}), {@code dir:PATH} (any checkpoint directory).
+ * the repository's {@code models/}), {@code dir:PATH} (any checkpoint directory). A suffix {@code +blas} or
+ * {@code +fbgemm} picks the CPU kernel of the weight projections ({@link CpuGemm}; default: automatic), e.g.
+ * {@code random50M+fbgemm}.
  */
 final class BenchModels {
     /** The embedded real checkpoint (per-op-overhead bound on CPU). */
@@ -30,9 +33,10 @@ final class BenchModels {
     private BenchModels() {
     }
 
-    static TorchConsistencyModel load(String name, String dtype) {
+    static TorchConsistencyModel load(String fullName, String dtype) {
+        String name = base(fullName);
         TorchOptions cpu = TorchOptions.defaults().withDevice(System.getProperty("cllm.bench.device", "cpu"))
-                .withDtype(ComputeDtype.parse(dtype));
+                .withDtype(ComputeDtype.parse(dtype)).withGemm(gemm(fullName));
         Optional<Path> dir = directory(name);
         if (dir.isPresent()) {
             missing(name).ifPresent(reason -> {
@@ -49,8 +53,21 @@ final class BenchModels {
         throw new IllegalArgumentException(unknown(name));
     }
 
+    /** The model name without its {@code +blas}/{@code +fbgemm} suffix. */
+    static String base(String name) {
+        int plus = name.lastIndexOf('+');
+        return plus < 0 ? name : name.substring(0, plus);
+    }
+
+    /** The CPU GEMM a model name asks for. */
+    static CpuGemm gemm(String name) {
+        int plus = name.lastIndexOf('+');
+        return plus < 0 ? CpuGemm.AUTO : CpuGemm.parse(name.substring(plus + 1));
+    }
+
     /** The checkpoint directory of a model loaded from disk; empty for the random models (and unknown names). */
-    static Optional<Path> directory(String name) {
+    static Optional<Path> directory(String fullName) {
+        String name = base(fullName);
         return switch (name) {
             case STORIES_260K, SQL_BASE, SQL_CLLM -> Optional.of(repositoryDir().resolve("models").resolve(name));
             default -> name.startsWith("dir:") ? Optional.of(Path.of(name.substring(4))) : Optional.empty();
@@ -61,7 +78,15 @@ final class BenchModels {
      * Why a model cannot run here, or empty when it can: an unknown name, or a model directory without
      * {@code config.json} (the SQL models exist only once the SQL example has trained them).
      */
-    static Optional<String> missing(String name) {
+    static Optional<String> missing(String fullName) {
+        String name = base(fullName);
+        if (!name.equals(fullName)) {
+            try {
+                gemm(fullName);
+            } catch (IllegalArgumentException e) {
+                return Optional.of(fullName + ": " + e.getMessage());
+            }
+        }
         Optional<Path> dir = directory(name);
         if (dir.isEmpty()) {
             boolean known = name.equals(RANDOM_50M) || name.startsWith("random-");

@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * same prompts, same number of new tokens (EOS ignored), same session. One operation generates
  * {@code maxNewTokens} for each prompt in turn; the counters report tokens and forward passes per second, so
  * tokens/pass = tokens / passes. The prompts are the model's own when its directory has a
- * {@value BenchModels#PROMPTS_FILE} (see {@link Prompts}).
+ * {@value BenchModels#PROMPTS_FILE} (see {@link Prompts}); such a task model (the text-to-SQL models) stops at EOS,
+ * as it is used, so every decoder still produces the same tokens (Jacobi decoding is lossless).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -83,7 +84,9 @@ public class GenerationBenchmark {
             longest = Math.max(longest, p.size());
         }
         session = loaded.newSession(Math.min(loaded.config().contextLength(), longest + maxNewTokens));
-        decoder = JacobiDecoder.builder().blockSize(blockSize).maxNewTokens(maxNewTokens).noStop().build();
+        JacobiDecoder.Builder b = JacobiDecoder.builder().blockSize(blockSize).maxNewTokens(maxNewTokens);
+        // a task model (its own prompts, e.g. text-to-SQL) answers and stops at EOS; others run the full budget
+        decoder = (Prompts.ownTask(model) ? b : b.noStop()).build();
     }
 
     @Benchmark

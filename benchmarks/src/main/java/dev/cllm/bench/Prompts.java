@@ -50,6 +50,14 @@ final class Prompts {
         return model.equals(BenchModels.STORIES_260K) ? "stories260K reference prompts" : "pseudo-text";
     }
 
+    /**
+     * Whether {@code model} brings its own task prompts ({@value BenchModels#PROMPTS_FILE}): such a model is measured
+     * as it is used, stopping at EOS, rather than generating a fixed number of tokens.
+     */
+    static boolean ownTask(String model) {
+        return promptsFile(model).isPresent();
+    }
+
     private static Optional<Path> promptsFile(String model) {
         return BenchModels.directory(model).map(dir -> dir.resolve(BenchModels.PROMPTS_FILE))
                 .filter(Files::isRegularFile);

@@ -8,6 +8,7 @@ import dev.cllm.api.Trajectory;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
@@ -23,9 +24,11 @@ final class Examples {
     private final int[] recordOfExample;
     private final TrainingConfig config;
     private final long skipped;
+    /** Stop tokens (EOS): fixed-point tokens after the first of them are never decoded, so no loss reads them. */
+    private final Set<Integer> stopIds;
 
     private Examples(List<TrajectoryRecord> records, List<int[]> sequences, int[] lossStarts, int[] recordOfExample,
-                     int[] stateOfExample, TrainingConfig config, long skipped) {
+                     int[] stateOfExample, TrainingConfig config, long skipped, Set<Integer> stopIds) {
         this.records = records;
         this.sequences = sequences;
         this.lossStarts = lossStarts;
@@ -33,10 +36,21 @@ final class Examples {
         this.stateOfExample = stateOfExample;
         this.config = config;
         this.skipped = skipped;
+        this.stopIds = Set.copyOf(stopIds);
     }
 
-    /** Consistency training on trajectory records; records longer than the maximum sequence length are skipped. */
+    /** Consistency training on trajectory records, with no stop tokens. */
     static Examples ofTrajectories(List<TrajectoryRecord> all, TrainingConfig config) {
+        return ofTrajectories(all, config, Set.of());
+    }
+
+    /**
+     * Consistency training on trajectory records; records longer than the maximum sequence length are skipped. In a
+     * block whose fixed point contains a stop token, the positions after the first one are left out of both losses:
+     * decoding ends there, and what a model predicts past EOS (collected only to finish the block) is not an answer
+     * to learn.
+     */
+    static Examples ofTrajectories(List<TrajectoryRecord> all, TrainingConfig config, Set<Integer> stopIds) {
         List<TrajectoryRecord> kept = new ArrayList<>();
         long skipped = 0;
         for (TrajectoryRecord r : all) {
@@ -59,7 +73,7 @@ final class Examples {
             }
         }
         return new Examples(kept, List.of(), null, recordIndex.stream().mapToInt(Integer::intValue).toArray(),
-                stateIndex.stream().mapToInt(Integer::intValue).toArray(), config, skipped);
+                stateIndex.stream().mapToInt(Integer::intValue).toArray(), config, skipped, stopIds);
     }
 
     /** Language-model training on token sequences (each at least 2 tokens); longer ones are skipped. */
@@ -93,7 +107,7 @@ final class Examples {
             }
         }
         return new Examples(List.of(), kept, starts.stream().mapToInt(Integer::intValue).toArray(), null, null,
-                config, skipped);
+                config, skipped, Set.of());
     }
 
     /** Examples per epoch. */
@@ -155,6 +169,10 @@ final class Examples {
         // the prediction of block token k reads block tokens 0..k-1: it differs only for k > firstDifference
         int from = Math.min(contextLength + firstDifference, contextLength + n - 1);
         int to = contextLength + n - 1;
+        int stop = firstStop(t.fixedPoint());   // block index of the first stop token, or n
+        if (stop < n) {
+            to = Math.max(from, Math.min(to, contextLength + stop));   // predictions of tokens 0..stop only
+        }
         int[] fixedPointInput = target == t.fixedPoint() ? teacher : t.teacherOutput().toArray();
         TokenIds labels = record.fullLabels();
         if (config.arTarget() == ArTarget.LABELS && !labels.isEmpty()) {
@@ -162,7 +180,17 @@ final class Examples {
             return new Example(student, teacher, from, to, labelIds, 0, labelIds.length - 1);
         }
         // AR on the teacher output: the fixed point's tokens after the context
-        return new Example(student, teacher, from, to, fixedPointInput, contextLength - 1, contextLength + n - 1);
+        return new Example(student, teacher, from, to, fixedPointInput, contextLength - 1,
+                contextLength + Math.min(n - 1, stop));
+    }
+
+    private int firstStop(TokenIds block) {
+        for (int i = 0; i < block.size(); i++) {
+            if (stopIds.contains(block.get(i))) {
+                return i;
+            }
+        }
+        return block.size();
     }
 
     /** A stable 64-bit mix of the seed and two indices (SplitMix64 finalizer). */

@@ -107,7 +107,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
 
     private TrainingSummary run() throws IOException {
         long started = System.nanoTime();
-        Examples examples = trajectories != null ? Examples.ofTrajectories(trajectories, config)
+        Examples examples = trajectories != null ? Examples.ofTrajectories(trajectories, config, stopIds())
                 : Examples.ofSequences(sequences, lossStarts, config);
         if (examples.size() == 0) {
             throw new IllegalArgumentException("no training examples (" + examples.skipped() + " skipped as longer "
@@ -159,6 +159,12 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
 
     private TorchOptions options() {
         return new TorchOptions(device, ComputeDtype.F32, CpuGemm.BLAS); // weights change every step: no packing
+    }
+
+    /** The target model's EOS ids (positions after them in a fixed point are not trained on). */
+    private java.util.Set<Integer> stopIds() throws IOException {
+        LlamaConfig c = baseModel != null ? LlamaConfig.read(baseModel.resolve("config.json")) : scratchConfig;
+        return c.eosTokenIds();
     }
 
     private LlamaModel loadForTraining(Path dir) {

@@ -100,4 +100,18 @@ class ExamplesTest {
         assertThat(examples.size()).isZero();
         assertThat(examples.skipped()).isEqualTo(1);
     }
+
+    @Test
+    void nothingAfterTheFirstStopTokenOfTheFixedPointIsTrainedOn() {
+        // fixed point [1, 2, 3, 4] with EOS = 2 at block index 1: only tokens 0 and 1 count
+        TrainingConfig config = TrainingConfig.builder().stateSampling(TrainingConfig.StateSampling.ALL).build();
+        Examples examples = Examples.ofTrajectories(List.of(TrajectoryRecord.of(T, 3)), config, java.util.Set.of(2));
+        Example first = examples.example(0, 0);   // state [1, 5, 3, 6]: wrong from index 1 on
+        assertThat(first.arFrom()).isEqualTo(2);
+        assertThat(first.arTo()).isEqualTo(4);     // predictions of block tokens 0 and 1 (the EOS)
+        assertThat(first.consistencyTo()).isEqualTo(first.consistencyFrom());   // token 1 reads only the correct token 0
+        Example noStop = Examples.ofTrajectories(List.of(TrajectoryRecord.of(T, 3)), config).example(0, 0);
+        assertThat(noStop.arTo()).isEqualTo(6);
+        assertThat(noStop.consistencyTo()).isEqualTo(6);
+    }
 }

@@ -78,7 +78,8 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     List<String> dtypes = new ArrayList<>();
 
     @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "128",
-            description = "generation and collection: new tokens per prompt, EOS ignored (default: ${DEFAULT-VALUE})")
+            description = "generation and collection: new tokens per prompt, EOS ignored except by task models "
+                    + "with their own prompts, which stop at EOS (default: ${DEFAULT-VALUE})")
     int maxNewTokens;
 
     @Option(names = "--device", paramLabel = "DEV", description = "cpu (default), cuda or cuda:N")
