@@ -62,7 +62,7 @@ public final class SqlPipeline {
         return work.resolve("sql-cllm");
     }
 
-    /** The architecture of the base model: LLaMA, 4 layers, d 256, 8 query / 4 key-value heads, 2.9M parameters. */
+    /** The architecture of the base model: LLaMA, 4 layers, d 256, 8 query / 4 key-value heads, 3.0M parameters. */
     static ObjectNode baseConfig() {
         ObjectNode c = JSON.createObjectNode();
         c.putArray("architectures").add("LlamaForCausalLM");
@@ -96,8 +96,7 @@ public final class SqlPipeline {
                 new Step("collect", work.resolve("trajectories.jsonl.manifest.json"), "collect",
                         "--model", baseModel().toString(), "--prompts", trainPrompts,
                         "--out", work.resolve("trajectories.jsonl").toString(),
-                        "--block-size", String.valueOf(BLOCK_SIZE), "--max-new-tokens", "32", "--limit", "8000",
-                        "--no-clean", "--seed", "0"),
+                        "--block-size", String.valueOf(BLOCK_SIZE), "--max-new-tokens", "32", "--no-clean", "--seed", "0"),
                 new Step("train", work.resolve("cllm-f32").resolve("model.safetensors"), "train",
                         "--model", baseModel().toString(), "--data", work.resolve("trajectories.jsonl").toString(),
                         "--out", work.resolve("cllm-f32").toString(), "--ar-weight", "10", "--lr", "5e-4",
