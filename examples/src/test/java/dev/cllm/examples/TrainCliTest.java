@@ -61,4 +61,32 @@ class TrainCliTest {
         assertThat(CliRunner.run("train", "--model", out.toString(), "--data", dir.resolve("missing.jsonl").toString(),
                 "--out", dir.resolve("x").toString()).status()).isEqualTo(Cli.BAD_INPUT);
     }
+
+    @Test
+    void pretrainWithAnswerLossThenExportInBf16(@TempDir Path dir) throws Exception {
+        Path config = dir.resolve("config.json");
+        Files.writeString(config, "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":64,\"hidden_size\":32,"
+                + "\"intermediate_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+                + "\"max_position_embeddings\":64,\"eos_token_id\":2,\"bos_token_id\":1}");
+        Path corpus = dir.resolve("corpus.jsonl");
+        Files.writeString(corpus, "{\"prompt_ids\":[1,5,6],\"answer_ids\":[7,8,9]}\n");
+        Path out = dir.resolve("base");
+        assertThat(CliRunner.run("pretrain", "--config", config.toString(), "--corpus", corpus.toString(),
+                "--out", out.toString(), "--steps", "3", "--lr", "1e-3", "--append-eos", "--answer-loss").status())
+                .isZero();
+        Path exported = dir.resolve("base-bf16");
+        CliRunner.Run r = CliRunner.run("export", "--model", out.toString(), "--out", exported.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        assertThat(JSON.readTree(r.out()).get("dtype").asText()).isEqualTo("bf16");
+        assertThat(exported.resolve("trainer")).doesNotExist();   // weights only, no training state
+        assertThat(JSON.readTree(exported.resolve("config.json").toFile()).get("torch_dtype").asText())
+                .isEqualTo("bfloat16");
+        assertThat(Files.size(exported.resolve("model.safetensors")))
+                .isLessThan(Files.size(out.resolve("model.safetensors")));
+        CliRunner.Run g = CliRunner.run("generate", "--model", exported.toString(), "--prompt-ids", "1,5,6",
+                "--max-new-tokens", "4", "--json");
+        assertThat(g.status()).as(g.err()).isZero();
+        assertThat(CliRunner.run("export", "--model", out.toString(), "--out", exported.toString()).status())
+                .as("refuses a non-empty output directory").isEqualTo(Cli.BAD_INPUT);
+    }
 }
