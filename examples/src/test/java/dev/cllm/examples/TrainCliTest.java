@@ -46,10 +46,7 @@ class TrainCliTest {
 
     @Test
     void pretrainTrainsFromScratch() throws Exception {
-        Path config = dir.resolve("config.json");
-        Files.writeString(config, "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":64,\"hidden_size\":32,"
-                + "\"intermediate_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
-                + "\"max_position_embeddings\":64,\"eos_token_id\":2,\"bos_token_id\":1}");
+        Path config = tinyConfig(dir);
         Path corpus = dir.resolve("corpus.jsonl");
         Files.writeString(corpus, "{\"prompt_ids\":[1,5,6],\"answer_ids\":[7,8,9]}\n{\"prompt_ids\":[1,10,11,12]}\n");
         Path out = dir.resolve("base");
@@ -64,10 +61,7 @@ class TrainCliTest {
 
     @Test
     void pretrainWithAnswerLossThenExportInBf16(@TempDir Path dir) throws Exception {
-        Path config = dir.resolve("config.json");
-        Files.writeString(config, "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":64,\"hidden_size\":32,"
-                + "\"intermediate_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
-                + "\"max_position_embeddings\":64,\"eos_token_id\":2,\"bos_token_id\":1}");
+        Path config = tinyConfig(dir);
         Path corpus = dir.resolve("corpus.jsonl");
         Files.writeString(corpus, "{\"prompt_ids\":[1,5,6],\"answer_ids\":[7,8,9]}\n");
         Path out = dir.resolve("base");
@@ -88,5 +82,14 @@ class TrainCliTest {
         assertThat(g.status()).as(g.err()).isZero();
         assertThat(CliRunner.run("export", "--model", out.toString(), "--out", exported.toString()).status())
                 .as("refuses a non-empty output directory").isEqualTo(Cli.BAD_INPUT);
+    }
+
+    /** A one-layer LLaMA config.json to train from scratch. */
+    private static Path tinyConfig(Path dir) throws java.io.IOException {
+        Path config = dir.resolve("config.json");
+        Files.writeString(config, "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":64,\"hidden_size\":32,"
+                + "\"intermediate_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+                + "\"max_position_embeddings\":64,\"eos_token_id\":2,\"bos_token_id\":1}");
+        return config;
     }
 }
