@@ -610,6 +610,23 @@ public final class LlamaModel implements AutoCloseable {
     public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
 
     /**
+     * The files of a Hugging Face model directory besides {@code config.json} and the weights (tokenizer and
+     * generation settings), which a derived checkpoint carries over so that it is complete for Hugging Face tools.
+     */
+    public static final List<String> COMPANION_FILES = List.of("tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "generation_config.json", "tokenizer.model");
+
+    /** Copies those of the {@link #COMPANION_FILES} that exist in {@code from} into {@code to}, replacing any there. */
+    public static void copyCompanionFiles(Path from, Path to) throws java.io.IOException {
+        for (String name : COMPANION_FILES) {
+            Path source = from.resolve(name);
+            if (java.nio.file.Files.isRegularFile(source)) {
+                java.nio.file.Files.copy(source, to.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    /**
      * Saves a Hugging Face checkpoint into {@code dir}: {@code config.json} (with {@code torch_dtype}) and the weights
      * in {@code storage} precision, as {@code model.safetensors} or shards of at most {@code maxShardBytes} with an
      * index. Each file is written to a temporary name and renamed into place.

@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
-import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -31,9 +30,6 @@ final class CheckpointDirectory {
     static final String STATE_FILE = "state.json";
     static final String OPTIMIZER_FILE = "optimizer.safetensors";
     static final String MASTER_FILE = "master.safetensors";
-    /** Files carried over from the base model so the checkpoint is complete for Hugging Face tools. */
-    static final List<String> CARRIED_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "generation_config.json", "tokenizer.model");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path out;
@@ -88,12 +84,7 @@ final class CheckpointDirectory {
         Files.createDirectories(tmp.resolve(STATE_DIR));
         model.save(tmp, storage, LlamaModel.DEFAULT_MAX_SHARD_BYTES);
         if (carryFrom != null) {
-            for (String name : CARRIED_FILES) {
-                Path source = carryFrom.resolve(name);
-                if (Files.isRegularFile(source)) {
-                    Files.copy(source, tmp.resolve(name), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
+            LlamaModel.copyCompanionFiles(carryFrom, tmp);
         }
         if (optimizer != null) {
             optimizer.save(tmp.resolve(STATE_DIR).resolve(OPTIMIZER_FILE));

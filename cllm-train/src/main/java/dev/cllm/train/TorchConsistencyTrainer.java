@@ -503,7 +503,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         }
 
         /**
-         * The directory whose tokenizer and generation files ({@link CheckpointDirectory#CARRIED_FILES}) every
+         * The directory whose tokenizer and generation files ({@link LlamaModel#COMPANION_FILES}) every
          * checkpoint copies (default: the base model's directory).
          */
         public Builder carryFilesFrom(Path dir) {

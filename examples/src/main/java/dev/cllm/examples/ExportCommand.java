@@ -11,8 +11,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code ./cllm export}: a checkpoint's weights (without training state) in another storage precision. */
@@ -20,10 +18,6 @@ import java.util.concurrent.Callable;
         description = {"Write a checkpoint's weights, config and tokenizer files to a new directory, in f32, bf16 or "
                 + "f16 (for shipping a trained model without its training state)."})
 final class ExportCommand implements Callable<Integer> {
-    /** Files besides the weights and config.json that travel with a model. */
-    static final List<String> CARRIED = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-            "generation_config.json", "tokenizer.model");
-
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "a Hugging Face checkpoint")
     Path model;
 
@@ -56,11 +50,7 @@ final class ExportCommand implements Callable<Integer> {
                 new TorchOptions("cpu", ComputeDtype.F32, CpuGemm.BLAS))) {
             llama.save(out, storage, LlamaModel.DEFAULT_MAX_SHARD_BYTES);
         }
-        for (String name : CARRIED) {
-            if (Files.isRegularFile(model.resolve(name))) {
-                Files.copy(model.resolve(name), out.resolve(name), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
+        LlamaModel.copyCompanionFiles(model, out);
         System.out.println(new ObjectMapper().createObjectNode().put("out", out.toString())
                 .put("dtype", storage.name().toLowerCase(java.util.Locale.ROOT)));
         return 0;

@@ -68,7 +68,7 @@ final class ModelCards {
         StringBuilder b = new StringBuilder("| step | command | wall time |\n|---|---|---|\n");
         for (String name : names) {
             ObjectNode s = steps.get(name);
-            b.append("| ").append(name).append(" | `").append(relative(s.path("command").asText())).append("` | ")
+            b.append("| ").append(name).append(" | `").append(s.path("command").asText()).append("` | ")
                     .append(minutes(s.path("elapsed_ms").asLong())).append(" |\n");
         }
         b.append('\n');
@@ -94,10 +94,6 @@ final class ModelCards {
         }
         return b.append("\nTokens per pass and tokens/s count the decoding passes after the prompt's prefill; "
                 + "see `./cllm demo --help`.\n").toString();
-    }
-
-    private static String relative(String command) {
-        return command;
     }
 
     private static String minutes(long millis) {

@@ -127,8 +127,8 @@ public final class SqlPipeline {
                     .forEachRemaining(e -> steps.put(e.getKey(), (ObjectNode) e.getValue()));
         }
         for (Step step : recipe()) {
-            boolean finished = Files.exists(step.done()) && (!step.name().equals("collect") || collectionComplete());
-            if (finished && steps.containsKey(step.name())) {
+            // recorded only once its command has returned successfully; an interrupted step reruns and resumes
+            if (Files.exists(step.done()) && steps.containsKey(step.name())) {
                 LOG.info("pipeline: {} already done", step.name());
                 continue;
             }
@@ -143,10 +143,7 @@ public final class SqlPipeline {
             writeRecord(record);
         }
         for (Path model : List.of(baseModel(), cllmModel())) {
-            JSON.writeValue(model.resolve(TaskConfigFile.FILE_NAME).toFile(), JSON.createObjectNode()
-                    .put("seed", TASK.seed()).put("train_examples", TASK.trainExamples())
-                    .put("held_out_examples", TASK.heldOutExamples())
-                    .put("examples_per_database", TASK.examplesPerDatabase()));
+            TaskConfigFile.write(model, TASK);
             Files.copy(SqlTask.promptsFile(work.resolve("task"), Split.HELD_OUT), model.resolve("bench-prompts.jsonl"),
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
@@ -162,11 +159,6 @@ public final class SqlPipeline {
         writeRecord(record);
         ModelCards.write(this, steps);
         return report;
-    }
-
-    private boolean collectionComplete() throws IOException {
-        Path manifest = work.resolve("trajectories.jsonl.manifest.json");
-        return Files.exists(manifest) && JSON.readTree(manifest.toFile()).path("counts").path("complete").asBoolean();
     }
 
     private void writeRecord(Path record) throws IOException {

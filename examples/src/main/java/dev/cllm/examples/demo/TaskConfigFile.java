@@ -66,6 +66,18 @@ public final class TaskConfigFile {
         }
     }
 
+    /** Writes {@code config} as {@code modelDir/sql-task.json}, the file {@link #read} reads. */
+    public static void write(Path modelDir, SqlTaskConfig config) {
+        try {
+            JSON.writerWithDefaultPrettyPrinter().writeValue(modelDir.resolve(FILE_NAME).toFile(),
+                    JSON.createObjectNode().put("seed", config.seed()).put("train_examples", config.trainExamples())
+                            .put("held_out_examples", config.heldOutExamples())
+                            .put("examples_per_database", config.examplesPerDatabase()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + modelDir.resolve(FILE_NAME), e);
+        }
+    }
+
     private static long integer(JsonNode root, String field, long fallback) {
         JsonNode v = root.get(field);
         if (v == null || v.isNull()) {

@@ -24,6 +24,14 @@ class TaskConfigFileTest {
     }
 
     @Test
+    void writeThenReadGivesTheSameConfig() {
+        SqlTaskConfig config = new SqlTaskConfig(7, 1234, 56, 4);
+        TaskConfigFile.write(dir, config);
+        assertThat(TaskConfigFile.present(dir)).isTrue();
+        assertThat(TaskConfigFile.read(dir)).isEqualTo(config);
+    }
+
+    @Test
     void aMissingFileOrFieldMeansTheDefaults() throws Exception {
         assertThat(TaskConfigFile.present(dir)).isFalse();
         assertThat(TaskConfigFile.read(dir)).isEqualTo(SqlTaskConfig.defaults());
