@@ -86,6 +86,18 @@ final class AdamW implements AutoCloseable {
         }
     }
 
+    /** The moments, first then second, in parameter order: what a data-parallel job broadcasts on resume. */
+    java.util.List<Tensor> stateTensors() {
+        java.util.List<Tensor> out = new java.util.ArrayList<>(exp.values());
+        out.addAll(expSq.values());
+        return out;
+    }
+
+    /** Sets the step count (t in the bias corrections), as a rank that received the moments by broadcast does. */
+    void restoreSteps(long count) {
+        this.steps = count;
+    }
+
     /** Saves the moments and the step count into one safetensors file. */
     void save(Path file) {
         try (PointerScope scope = new PointerScope()) {

@@ -45,6 +45,16 @@ record Example(int[] student, int[] teacher, int consistencyFrom, int consistenc
         return arInput == teacher;
     }
 
+    /** Positions the consistency term scores. */
+    long consistencyPositions() {
+        return consistencyTo - consistencyFrom;
+    }
+
+    /** Positions the AR term scores. */
+    long arPositions() {
+        return arTo - arFrom;
+    }
+
     int length() {
         return Math.max(teacher == null ? 0 : teacher.length, arInput.length);
     }

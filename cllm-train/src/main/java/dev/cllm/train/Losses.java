@@ -12,7 +12,8 @@ import static org.bytedeco.pytorch.global.torch.log_softmax;
  *
  * <p>All inputs are {@code [B, T, ...]} over the same positions; a float mask {@code [B, T]} of 1s and 0s selects the
  * positions that count. The result is a scalar: the sum over selected positions divided by their number (0 when none
- * is selected).
+ * is selected), or by a given count: a data-parallel rank divides its share by the positions of the whole global
+ * batch, so that the ranks' gradients sum to the gradient of the whole batch's mean.
  */
 final class Losses {
     private Losses() {
@@ -28,13 +29,18 @@ final class Losses {
      * @param mask    {@code [B, T]}: positions whose inputs differ between student and teacher
      */
     static Tensor consistency(Tensor student, Tensor teacher, Tensor mask, Distance distance) {
+        return consistency(student, teacher, mask, distance, -1);
+    }
+
+    /** As {@link #consistency(Tensor, Tensor, Tensor, Distance)}, divided by {@code positions} when it is ≥ 0. */
+    static Tensor consistency(Tensor student, Tensor teacher, Tensor mask, Distance distance, long positions) {
         Tensor logQ = log_softmax(student.to(ScalarType.Float), -1);            // [B, T, V]
         Tensor logP = log_softmax(teacher.detach().to(ScalarType.Float), -1);   // [B, T, V]
         Tensor perPosition = switch (distance) {
             case FORWARD_KL -> logP.exp().mul(logP.sub(logQ)).sum(-1L);         // [B, T]
             case REVERSE_KL -> logQ.exp().mul(logQ.sub(logP)).sum(-1L);         // [B, T]
         };
-        return maskedMean(perPosition, mask);
+        return maskedMean(perPosition, mask, positions);
     }
 
     /**
@@ -46,6 +52,11 @@ final class Losses {
      * @param mask    {@code [B, T]}
      */
     static Tensor autoregressive(Tensor logits, Tensor targets, Tensor mask, double labelSmoothing) {
+        return autoregressive(logits, targets, mask, labelSmoothing, -1);
+    }
+
+    /** As {@link #autoregressive(Tensor, Tensor, Tensor, double)}, divided by {@code positions} when it is ≥ 0. */
+    static Tensor autoregressive(Tensor logits, Tensor targets, Tensor mask, double labelSmoothing, long positions) {
         Tensor logQ = log_softmax(logits.to(ScalarType.Float), -1);                       // [B, T, V]
         Tensor nll = logQ.gather(-1, targets.unsqueeze(-1)).squeeze(-1).neg();            // [B, T]
         Tensor perPosition = nll;
@@ -53,11 +64,13 @@ final class Losses {
             Tensor smooth = logQ.mean(new long[]{-1}, false, null).neg();                 // [B, T]
             perPosition = nll.mul(new Scalar(1 - labelSmoothing)).add(smooth.mul(new Scalar(labelSmoothing)));
         }
-        return maskedMean(perPosition, mask);
+        return maskedMean(perPosition, mask, positions);
     }
 
-    /** sum(values · mask) / max(1, sum(mask)). */
-    static Tensor maskedMean(Tensor values, Tensor mask) {
-        return values.mul(mask).sum().div(mask.sum().clamp_min(new Scalar(1.0)));
+    /** sum(values · mask) / max(1, sum(mask)), or / max(1, positions) when {@code positions} ≥ 0. */
+    static Tensor maskedMean(Tensor values, Tensor mask, long positions) {
+        Tensor sum = values.mul(mask).sum();
+        return positions < 0 ? sum.div(mask.sum().clamp_min(new Scalar(1.0)))
+                : sum.div(new Scalar((double) Math.max(1, positions)));
     }
 }

@@ -7,10 +7,13 @@ import dev.cllm.api.ConsistencyTrainer;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingSummary;
+import dev.cllm.torch.CollectiveException;
+import dev.cllm.torch.Collectives;
 import dev.cllm.torch.ComputeDtype;
 import dev.cllm.torch.CpuGemm;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
+import dev.cllm.torch.Rendezvous;
 import dev.cllm.torch.SafetensorsFile;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
@@ -73,6 +76,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
     private final Path metricsFile;
     private final Duration logInterval;
     private final Path carryFrom;
+    private final Rendezvous rendezvous;
 
     private TorchConsistencyTrainer(Builder b) {
         this.baseModel = b.baseModel;
@@ -90,6 +94,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                 : b.output.resolveSibling(b.output.getFileName() + ".metrics.jsonl");
         this.logInterval = b.logInterval;
         this.carryFrom = b.carryFrom != null ? b.carryFrom : b.baseModel;
+        this.rendezvous = b.rendezvous;
     }
 
     public static Builder builder() {
@@ -107,11 +112,22 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
 
     private TrainingSummary run() throws IOException {
         long started = System.nanoTime();
+        try (Collectives group = rendezvous == null ? Collectives.single() : Collectives.connect(rendezvous, device)) {
+            return run(group, started);
+        }
+    }
+
+    private TrainingSummary run(Collectives group, long started) throws IOException {
         Examples examples = trajectories != null ? Examples.ofTrajectories(trajectories, config, stopIds())
                 : Examples.ofSequences(sequences, lossStarts, config);
         if (examples.size() == 0) {
             throw new IllegalArgumentException("no training examples (" + examples.skipped() + " skipped as longer "
                     + "than the maximum sequence length " + config.maxSequenceLength() + ")");
+        }
+        if (config.batchSize() < group.worldSize()) {
+            throw new IllegalArgumentException("the batch (" + config.batchSize() + " examples per micro-batch, split "
+                    + "across the ranks) is smaller than the world size " + group.worldSize() + ": every rank needs "
+                    + "at least one example; raise the batch or use fewer processes");
         }
         long perStep = (long) config.batchSize() * config.gradientAccumulation();
         long totalSteps = config.maxSteps() > 0 ? config.maxSteps()
@@ -120,20 +136,35 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                 totalSteps);
         String fingerprint = fingerprint(examples);
 
-        out.recover();
-        long startStep = 0;
-        LlamaModel llama;
-        if (out.hasState()) {
-            JsonNode state = out.readState();
-            checkResumable(state, fingerprint, totalSteps);
-            startStep = state.get("step").asLong();
-            if (startStep >= totalSteps) {   // finished earlier: report it, touch nothing
-                LOG.info("{}: already trained ({} of {} steps); nothing to do", out.path(), startStep, totalSteps);
-                return new TrainingSummary(startStep, state.path("loss").asDouble(Double.NaN),
-                        state.path("consistency_loss").asDouble(Double.NaN), state.path("ar_loss").asDouble(Double.NaN),
-                        0, examples.skipped(), startStep, (System.nanoTime() - started) / 1_000_000,
-                        out.path().toString());
+        // rank 0 owns the output directory; every rank checks that it trains the same thing from the same step
+        ObjectNode plan = JSON.createObjectNode().put("data", fingerprint).put("config", config.toString())
+                .put("total_steps", totalSteps).put("architecture", architecture());
+        JsonNode state = null;
+        if (group.isLeader()) {
+            out.recover();
+            if (out.hasState()) {
+                state = out.readState();
+                try {
+                    checkResumable(state, fingerprint, totalSteps);
+                    plan.put("start_step", state.get("step").asLong());
+                } catch (IllegalArgumentException e) {
+                    plan.put("error", e.getMessage());
+                }
+            } else {
+                plan.put("start_step", 0L);
             }
+        }
+        long startStep = agreeOnPlan(group, plan);
+        if (startStep >= totalSteps) {   // finished earlier: report it, touch nothing
+            LOG.info("{}: already trained ({} of {} steps); nothing to do", out.path(), startStep, totalSteps);
+            return new TrainingSummary(startStep, state == null ? Double.NaN : state.path("loss").asDouble(Double.NaN),
+                    state == null ? Double.NaN : state.path("consistency_loss").asDouble(Double.NaN),
+                    state == null ? Double.NaN : state.path("ar_loss").asDouble(Double.NaN),
+                    0, examples.skipped(), startStep, (System.nanoTime() - started) / 1_000_000,
+                    out.path().toString());
+        }
+        LlamaModel llama;
+        if (startStep > 0 && group.isLeader()) {
             llama = loadForTraining(out.path());
             if (Files.isRegularFile(out.masterFile())) {
                 restoreMaster(llama, out.masterFile());
@@ -146,15 +177,53 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         }
         try (llama; AdamW optimizer = new AdamW(trainable(llama), config.beta1(), config.beta2(),
                 config.adamEpsilon(), config.weightDecay());
-             TrainingRun run = new TrainingRun(llama, examples, schedule, optimizer)) {
-            if (startStep > 0) {
+             TrainingRun run = new TrainingRun(llama, examples, schedule, optimizer, group)) {
+            if (startStep > 0 && group.isLeader()) {
                 optimizer.load(out.optimizerFile());
                 truncateMetrics(startStep);
-            } else {
+            } else if (group.isLeader()) {
                 Files.deleteIfExists(metricsFile);
+            }
+            // identical starting points: rank 0's weights (and, on resume, its optimizer moments) everywhere
+            group.broadcast(new ArrayList<>(llama.parameters().values()), 0, "the initial parameters");
+            if (startStep > 0 && group.worldSize() > 1) {
+                group.broadcast(optimizer.stateTensors(), 0, "the optimizer state");
+                optimizer.restoreSteps(startStep);
             }
             return run.loop(startStep, totalSteps, fingerprint, carryFrom, started);
         }
+    }
+
+    /**
+     * Every rank publishes what it is about to train (rank 0 adds the step to start from, or why it cannot resume);
+     * all of them fail alike, naming the rank, if rank 0 cannot resume or any rank's data, settings or architecture
+     * differ from rank 0's.
+     *
+     * @return the step to start from
+     */
+    private long agreeOnPlan(Collectives group, ObjectNode plan) throws IOException {
+        List<String> plans = group.exchange("plan", JSON.writeValueAsString(plan));
+        JsonNode leader = JSON.readTree(plans.get(0));
+        if (leader.has("error")) {
+            throw new IllegalArgumentException(leader.get("error").asText());
+        }
+        for (int r = 1; r < plans.size(); r++) {
+            JsonNode other = JSON.readTree(plans.get(r));
+            for (String field : List.of("data", "config", "total_steps", "architecture")) {
+                if (!other.path(field).equals(leader.path(field))) {
+                    throw new IllegalArgumentException("rank " + r + " would train with other " + field + " than rank 0: "
+                            + other.path(field) + " vs " + leader.path(field) + "; give every rank the same model, data "
+                            + "and options");
+                }
+            }
+        }
+        return leader.get("start_step").asLong();
+    }
+
+    /** The model architecture this run starts from, as text, for the ranks' agreement check. */
+    private String architecture() throws IOException {
+        return baseModel != null ? LlamaConfig.read(baseModel.resolve("config.json")).toString()
+                : scratchConfig.toString();
     }
 
     private TorchOptions options() {
@@ -249,11 +318,16 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         private final TensorVector params;
         private final Device deviceHandle;
         private final Scalar arWeight;
+        private final Collectives group;
+        private final List<Tensor> paramList;
         private int cachedEpoch = -1;
         private int[] cachedOrder;
 
-        TrainingRun(LlamaModel llama, Examples examples, LearningRateSchedule schedule, AdamW optimizer) {
+        TrainingRun(LlamaModel llama, Examples examples, LearningRateSchedule schedule, AdamW optimizer,
+                    Collectives group) {
             this.llama = llama;
+            this.group = group;
+            this.paramList = List.copyOf(llama.parameters().values());
             this.examples = examples;
             this.schedule = schedule;
             this.optimizer = optimizer;
@@ -275,12 +349,16 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             evaluate(startStep, totalSteps);
             long step = startStep;
             boolean interrupted = false;
-            try (BufferedWriter metrics = Files.newBufferedWriter(metricsFile, StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+            boolean leader = group.isLeader();
+            try (BufferedWriter metrics = leader ? Files.newBufferedWriter(metricsFile, StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND) : null) {
                 while (step < totalSteps) {
                     double lr = schedule.at(step);
                     try {
                         last = step(step, lr);
+                    } catch (CollectiveException e) {
+                        throw new CollectiveException("training step " + (step + 1) + " on " + e.getMessage()
+                                + (leader ? "; the last checkpoint in " + out.path() + " is intact" : ""), e);
                     } catch (IllegalStateException e) {
                         throw e;
                     } catch (RuntimeException e) {
@@ -294,11 +372,16 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                             .put("consistency_loss", last.consistency).put("ar_loss", last.ar).put("lr", lr)
                             .put("grad_norm", last.gradNorm).put("examples", last.examples)
                             .put("elapsed_ms", (System.nanoTime() - loopStart) / 1_000_000);
-                    metrics.write(JSON.writeValueAsString(line));
-                    metrics.newLine();
-                    metrics.flush();
+                    if (group.worldSize() > 1) {
+                        line.put("ranks", group.worldSize()).put("sync_ms", last.syncNanos / 1e6);
+                    }
+                    if (metrics != null) {
+                        metrics.write(JSON.writeValueAsString(line));
+                        metrics.newLine();
+                        metrics.flush();
+                    }
                     long now = System.nanoTime();
-                    if (now - lastLog >= logInterval.toNanos() || step == totalSteps) {
+                    if (leader && (now - lastLog >= logInterval.toNanos() || step == totalSteps)) {
                         double seconds = (now - loopStart) / 1e9;
                         double stepsPerSecond = (step - startStep) / Math.max(1e-9, seconds);
                         LOG.info(String.format(Locale.ROOT, "step %d/%d loss %.4f (consistency %.4f, ar %.4f) lr %.3g "
@@ -308,7 +391,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                         lastLog = now;
                     }
                     boolean save = config.saveEvery() > 0 && step % config.saveEvery() == 0;
-                    if (Thread.currentThread().isInterrupted()) {
+                    if (last.interrupted) {   // on any rank: all of them save (rank 0 writes) and stop together
                         interrupted = true;
                         save = true;
                     }
@@ -329,6 +412,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                 checkpoint(step, totalSteps, fingerprint, carryFrom, last);
                 evaluate(step, totalSteps);
             }
+            group.barrier("the final checkpoint");   // no rank reports success before rank 0 has saved
             long elapsed = (System.nanoTime() - started) / 1_000_000;
             return new TrainingSummary(step, last == null ? Double.NaN : last.loss,
                     last == null ? Double.NaN : last.consistency, last == null ? Double.NaN : last.ar, examplesSeen,
@@ -339,23 +423,65 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         private StepResult step(long step, double lr) {
             StepResult result = new StepResult();
             int accumulation = config.gradientAccumulation();
-            for (int micro = 0; micro < accumulation; micro++) {
+            int ranks = group.worldSize();
+            int rank = group.rank();
+            for (int micro = 0; micro < accumulation && result.nonFinite == null; micro++) {
                 long first = (step * accumulation + micro) * config.batchSize();
                 List<Example> batchExamples = new ArrayList<>(config.batchSize());
+                long consistencyPositions = 0;
+                long arPositions = 0;
                 for (int k = 0; k < config.batchSize(); k++) {
                     long global = first + k;
                     int epoch = (int) (global / examples.size());
                     int index = order(epoch)[(int) (global % examples.size())];
-                    batchExamples.add(examples.example(index, epoch));
+                    Example e = examples.example(index, epoch);
+                    batchExamples.add(e);
+                    consistencyPositions += e.consistencyPositions();
+                    arPositions += e.arPositions();
                 }
+                // this rank's contiguous share of the global micro-batch; losses are divided by the whole batch's
+                // positions, so the ranks' gradients sum to the single-process gradient
+                List<Example> mine = batchExamples.subList(batchExamples.size() * rank / ranks,
+                        batchExamples.size() * (rank + 1) / ranks);
                 try (PointerScope scope = new PointerScope()) {
-                    microStep(Batch.of(batchExamples, deviceHandle), accumulation, step, result);
+                    microStep(Batch.of(mine, deviceHandle), accumulation, step, result, consistencyPositions,
+                            arPositions);
                 }
                 result.examples += batchExamples.size();
-                for (Example e : batchExamples) {
+                for (Example e : mine) {
                     result.tokens += e.arInput().length + (e.student() == null ? 0 : e.student().length);
                 }
             }
+            long syncStart = System.nanoTime();
+            double[] totals = group.allReduceSum(new double[]{result.loss, result.consistency, result.ar,
+                    result.tokens, result.nonFinite == null ? 0 : 1,
+                    Thread.currentThread().isInterrupted() ? 1 : 0}, "the losses of step " + (step + 1));
+            result.loss = totals[0];
+            result.consistency = totals[1];
+            result.ar = totals[2];
+            result.tokens = (long) totals[3];
+            result.interrupted = totals[5] > 0;
+            if (totals[4] > 0) {
+                throw new IllegalStateException((result.nonFinite != null ? result.nonFinite
+                        : "non-finite loss on another rank at step " + (step + 1)) + "; stopped before updating the "
+                        + "weights. The last checkpoint in " + out.path() + " is intact; lower the learning rate or "
+                        + "check the data");
+            }
+            if (ranks > 1) {
+                List<Tensor> grads = new ArrayList<>(paramList.size());
+                try (PointerScope scope = new PointerScope()) {
+                    for (Tensor p : paramList) {
+                        Tensor g = p.grad();
+                        if (!g.defined()) {
+                            throw new IllegalStateException("parameter of shape " + java.util.Arrays.toString(
+                                    p.shape()) + " got no gradient on rank " + rank + " at step " + (step + 1));
+                        }
+                        grads.add(g);
+                    }
+                    group.allReduceSum(grads, "the gradients of step " + (step + 1));
+                }
+            }
+            result.syncNanos = System.nanoTime() - syncStart;
             try (PointerScope scope = new PointerScope()) {
                 // no clipping: a bound the norm never reaches (and that still converts to fp32)
                 double max = config.maxGradNorm() > 0 ? config.maxGradNorm() : Float.MAX_VALUE;
@@ -376,7 +502,8 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             return result;
         }
 
-        private void microStep(Batch batch, int accumulation, long step, StepResult result) {
+        private void microStep(Batch batch, int accumulation, long step, StepResult result, long consistencyPositions,
+                               long arPositions) {
             Tensor total;
             Tensor ar = null;
             Tensor consistency = null;
@@ -385,32 +512,33 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                 Tensor teacherLogits;
                 if (batch.arInput == null && needAr) {
                     teacherLogits = llama.logits(batch.teacher);                 // [B, L, V], graph kept for AR
-                    ar = Losses.autoregressive(teacherLogits, batch.arTargets, batch.arMask, config.labelSmoothing());
+                    ar = Losses.autoregressive(teacherLogits, batch.arTargets, batch.arMask, config.labelSmoothing(),
+                            arPositions);
                 } else {
                     try (NoGradGuard noGrad = new NoGradGuard()) {
                         teacherLogits = llama.logits(batch.teacher);             // [B, L, V]
                     }
                     if (needAr) {
                         ar = Losses.autoregressive(llama.logits(batch.arInput), batch.arTargets, batch.arMask,
-                                config.labelSmoothing());
+                                config.labelSmoothing(), arPositions);
                     }
                 }
                 Tensor studentLogits = llama.logits(batch.student);              // [B, L, V]
                 consistency = Losses.consistency(studentLogits, teacherLogits, batch.consistencyMask,
-                        config.distance());
+                        config.distance(), consistencyPositions);
                 total = ar == null ? consistency : consistency.add(ar.mul(arWeight));
             } else {
                 ar = Losses.autoregressive(llama.logits(batch.arInput), batch.arTargets, batch.arMask,
-                        config.labelSmoothing());
+                        config.labelSmoothing(), arPositions);
                 total = ar;
             }
             double loss = total.item_double();
             double c = consistency == null ? 0 : consistency.item_double();
             double a = ar == null ? 0 : ar.item_double();
-            if (!Double.isFinite(loss)) {
-                throw new IllegalStateException("non-finite loss " + loss + " (consistency " + c + ", ar " + a
-                        + ") at step " + (step + 1) + "; stopped before updating the weights. The last checkpoint in "
-                        + out.path() + " is intact; lower the learning rate or check the data");
+            if (!Double.isFinite(loss)) {   // reported after the ranks compare notes, in step()
+                result.nonFinite = "non-finite loss " + loss + " (consistency " + c + ", ar " + a + ") at step "
+                        + (step + 1) + (group.worldSize() > 1 ? " on rank " + group.rank() : "");
+                return;
             }
             total.div(new Scalar(accumulation)).backward();
             result.loss += loss / accumulation;
@@ -428,6 +556,9 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
 
         private void checkpoint(long step, long totalSteps, String fingerprint, Path carryFrom, StepResult last)
                 throws IOException {
+            if (!group.isLeader()) {
+                return;
+            }
             ObjectNode state = JSON.createObjectNode();
             state.put("format_version", 1);
             state.put("step", step);
@@ -443,7 +574,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         }
 
         private void evaluate(long step, long totalSteps) throws IOException {
-            if (evaluator == null) {
+            if (evaluator == null || !group.isLeader()) {
                 return;
             }
             Map<String, Double> metrics;
@@ -474,6 +605,9 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         double gradNorm;
         long examples;
         long tokens;
+        long syncNanos;
+        boolean interrupted;
+        String nonFinite;
     }
 
     private static String eta(double seconds) {
@@ -498,8 +632,20 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         private Path metrics;
         private Duration logInterval = Duration.ofSeconds(10);
         private Path carryFrom;
+        private Rendezvous rendezvous;
 
         private Builder() {
+        }
+
+        /**
+         * Trains as one rank of a data-parallel job (default: a single process). Every rank is given the same model,
+         * data and configuration; each runs its contiguous share of every micro-batch ({@code batchSize} is the
+         * global micro-batch, split across the ranks), gradients are summed over the ranks in buckets, and only rank
+         * 0 writes checkpoints and metrics and runs the evaluator. See {@link Collectives} for how failures surface.
+         */
+        public Builder distributed(Rendezvous job) {
+            this.rendezvous = job;
+            return this;
         }
 
         /**

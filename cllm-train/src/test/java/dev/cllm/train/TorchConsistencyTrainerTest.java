@@ -46,20 +46,9 @@ class TorchConsistencyTrainerTest {
 
     @BeforeAll
     static void collect() throws IOException {
-        base = TinyCheckpoints.variants().get(0).write(shared.resolve("base"), 11);
-        Files.writeString(base.resolve("generation_config.json"), "{\"eos_token_id\": 2}\n");
-        records = new ArrayList<>();
-        JacobiTrajectoryCollector collector = JacobiTrajectoryCollector.builder().blockSize(4).maxNewTokens(24)
-                .stopOnEos(false).build();
-        try (TorchConsistencyModel model = TorchConsistencyModel.load(base, CPU);
-             DecodingSession session = model.newSession()) {
-            for (int p = 0; p < 6; p++) {
-                Prompt prompt = Prompt.of(p, TokenIds.of(1, 10 + p, 20 + 2 * p));
-                for (Trajectory t : collector.collect(session, prompt).trajectories()) {
-                    records.add(TrajectoryRecord.of(t, prompt.ids().size()));
-                }
-            }
-        }
+        TinyTrainingData tiny = TinyTrainingData.collect(shared);
+        base = tiny.base();
+        records = tiny.records();
     }
 
     private static TrainingConfig.Builder fast() {

@@ -1,0 +1,360 @@
+package dev.cllm.torch;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.javacpp.SizeTPointer;
+import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.AllreduceOptions;
+import org.bytedeco.pytorch.Backend;
+import org.bytedeco.pytorch.BroadcastOptions;
+import org.bytedeco.pytorch.ByteVector;
+import org.bytedeco.pytorch.GlooDeviceVector;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.ProcessGroupGloo;
+import org.bytedeco.pytorch.StringVector;
+import org.bytedeco.pytorch.TCPStore;
+import org.bytedeco.pytorch.TCPStoreOptions;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.Work;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+import static org.bytedeco.pytorch.global.torch.zeros;
+
+/**
+ * The collectives of one data-parallel job, on PyTorch's own c10d engine: a {@code TCPStore} served by rank 0 for
+ * the rendezvous and for small metadata, and a process group for tensors ({@code ProcessGroupGloo} on CPU,
+ * {@code ProcessGroupNCCL} on CUDA).
+ *
+ * <p>Every collective is called by every rank in the same order. A rank that has died makes the others' next
+ * collective fail at once (the peer's connection closes); a rank that hangs makes it fail when the
+ * {@linkplain Rendezvous#timeout() timeout} passes. Either way the failure is a {@link CollectiveException} that
+ * names this rank, the operation, and the likely cause.
+ *
+ * <p>{@link #single()} is the one-process group: its collectives do nothing, so code written against this class runs
+ * unchanged without a job. Not thread-safe: one thread drives a group.
+ */
+public final class Collectives implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Collectives.class);
+    /** Tensors are reduced in buckets of about this many bytes (DDP's default bucket size). */
+    public static final long BUCKET_BYTES = 25L << 20;
+    private static final String KEY_PREFIX = "cllm/";
+
+    private final Rendezvous rendezvous;
+    private final TCPStore store;
+    private final Backend group;
+    private final String backendName;
+    private boolean closed;
+
+    private Collectives(Rendezvous rendezvous, TCPStore store, Backend group, String backendName) {
+        this.rendezvous = rendezvous;
+        this.store = store;
+        this.group = group;
+        this.backendName = backendName;
+    }
+
+    /** The group of one process: rank 0 of 1; every collective is a no-op. */
+    public static Collectives single() {
+        return new Collectives(null, null, null, "none");
+    }
+
+    /**
+     * Meets the other ranks and opens the process group: Gloo for {@code cpu}, NCCL for {@code cuda[:N]} (which needs
+     * the CUDA build of the natives). Blocks until every rank has arrived or the timeout passes.
+     *
+     * @param device the device the tensors live on ({@code cpu}, {@code cuda}, {@code cuda:N})
+     * @throws CollectiveException naming the address when the ranks do not meet (port taken, master unreachable,
+     *                             a rank missing at the timeout)
+     */
+    public static Collectives connect(Rendezvous r, String device) {
+        Objects.requireNonNull(r, "rendezvous");
+        Objects.requireNonNull(device, "device");
+        TorchRuntime.ensureLoaded();
+        if (r.worldSize() == 1) {
+            return new Collectives(r, null, null, "none");
+        }
+        boolean cuda = device.startsWith("cuda");
+        long started = System.nanoTime();
+        TCPStore store;
+        try (PointerScope scope = new PointerScope()) {
+            TCPStoreOptions o = new TCPStoreOptions();
+            o.port((short) r.masterPort());   // a u16 in C++: ports above 32767 wrap to the same bits
+            o.isServer(r.isLeader());
+            o.numWorkers(new SizeTPointer(1).put(r.worldSize()));
+            o.waitWorkers(true);
+            o.timeout(new Milliseconds(r.timeout().toMillis()));
+            store = new TCPStore(r.masterAddress(), o);
+            store.retainReference();
+        } catch (RuntimeException e) {
+            throw new CollectiveException(r + ": the rendezvous at " + r.masterAddress() + ":" + r.masterPort()
+                    + " failed" + (r.isLeader() ? " (is the port in use, or did a rank not start within "
+                    + r.timeout().toSeconds() + " s?)" : " (is rank 0 running and reachable at that address?)")
+                    + ": " + e.getMessage(), e);
+        }
+        Backend group;
+        String name;
+        try (PointerScope scope = new PointerScope()) {
+            if (cuda) {
+                group = NcclGroup.open(store, r);
+                name = "nccl";
+            } else {
+                ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(
+                        new Milliseconds(r.timeout().toMillis()));
+                options.devices(new GlooDeviceVector(glooDevice(r)));
+                group = new ProcessGroupGloo(store, r.rank(), r.worldSize(), options);
+                name = "gloo";
+            }
+            group.retainReference();
+        } catch (RuntimeException | UnsatisfiedLinkError e) {
+            store.releaseReference();
+            throw new CollectiveException(r + ": opening the " + (cuda ? "NCCL" : "Gloo") + " process group failed: "
+                    + e.getMessage(), e);
+        }
+        LOG.info("{}: {} process group ready in {} ms", r, name, (System.nanoTime() - started) / 1_000_000);
+        return new Collectives(r, store, group, name);
+    }
+
+    /** Gloo's network device: {@code GLOO_SOCKET_IFNAME} if set, loopback for a loopback master, else the host's. */
+    private static org.bytedeco.pytorch.gloo.Device glooDevice(Rendezvous r) {
+        String ifname = System.getenv("GLOO_SOCKET_IFNAME");
+        if (ifname != null && !ifname.isBlank()) {
+            return ProcessGroupGloo.createDeviceForInterface(ifname.trim());
+        }
+        try {
+            if (InetAddress.getByName(r.masterAddress()).isLoopbackAddress()) {
+                return ProcessGroupGloo.createDeviceForHostname(r.masterAddress());
+            }
+        } catch (UnknownHostException e) {
+            throw new CollectiveException(r + ": unknown master host '" + r.masterAddress() + "'", e);
+        }
+        return ProcessGroupGloo.createDefaultDevice();
+    }
+
+    public int rank() {
+        return rendezvous == null ? 0 : rendezvous.rank();
+    }
+
+    public int worldSize() {
+        return rendezvous == null ? 1 : rendezvous.worldSize();
+    }
+
+    /** Whether this is rank 0. */
+    public boolean isLeader() {
+        return rank() == 0;
+    }
+
+    /** {@code gloo}, {@code nccl}, or {@code none} for one process. */
+    public String backend() {
+        return backendName;
+    }
+
+    private boolean distributed() {
+        return group != null;
+    }
+
+    /**
+     * Sums each tensor over the ranks, in place, reducing them in flat buckets of about {@link #BUCKET_BYTES}. All
+     * tensors share one dtype and device and are contiguous-compatible (any layout; values are copied).
+     *
+     * @param what names the operation in errors (e.g. "gradients at step 12")
+     */
+    public void allReduceSum(List<Tensor> tensors, String what) {
+        if (!distributed() || tensors.isEmpty()) {
+            return;
+        }
+        checkOpen();
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            for (List<Tensor> bucket : buckets(tensors)) {
+                Tensor flat = flatten(bucket);
+                AllreduceOptions options = new AllreduceOptions();
+                options.timeout(new Milliseconds(rendezvous.timeout().toMillis()));
+                run("all-reduce of " + what, () -> group.allreduce(new TensorVector(flat), options));
+                unflatten(flat, bucket);
+            }
+        }
+    }
+
+    /** Sums {@code values} over the ranks (as fp64) and returns the sums; every rank gets the same array. */
+    public double[] allReduceSum(double[] values, String what) {
+        if (!distributed()) {
+            return values.clone();
+        }
+        checkOpen();
+        try (PointerScope scope = new PointerScope()) {
+            Tensor t = zeros(new long[]{values.length}, new org.bytedeco.pytorch.TensorOptions(ScalarType.Double));
+            new DoublePointer(t.data_ptr()).put(values, 0, values.length);
+            AllreduceOptions options = new AllreduceOptions();
+            options.timeout(new Milliseconds(rendezvous.timeout().toMillis()));
+            run("all-reduce of " + what, () -> group.allreduce(new TensorVector(t), options));
+            double[] out = new double[values.length];
+            new DoublePointer(t.data_ptr()).get(out, 0, out.length);
+            return out;
+        }
+    }
+
+    /** Copies rank {@code root}'s values of every tensor into the others' tensors (bucketed, in place). */
+    public void broadcast(List<Tensor> tensors, int root, String what) {
+        if (!distributed() || tensors.isEmpty()) {
+            return;
+        }
+        checkOpen();
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            for (List<Tensor> bucket : buckets(tensors)) {
+                Tensor flat = flatten(bucket);
+                BroadcastOptions options = new BroadcastOptions();
+                options.rootRank(root);
+                options.timeout(new Milliseconds(rendezvous.timeout().toMillis()));
+                run("broadcast of " + what, () -> group.broadcast(new TensorVector(flat), options));
+                if (rank() != root) {
+                    unflatten(flat, bucket);
+                }
+            }
+        }
+    }
+
+    /** Waits until every rank has called {@code barrier} with the same {@code what} (or the timeout passes). */
+    public void barrier(String what) {
+        if (!distributed()) {
+            return;
+        }
+        double[] ignored = allReduceSum(new double[]{1}, "barrier (" + what + ")");
+        if (ignored[0] != worldSize()) {
+            throw new CollectiveException(rendezvous + ": barrier (" + what + ") counted " + ignored[0] + " ranks");
+        }
+    }
+
+    /**
+     * Publishes this rank's {@code value} under {@code key} and returns every rank's value, indexed by rank; waits for
+     * all of them up to the timeout. For small metadata (checks that all ranks agree, finished shards, errors).
+     */
+    public List<String> exchange(String key, String value) {
+        if (!distributed()) {
+            return List.of(value);
+        }
+        checkOpen();
+        List<String> keys = new ArrayList<>();
+        for (int r = 0; r < worldSize(); r++) {
+            keys.add(KEY_PREFIX + key + "/" + r);
+        }
+        try (PointerScope scope = new PointerScope()) {
+            store.set(keys.get(rank()), new ByteVector(value.getBytes(StandardCharsets.UTF_8)));
+            store._wait(new StringVector(keys.toArray(new String[0])),
+                    new Milliseconds(rendezvous.timeout().toMillis()));
+            List<String> values = new ArrayList<>();
+            for (String k : keys) {
+                values.add(new String(store.get(k).get(), StandardCharsets.UTF_8));
+            }
+            return values;
+        } catch (RuntimeException e) {
+            throw failure("exchanging '" + key + "'", e);
+        }
+    }
+
+    private void run(String what, java.util.function.Supplier<Work> start) {
+        Work work;
+        try {
+            work = start.get();
+            work._wait();
+        } catch (RuntimeException e) {
+            throw failure(what, e);
+        }
+    }
+
+    private CollectiveException failure(String what, RuntimeException e) {
+        return new CollectiveException(rendezvous + ": " + what + " failed: another rank has stopped (it died, was "
+                + "killed, or did not get here within " + rendezvous.timeout().toSeconds() + " s) or the network failed. "
+                + "Cause: " + firstLine(e.getMessage()), e);
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "(no message)";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    private static List<List<Tensor>> buckets(List<Tensor> tensors) {
+        List<List<Tensor>> out = new ArrayList<>();
+        List<Tensor> current = new ArrayList<>();
+        long bytes = 0;
+        ScalarType dtype = tensors.get(0).scalar_type().intern();
+        for (Tensor t : tensors) {
+            if (t.scalar_type().intern() != dtype) {
+                throw new IllegalArgumentException("tensors of mixed dtypes in one collective: " + dtype + " and "
+                        + t.scalar_type());
+            }
+            if (!current.isEmpty() && bytes + t.nbytes() > BUCKET_BYTES) {
+                out.add(current);
+                current = new ArrayList<>();
+                bytes = 0;
+            }
+            current.add(t);
+            bytes += t.nbytes();
+        }
+        out.add(current);
+        return out;
+    }
+
+    private static Tensor flatten(List<Tensor> bucket) {
+        long numel = 0;
+        for (Tensor t : bucket) {
+            numel += t.numel();
+        }
+        Tensor first = bucket.get(0);
+        Tensor flat = zeros(new long[]{numel}, first.options());
+        long offset = 0;
+        for (Tensor t : bucket) {
+            flat.narrow(0, offset, t.numel()).copy_(t.reshape(-1));
+            offset += t.numel();
+        }
+        return flat;
+    }
+
+    private static void unflatten(Tensor flat, List<Tensor> bucket) {
+        long offset = 0;
+        for (Tensor t : bucket) {
+            t.copy_(flat.narrow(0, offset, t.numel()).view(t.shape()));
+            offset += t.numel();
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the process group is closed");
+        }
+    }
+
+    /** Leaves the group; the store closes when rank 0 leaves. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (group != null) {
+            group.releaseReference();
+        }
+        if (store != null) {
+            store.releaseReference();
+        }
+    }
+
+    /** NCCL lives in the CUDA build's natives; this class is touched only when a CUDA device asks for it. */
+    private static final class NcclGroup {
+        static Backend open(TCPStore store, Rendezvous r) {
+            org.bytedeco.pytorch.nccl.ProcessGroupNCCL.Options options =
+                    org.bytedeco.pytorch.nccl.ProcessGroupNCCL.Options.create();
+            return new org.bytedeco.pytorch.nccl.ProcessGroupNCCL(store, r.rank(), r.worldSize(), options);
+        }
+    }
+}

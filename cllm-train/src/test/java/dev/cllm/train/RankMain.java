@@ -1,0 +1,42 @@
+package dev.cllm.train;
+
+import dev.cllm.api.TrainingConfig;
+import dev.cllm.api.TrainingSummary;
+import dev.cllm.torch.Rendezvous;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * One rank of a data-parallel training job, as a child process of {@link DistributedTrainingTest}:
+ * {@code BASE DATA OUT WORLD RANK PORT STEPS SAVE_EVERY TIMEOUT_MS}. Prints {@code done STEPS} on success; on failure
+ * prints the exception's message to stderr and exits with 1.
+ */
+public final class RankMain {
+    private RankMain() {
+    }
+
+    public static void main(String[] args) {
+        try {
+            Path base = Path.of(args[0]);
+            Path data = Path.of(args[1]);
+            Path out = Path.of(args[2]);
+            int world = Integer.parseInt(args[3]);
+            int rank = Integer.parseInt(args[4]);
+            int port = Integer.parseInt(args[5]);
+            TrainingConfig config = DistributedTrainingTest.config(Long.parseLong(args[6]), Long.parseLong(args[7]));
+            TrainingSummary s = TorchConsistencyTrainer.builder().baseModel(base)
+                    .trajectories(TrajectoryReader.readAll(data), "tiny trajectories").config(config).output(out)
+                    .logInterval(Duration.ofMillis(1))
+                    .distributed(new Rendezvous(world, rank, "127.0.0.1", port,
+                            Duration.ofMillis(Long.parseLong(args[8]))))
+                    .build().train();
+            System.out.println("done " + s.steps());
+            System.exit(0);
+        } catch (Throwable t) {
+            System.err.println("FAILED: " + t.getMessage());
+            t.printStackTrace();
+            System.exit(1);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+package dev.cllm.train;
+
+import dev.cllm.api.DecodingSession;
+import dev.cllm.api.Prompt;
+import dev.cllm.api.TokenIds;
+import dev.cllm.api.Trajectory;
+import dev.cllm.jacobi.JacobiTrajectoryCollector;
+import dev.cllm.torch.TorchConsistencyModel;
+import dev.cllm.torch.TorchOptions;
+import dev.cllm.torch.fixtures.TinyCheckpoints;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A tiny random base model (EOS id 2) and its own Jacobi trajectories on six prompts (block size 4, 24 new tokens):
+ * the training data of the trainer tests.
+ */
+record TinyTrainingData(Path base, List<TrajectoryRecord> records) {
+
+    /** Writes the base model under {@code dir/base} and collects the trajectories. */
+    static TinyTrainingData collect(Path dir) throws IOException {
+        Path base = TinyCheckpoints.variants().get(0).write(dir.resolve("base"), 11);
+        Files.writeString(base.resolve("generation_config.json"), "{\"eos_token_id\": 2}\n");
+        List<TrajectoryRecord> records = new ArrayList<>();
+        JacobiTrajectoryCollector collector = JacobiTrajectoryCollector.builder().blockSize(4).maxNewTokens(24)
+                .stopOnEos(false).build();
+        try (TorchConsistencyModel model = TorchConsistencyModel.load(base, TorchOptions.defaults().withDevice("cpu"));
+             DecodingSession session = model.newSession()) {
+            for (int p = 0; p < 6; p++) {
+                Prompt prompt = Prompt.of(p, TokenIds.of(1, 10 + p, 20 + 2 * p));
+                for (Trajectory t : collector.collect(session, prompt).trajectories()) {
+                    records.add(TrajectoryRecord.of(t, prompt.ids().size()));
+                }
+            }
+        }
+        return new TinyTrainingData(base, List.copyOf(records));
+    }
+}
