@@ -11,6 +11,7 @@ import org.bytedeco.pytorch.ByteVector;
 import org.bytedeco.pytorch.GlooDeviceVector;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.ProcessGroupGloo;
+import org.bytedeco.pytorch.Store;
 import org.bytedeco.pytorch.StringVector;
 import org.bytedeco.pytorch.TCPStore;
 import org.bytedeco.pytorch.TCPStoreOptions;
@@ -52,7 +53,10 @@ public final class Collectives implements AutoCloseable {
     private final Rendezvous rendezvous;
     private final TCPStore store;
     private final Backend group;
+    private static final String HEARTBEAT = KEY_PREFIX + "heartbeat/";
+
     private final String backendName;
+    private final Thread heartbeat;
     private boolean closed;
 
     private Collectives(Rendezvous rendezvous, TCPStore store, Backend group, String backendName) {
@@ -60,6 +64,39 @@ public final class Collectives implements AutoCloseable {
         this.store = store;
         this.group = group;
         this.backendName = backendName;
+        this.heartbeat = store == null ? null : startHeartbeat(store, rendezvous);
+    }
+
+    /**
+     * Counts up this rank's heartbeat key in the store, on its own store connection, every tenth of the timeout (1 to
+     * 30 s), so that {@link #awaitAll} can tell a slow rank from a dead one. Stops quietly when the store goes away.
+     */
+    private static Thread startHeartbeat(TCPStore store, Rendezvous r) {
+        long interval = Math.max(1000, Math.min(30_000, r.timeout().toMillis() / 10));
+        Store own;
+        try (PointerScope scope = new PointerScope()) {
+            own = store.clone();
+            own.retainReference();
+        }
+        Thread t = new Thread(() -> {
+            try {
+                while (!Thread.currentThread().isInterrupted()) {
+                    try (PointerScope scope = new PointerScope()) {
+                        own.add(HEARTBEAT + r.rank(), 1);
+                    }
+                    Thread.sleep(interval);
+                }
+            } catch (InterruptedException e) {
+                // closing
+            } catch (RuntimeException e) {
+                LOG.debug("{}: heartbeat stopped: {}", r, e.getMessage());
+            } finally {
+                own.releaseReference();
+            }
+        }, "cllm-heartbeat-" + r.rank());
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     /** The group of one process: rank 0 of 1; every collective is a no-op. */
@@ -259,6 +296,85 @@ public final class Collectives implements AutoCloseable {
         }
     }
 
+    /**
+     * Publishes this rank's {@code value} under {@code key}, then waits, for as long as it takes, until every rank has
+     * published its own: for the end of work whose length differs between ranks (a shard of a collection). A rank
+     * that has not published and whose heartbeat has stopped for the timeout is taken for dead or hung.
+     *
+     * <p>Rank 0 returns only once every rank has read the values, so it may leave the job (and close the store) right
+     * after.
+     *
+     * @return every rank's value, indexed by rank
+     * @throws CollectiveException naming the silent rank
+     */
+    public List<String> awaitAll(String key, String value) {
+        if (!distributed()) {
+            return List.of(value);
+        }
+        checkOpen();
+        int n = worldSize();
+        String[] keys = new String[n];
+        for (int r = 0; r < n; r++) {
+            keys[r] = KEY_PREFIX + key + "/" + r;
+        }
+        long[] beat = new long[n];
+        long[] heard = new long[n];
+        java.util.Arrays.fill(beat, -1);
+        try {
+            try (PointerScope scope = new PointerScope()) {
+                store.set(keys[rank()], new ByteVector(value.getBytes(StandardCharsets.UTF_8)));
+            }
+            while (true) {
+                boolean all = true;
+                long now = System.nanoTime();
+                for (int r = 0; r < n; r++) {
+                    try (PointerScope scope = new PointerScope()) {
+                        if (store.check(new StringVector(keys[r]))) {
+                            continue;
+                        }
+                        all = false;
+                        long b = store.add(HEARTBEAT + r, 0);
+                        if (b != beat[r]) {
+                            beat[r] = b;
+                            heard[r] = now;
+                        } else if (now - heard[r] > rendezvous.timeout().toNanos()) {
+                            throw new CollectiveException(rendezvous + ": rank " + r + " has not finished ('" + key
+                                    + "') and has sent no heartbeat for " + rendezvous.timeout().toSeconds()
+                                    + " s: it died or hung");
+                        }
+                    }
+                }
+                if (all) {
+                    break;
+                }
+                Thread.sleep(500);
+            }
+            List<String> values = new ArrayList<>();
+            try (PointerScope scope = new PointerScope()) {
+                for (String k : keys) {
+                    values.add(new String(store.get(k).get(), StandardCharsets.UTF_8));
+                }
+                // rank 0 serves the store: it returns (and may exit) only after every rank has read the values
+                String[] read = new String[n];
+                for (int r = 0; r < n; r++) {
+                    read[r] = KEY_PREFIX + key + "/read/" + r;
+                }
+                store.set(read[rank()], new ByteVector((byte) 1));
+                if (isLeader()) {
+                    store._wait(new StringVector(read), new Milliseconds(rendezvous.timeout().toMillis()));
+                }
+            }
+            return values;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CollectiveException(rendezvous + ": interrupted while waiting for '" + key + "'", e);
+        } catch (CollectiveException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw failure("waiting for '" + key + "'", e);
+        }
+    }
+
     private void run(String what, java.util.function.Supplier<Work> start) {
         Work work;
         try {
@@ -341,6 +457,14 @@ public final class Collectives implements AutoCloseable {
             return;
         }
         closed = true;
+        if (heartbeat != null) {
+            heartbeat.interrupt();
+            try {
+                heartbeat.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (group != null) {
             group.releaseReference();
         }

@@ -93,6 +93,38 @@ class CollectivesTest {
     }
 
     @Test
+    void awaitAllWaitsForASlowRankButNotForASilentOne() throws Exception {
+        // the timeout is 2 s: rank 1 takes 3 s but its heartbeat says it is alive
+        List<String> slow = onTwoRanks(Duration.ofSeconds(2), g -> {
+            if (g.rank() == 1) {
+                sleep(3000);
+            }
+            return String.join(",", g.awaitAll("slow", "r" + g.rank()));
+        });
+        assertThat(slow).containsOnly("r0,r1");
+        // rank 1 leaves without a word: its heartbeat stops and rank 0 gives up after the timeout
+        List<String> silent = onTwoRanks(Duration.ofSeconds(2), g -> {
+            if (g.rank() == 1) {
+                return "left";
+            }
+            try {
+                return String.join(",", g.awaitAll("silent", "r0"));
+            } catch (CollectiveException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(silent.get(0)).contains("rank 1 has not finished ('silent')").contains("no heartbeat for 2 s");
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
     void aSingleProcessGroupDoesNothing() {
         try (Collectives g = Collectives.single(); PointerScope scope = new PointerScope()) {
             Tensor t = ones(3);

@@ -70,8 +70,8 @@ public final class CollectionJob {
         this.collector = b.collector;
         this.source = b.source;
         this.output = b.output;
-        this.progressFile = output.resolveSibling(output.getFileName() + ".progress");
-        this.manifestFile = output.resolveSibling(output.getFileName() + ".manifest.json");
+        this.progressFile = ShardMerge.progressOf(output);
+        this.manifestFile = ShardMerge.manifestOf(output);
         this.modelDescription = b.modelDescription != null ? b.modelDescription
                 : model.config().architecture() + ", " + model.config().parameterCount() + " parameters";
         this.maxNewTokens = b.collector.maxNewTokens();

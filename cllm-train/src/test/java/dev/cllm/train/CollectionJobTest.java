@@ -254,6 +254,54 @@ class CollectionJobTest {
     }
 
     @Test
+    void mergedShardsAreTheUnshardedJobsCompleteOutput() throws IOException {
+        Path reference = dir.resolve("reference/out.jsonl");
+        byte[] data = reference();
+        List<Path> shards = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Path out = dir.resolve("parts/out-" + i + ".jsonl");
+            Files.createDirectories(out.getParent());
+            int index = i;
+            run(out, b -> b.shard(index, 3));
+            shards.add(out);
+        }
+        Path merged = dir.resolve("merged.jsonl");
+        CollectionSummary s = ShardMerge.merge(shards, merged);
+
+        assertThat(s.complete()).isTrue();
+        assertThat(s.prompts()).isEqualTo(9);
+        assertThat(Files.readAllBytes(merged)).isEqualTo(data);
+        assertThat(Files.readAllLines(progressOf(merged))).isEqualTo(Files.readAllLines(progressOf(reference)));
+        assertThat(Json.MAPPER.readTree(manifestOf(merged).toFile()))
+                .isEqualTo(Json.MAPPER.readTree(manifestOf(reference).toFile()));
+        int calls = collector.calls.get();
+        CollectionSummary again = run(merged, b -> b);   // the unsharded job finds its work done
+        assertThat(again.complete()).isTrue();
+        assertThat(collector.calls.get()).isEqualTo(calls);
+        assertThat(Files.readAllBytes(merged)).isEqualTo(data);
+    }
+
+    @Test
+    void mergingRefusesAnIncompleteOrMisplacedShard() throws IOException {
+        List<Path> shards = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            Path out = dir.resolve("parts/out-" + i + ".jsonl");
+            Files.createDirectories(out.getParent());
+            int index = i;
+            run(out, b -> b.shard(index, 2));
+            shards.add(out);
+        }
+        assertThatThrownBy(() -> ShardMerge.merge(List.of(shards.get(1), shards.get(0)), dir.resolve("m.jsonl")))
+                .hasMessageContaining("is shard 1 of 2, expected shard 0 of 2");
+        String manifest = Files.readString(manifestOf(shards.get(1))).replace("\"complete\" : true",
+                "\"complete\" : false");
+        Files.writeString(manifestOf(shards.get(1)), manifest);
+        assertThatThrownBy(() -> ShardMerge.merge(shards, dir.resolve("m.jsonl")))
+                .hasMessageContaining(shards.get(1) + " is not complete");
+        assertThat(dir.resolve("m.jsonl")).doesNotExist();
+    }
+
+    @Test
     void limitTakesTheFirstPromptsBeforeSharding() throws IOException {
         byte[] reference = reference();
         List<String> progress = Files.readAllLines(progressOf(dir.resolve("reference/out.jsonl")));

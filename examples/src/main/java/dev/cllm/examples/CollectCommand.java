@@ -4,28 +4,42 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cllm.jacobi.BlockInitializer;
 import dev.cllm.jacobi.JacobiTrajectoryCollector;
+import dev.cllm.torch.Collectives;
+import dev.cllm.torch.Rendezvous;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.train.CollectionJob;
 import dev.cllm.train.CollectionSummary;
 import dev.cllm.train.PromptFile;
 import dev.cllm.train.RepetitionFilter;
+import dev.cllm.train.ShardMerge;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code ./cllm collect}: a Jacobi trajectory dataset for consistency training, resumable and shardable. */
 @Command(name = "collect", mixinStandardHelpOptions = true,
         description = {"Collect Jacobi trajectories (one JSON line per block) for consistency training.",
-                "Rerunning the same command resumes; --shard I/N collects one of N contiguous slices."})
+                "Rerunning the same command resumes; --shard I/N collects one of N contiguous slices.",
+                "As a job of W processes (--local-processes W, or --world-size/--rank/--master), rank R collects "
+                        + "shard R/W into OUT.parts/ and rank 0 merges the shards into OUT."})
 final class CollectCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Mixin
     ModelOptions modelOptions;
+
+    @Mixin
+    DistributedOptions distributed;
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--prompts", required = true, paramLabel = "FILE",
             description = "JSON lines {\"prompt\":...} or {\"prompt_ids\":[...]}, optionally with \"answer\" or "
@@ -80,8 +94,15 @@ final class CollectCommand implements Callable<Integer> {
         if (!Files.isRegularFile(prompts)) {
             throw new IllegalArgumentException("--prompts " + prompts + ": no such file");
         }
-        int shardIndex = 0;
-        int shardCount = 1;
+        if (distributed.launchesLocally()) {
+            return distributed.launch(spec);
+        }
+        Rendezvous job = distributed.rendezvous();
+        if (job != null && shard != null) {
+            throw new IllegalArgumentException("--shard is chosen by the job's rank; give one or the other");
+        }
+        int shardIndex = job == null ? 0 : job.rank();
+        int shardCount = job == null ? 1 : job.worldSize();
         if (shard != null) {
             String[] parts = shard.split("/");
             try {
@@ -91,6 +112,53 @@ final class CollectCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--shard must be I/N, e.g. 0/4; got '" + shard + "'");
             }
         }
+        if (job != null && job.worldSize() > 1) {
+            try (Collectives group = Collectives.connect(job, "cpu")) {
+                return collectAsRank(group, shardIndex, shardCount);
+            }
+        }
+        CollectionSummary s = collect(out, shardIndex, shardCount);
+        System.out.println(JSON.writeValueAsString(summary(s)));
+        return s.complete() ? 0 : Cli.FAILURE;
+    }
+
+    /**
+     * Collects this rank's shard into {@code OUT.parts/}, waits for every rank's (however long, while their
+     * heartbeats go on), and on rank 0 merges them into OUT. Every rank fails if any rank's shard is incomplete.
+     */
+    private int collectAsRank(Collectives group, int shardIndex, int shardCount) throws Exception {
+        Path parts = out.resolveSibling(out.getFileName() + ".parts");
+        Files.createDirectories(parts);
+        CollectionSummary mine = collect(shardPath(parts, shardIndex, shardCount), shardIndex, shardCount);
+        List<String> outcomes = group.awaitAll("collected", mine.complete() ? "complete" : "incomplete");
+        for (int r = 0; r < outcomes.size(); r++) {
+            if (!outcomes.get(r).equals("complete")) {
+                throw new IllegalStateException("rank " + r + " did not finish its shard " + shardPath(parts, r,
+                        shardCount) + "; rerun the job to resume");
+            }
+        }
+        if (group.isLeader()) {
+            List<Path> shards = new java.util.ArrayList<>();
+            for (int r = 0; r < shardCount; r++) {
+                shards.add(shardPath(parts, r, shardCount));
+            }
+            CollectionSummary merged = ShardMerge.merge(shards, out);
+            group.awaitAll("merged", "done");
+            ObjectNode o = summary(merged);
+            o.put("elapsed_ms", mine.elapsedMillis() + merged.elapsedMillis());
+            o.put("ranks", shardCount);
+            System.out.println(JSON.writeValueAsString(o));
+        } else {
+            group.awaitAll("merged", "done");   // rank 0 serves the store until everyone is through
+        }
+        return 0;
+    }
+
+    private static Path shardPath(Path parts, int index, int count) {
+        return parts.resolve("shard-" + index + "-of-" + count + ".jsonl");
+    }
+
+    private CollectionSummary collect(Path output, int shardIndex, int shardCount) {
         BlockInitializer initializer = BlockInitializer.named(init);
         JacobiTrajectoryCollector collector = JacobiTrajectoryCollector.builder().blockSize(blockSize)
                 .maxNewTokens(maxNewTokens).stopOnEos(!noStop).initializer(initializer).seed(seed).build();
@@ -100,23 +168,25 @@ final class CollectCommand implements Callable<Integer> {
                     .withEosTokenIds(model.config().eosTokenIds());
             CollectionJob.Builder job = CollectionJob.builder().model(model).collector(collector)
                     .prompts(model.tokenizer().map(t -> PromptFile.of(prompts, t)).orElseGet(() -> PromptFile.of(prompts)))
-                    .output(out)
+                    .output(output)
                     .modelDescription(modelOptions.modelDir().toAbsolutePath().normalize().getFileName() + " "
                             + model.llama().config())
                     .shard(shardIndex, shardCount).seed(seed).cleaning(cleaning).augment(augment);
             if (limit != null) {
                 job.limit(limit);
             }
-            CollectionSummary s = job.build().run();
-            ObjectNode o = JSON.createObjectNode();
-            o.put("prompts", s.prompts());
-            o.put("records", s.records());
-            o.put("skipped", s.skipped());
-            o.put("dropped_repetitive", s.droppedRepetitive());
-            o.put("tokens_per_pass", s.tokensPerPass());
-            o.put("elapsed_ms", s.elapsedMillis());
-            System.out.println(JSON.writeValueAsString(o));
-            return s.complete() ? 0 : Cli.FAILURE;
+            return job.build().run();
         }
+    }
+
+    private static ObjectNode summary(CollectionSummary s) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("prompts", s.prompts());
+        o.put("records", s.records());
+        o.put("skipped", s.skipped());
+        o.put("dropped_repetitive", s.droppedRepetitive());
+        o.put("tokens_per_pass", s.tokensPerPass());
+        o.put("elapsed_ms", s.elapsedMillis());
+        return o;
     }
 }

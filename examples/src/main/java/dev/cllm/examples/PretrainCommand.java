@@ -9,7 +9,10 @@ import dev.cllm.torch.LlamaConfig;
 import dev.cllm.train.PromptFile;
 import dev.cllm.train.TorchConsistencyTrainer;
 import picocli.CommandLine.Command;
+import dev.cllm.torch.Rendezvous;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -45,8 +48,18 @@ final class PretrainCommand implements Callable<Integer> {
     @Mixin
     TrainingOptions training;
 
+    @Mixin
+    DistributedOptions distributed;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        if (distributed.launchesLocally()) {
+            return distributed.launch(spec);
+        }
+        Rendezvous job = distributed.rendezvous();
         if (!Files.isRegularFile(config)) {
             throw new IllegalArgumentException("--config " + config + ": no such file");
         }
@@ -85,7 +98,10 @@ final class PretrainCommand implements Callable<Integer> {
         if (tokenizer != null) {
             trainer.carryFilesFrom(tokenizer.toAbsolutePath().getParent());
         }
-        TrainingSummary s = trainer.build().train();
+        TrainingSummary s = trainer.distributed(job).build().train();
+        if (!DistributedOptions.reports(job)) {
+            return 0;
+        }
         System.out.println(new ObjectMapper().writeValueAsString(new ObjectMapper().createObjectNode()
                 .put("steps", s.steps()).put("final_loss", s.finalLoss()).put("ar_loss", s.arLoss())
                 .put("elapsed_ms", s.elapsedMillis()).put("out", s.output())));

@@ -6,12 +6,15 @@ import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingSummary;
 import dev.cllm.train.JacobiEvaluator;
 import dev.cllm.torch.HfTokenizer;
+import dev.cllm.torch.Rendezvous;
 import dev.cllm.train.PromptFile;
 import dev.cllm.train.TorchConsistencyTrainer;
 import dev.cllm.train.TrajectoryReader;
 import dev.cllm.train.TrajectoryRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -34,6 +37,12 @@ final class TrainCommand implements Callable<Integer> {
 
     @Mixin
     TrainingOptions training;
+
+    @Mixin
+    DistributedOptions distributed;
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--loss", defaultValue = "global", paramLabel = "global|local",
             description = "consistency loss (default: ${DEFAULT-VALUE})")
@@ -69,6 +78,10 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (distributed.launchesLocally()) {
+            return distributed.launch(spec);
+        }
+        Rendezvous job = distributed.rendezvous();
         if (!Files.isRegularFile(data)) {
             throw new IllegalArgumentException("--data " + data + ": no such file");
         }
@@ -111,7 +124,10 @@ final class TrainCommand implements Callable<Integer> {
             }
             trainer.evaluator(new JacobiEvaluator(prompts, evalBlockSize, evalMaxNewTokens));
         }
-        TrainingSummary s = trainer.build().train();
+        TrainingSummary s = trainer.distributed(job).build().train();
+        if (!DistributedOptions.reports(job)) {
+            return 0;
+        }
         System.out.println(new ObjectMapper().writeValueAsString(new ObjectMapper().createObjectNode()
                 .put("steps", s.steps()).put("final_loss", s.finalLoss()).put("consistency_loss", s.consistencyLoss())
                 .put("ar_loss", s.arLoss()).put("elapsed_ms", s.elapsedMillis()).put("out", s.output())));
