@@ -370,7 +370,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                     tokens += last.tokens;
                     ObjectNode line = JSON.createObjectNode().put("step", step).put("loss", last.loss)
                             .put("consistency_loss", last.consistency).put("ar_loss", last.ar).put("lr", lr)
-                            .put("grad_norm", last.gradNorm).put("examples", last.examples)
+                            .put("grad_norm", last.gradNorm).put("examples", last.examples).put("tokens", last.tokens)
                             .put("elapsed_ms", (System.nanoTime() - loopStart) / 1_000_000);
                     if (group.worldSize() > 1) {
                         line.put("ranks", group.worldSize()).put("sync_ms", last.syncNanos / 1e6);

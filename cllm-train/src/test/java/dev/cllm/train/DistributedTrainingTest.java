@@ -51,10 +51,13 @@ class DistributedTrainingTest {
         }
     }
 
-    /** The configuration of every run here: a global micro-batch of 4 (2 per rank), 2 micro-batches per step. */
+    /**
+     * The configuration of every run here: a global micro-batch of 4 (2 per rank), 2 micro-batches per step,
+     * evaluation (a no-op unless a crash is simulated) at every checkpoint.
+     */
     static TrainingConfig config(long steps, long saveEvery) {
         return TrainingConfig.builder().learningRate(3e-3).batchSize(4).gradientAccumulation(2).warmupRatio(0)
-                .maxSteps(steps).saveEvery(saveEvery).seed(3).build();
+                .maxSteps(steps).saveEvery(saveEvery).evalEvery(saveEvery).seed(3).build();
     }
 
     @Test
@@ -92,6 +95,39 @@ class DistributedTrainingTest {
             assertThat(b.get(i).get("ranks").asInt()).isEqualTo(2);
         }
         assertThat(Files.exists(dir.resolve("two.metrics.jsonl"))).isTrue();
+    }
+
+    @Test
+    void everyRankResumesFromRankZerosCheckpointToTheUninterruptedWeights() throws Exception {
+        Path straight = dir.resolve("straight");
+        int port = freePort();
+        awaitAll(List.of(start(straight, 0, port, 8, 4, 60_000), start(straight, 1, port, 8, 4, 60_000)), 0);
+
+        Path resumed = dir.resolve("resumed");
+        port = freePort();
+        List<Process> crashed = List.of(start(resumed, 0, port, 8, 4, 60_000, 4),
+                start(resumed, 1, port, 8, 4, 60_000));
+        for (Process p : crashed) {
+            assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isEqualTo(1);
+        }
+        assertThat(log(0)).contains("simulated crash at step 4");
+        assertThat(log(1)).contains("another rank has stopped");
+        assertThat(JSON.readTree(resumed.resolve("trainer/state.json").toFile()).get("step").asLong()).isEqualTo(4);
+
+        port = freePort();
+        awaitAll(List.of(start(resumed, 0, port, 8, 4, 60_000), start(resumed, 1, port, 8, 4, 60_000)), 0);
+        assertThat(log(0)).contains("resuming at step 4 of 8");
+        assertThat(maxDiff(straight, resumed)).as("resumed vs uninterrupted, both on two ranks").isZero();
+        assertThat(metrics(resumed).stream().map(n -> n.get("step").asLong()).toList())
+                .containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L);
+    }
+
+    private void awaitAll(List<Process> ranks, int expectedStatus) throws Exception {
+        for (int r = 0; r < ranks.size(); r++) {
+            assertThat(ranks.get(r).waitFor(120, TimeUnit.SECONDS)).as("rank %d finished", r).isTrue();
+            assertThat(ranks.get(r).exitValue()).as("rank %d: %s", r, log(r)).isEqualTo(expectedStatus);
+        }
     }
 
     @Test
@@ -137,13 +173,16 @@ class DistributedTrainingTest {
         }
     }
 
-    private Process start(Path out, int rank, int port, long steps, long saveEvery, long timeoutMillis)
-            throws IOException {
+    private Process start(Path out, int rank, int port, long steps, long saveEvery, long timeoutMillis,
+                          long... crashAt) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "-Dcllm.torch.threads=1", "-Dcllm.blas.threads=1",
                 "-cp", System.getProperty("java.class.path"), RankMain.class.getName(),
                 base.toString(), data.toString(), out.toString(), "2", Integer.toString(rank), Integer.toString(port),
                 Long.toString(steps), Long.toString(saveEvery), Long.toString(timeoutMillis)));
+        for (long c : crashAt) {
+            cmd.add(Long.toString(c));
+        }
         return new ProcessBuilder(cmd).redirectOutput(dir.resolve("rank" + rank + ".out").toFile())
                 .redirectError(dir.resolve("rank" + rank + ".err").toFile()).start();
     }

@@ -9,8 +9,9 @@ import java.time.Duration;
 
 /**
  * One rank of a data-parallel training job, as a child process of {@link DistributedTrainingTest}:
- * {@code BASE DATA OUT WORLD RANK PORT STEPS SAVE_EVERY TIMEOUT_MS}. Prints {@code done STEPS} on success; on failure
- * prints the exception's message to stderr and exits with 1.
+ * {@code BASE DATA OUT WORLD RANK PORT STEPS SAVE_EVERY TIMEOUT_MS [CRASH_AT_STEP]}. Prints {@code done STEPS} on
+ * success; on failure prints the exception's message to stderr and exits with 1. With {@code CRASH_AT_STEP}, rank 0's
+ * evaluator throws at that step (after the checkpoint of that step, as a crash would leave it).
  */
 public final class RankMain {
     private RankMain() {
@@ -25,7 +26,14 @@ public final class RankMain {
             int rank = Integer.parseInt(args[4]);
             int port = Integer.parseInt(args[5]);
             TrainingConfig config = DistributedTrainingTest.config(Long.parseLong(args[6]), Long.parseLong(args[7]));
+            long crashAt = args.length > 9 ? Long.parseLong(args[9]) : -1;
             TrainingSummary s = TorchConsistencyTrainer.builder().baseModel(base)
+                    .evaluator((model, step) -> {
+                        if (step == crashAt) {
+                            throw new IllegalStateException("simulated crash at step " + step);
+                        }
+                        return java.util.Map.of();
+                    })
                     .trajectories(TrajectoryReader.readAll(data), "tiny trajectories").config(config).output(out)
                     .logInterval(Duration.ofMillis(1))
                     .distributed(new Rendezvous(world, rank, "127.0.0.1", port,

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 @Command(name = "cllm", mixinStandardHelpOptions = true, version = "cllm-java 0.1.0-SNAPSHOT",
         description = "Consistency LLMs on the JVM: lossless Jacobi decoding for LLaMA-family checkpoints.",
         subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class, TrainCommand.class,
-                PretrainCommand.class, ExportCommand.class, PipelineCommand.class, dev.cllm.examples.sql.SqlTaskCommand.class, BenchCommand.class,
+                PretrainCommand.class, ExportCommand.class, PipelineCommand.class, dev.cllm.examples.sql.SqlTaskCommand.class, BenchCommand.class, TrainingBenchCommand.class,
                 dev.cllm.examples.demo.DemoCommand.class,
                 ExampleCommand.class,
                 CommandLine.HelpCommand.class})

@@ -28,10 +28,19 @@ import java.util.concurrent.TimeUnit;
 final class LocalLauncher {
     private final int processes;
     private final Duration timeout;
+    private final PrintStream out;
+    private final PrintStream err;
 
     LocalLauncher(int processes, Duration timeout) {
+        this(processes, timeout, System.out, System.err);
+    }
+
+    /** A launcher that prints rank 0's results to {@code out} and everything else to {@code err}. */
+    LocalLauncher(int processes, Duration timeout, PrintStream out, PrintStream err) {
         this.processes = processes;
         this.timeout = timeout;
+        this.out = out;
+        this.err = err;
     }
 
     int run(List<String> originalArgs) throws InterruptedException {
@@ -59,7 +68,7 @@ final class LocalLauncher {
                 pumps.add(r == 0 ? pumpResults(p.getInputStream(), prefix) : pumpToErr(p.getInputStream(), prefix));
                 pumps.add(pumpToErr(p.getErrorStream(), prefix));
             }
-            System.err.println("started " + processes + " processes (pids " + ranks.stream().map(p -> Long.toString(
+            err.println("started " + processes + " processes (pids " + ranks.stream().map(p -> Long.toString(
                     p.pid())).toList() + "), rendezvous at 127.0.0.1:" + port);
             int status = await(ranks);
             for (Thread t : pumps) {
@@ -92,7 +101,7 @@ final class LocalLauncher {
                     reported[r] = true;
                     int code = p.exitValue();
                     if (code != 0) {
-                        System.err.println("rank " + r + " exited with status " + code
+                        err.println("rank " + r + " exited with status " + code
                                 + (code > 128 ? " (killed by signal " + (code - 128) + ")" : ""));
                         if (firstFailure < 0) {
                             firstFailure = r;
@@ -106,7 +115,7 @@ final class LocalLauncher {
                 return status;
             }
             if (System.nanoTime() > deadline) {
-                System.err.println("rank " + firstFailure + " failed and the others did not stop within "
+                err.println("rank " + firstFailure + " failed and the others did not stop within "
                         + timeout.plusSeconds(30).toSeconds() + " s: killing them");
                 stopAll(ranks);
             }
@@ -161,20 +170,20 @@ final class LocalLauncher {
         return out;
     }
 
-    private static Thread pumpToErr(InputStream in, String prefix) {
-        return pump(in, line -> print(System.err, prefix + line));
+    private Thread pumpToErr(InputStream in, String prefix) {
+        return pump(in, line -> print(err, prefix + line));
     }
 
     /**
      * Rank 0's standard output becomes ours, except Gloo's own connection notices, which its C++ code prints to
      * standard output: those go to standard error with the other logs, so that ours stays the command's result.
      */
-    private static Thread pumpResults(InputStream in, String prefix) {
+    private Thread pumpResults(InputStream in, String prefix) {
         return pump(in, line -> {
             if (line.startsWith("[Gloo]")) {
-                print(System.err, prefix + line);
+                print(err, prefix + line);
             } else {
-                print(System.out, line);
+                print(out, line);
             }
         });
     }

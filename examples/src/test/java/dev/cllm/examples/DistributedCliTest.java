@@ -81,6 +81,28 @@ class DistributedCliTest {
     }
 
     @Test
+    void benchTrainingMeasuresEveryProcessCountAgainstOne() throws Exception {
+        Path prompts = dir.resolve("p.jsonl");
+        Files.writeString(prompts, "{\"prompt_ids\":[1,300,301]}\n{\"prompt_ids\":[1,400,401]}\n");
+        Path data = dir.resolve("t.jsonl");
+        assertThat(CliRunner.run("collect", "--model", Stories260K.dir().toString(), "--prompts", prompts.toString(),
+                "--out", data.toString(), "--block-size", "8", "--max-new-tokens", "16", "--no-clean").status())
+                .isZero();
+        CliRunner.Run r = CliRunner.run("bench-training", "--model", Stories260K.dir().toString(), "--data",
+                data.toString(), "--ranks", "1,2", "--batch", "2", "--warmup-steps", "1", "--steps", "2", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode rows = JSON.readTree(r.out()).get("training");
+        assertThat(rows).hasSize(2);
+        assertThat(rows.get(0).get("ranks").asInt()).isEqualTo(1);
+        assertThat(rows.get(0).get("speedup").asDouble()).isEqualTo(1.0);
+        assertThat(rows.get(1).get("ranks").asInt()).isEqualTo(2);
+        assertThat(rows.get(1).get("examples_per_s").asDouble()).isPositive();
+        assertThat(rows.get(1).get("speedup").asDouble()).isCloseTo(rows.get(1).get("examples_per_s").asDouble()
+                / rows.get(0).get("examples_per_s").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(JSON.readTree(r.out()).get("machine").get("command").asText()).startsWith("./cllm bench-training");
+    }
+
+    @Test
     void incompleteOrContradictoryJobOptionsAreRefused() {
         String model = Stories260K.dir().toString();
         CliRunner.Run partial = CliRunner.run("train", "--model", model, "--data", model + "/config.json", "--out",
