@@ -57,6 +57,13 @@ import static org.bytedeco.pytorch.global.torch.clip_grad_norm_;
  * uninterrupted one. A non-finite loss or gradient stops training with {@link IllegalStateException} before the
  * weights are touched; the last checkpoint stays. An interrupt (Thread.interrupt) saves and returns after the current
  * step. Not thread-safe; one run at a time per output directory.
+ *
+ * <p><b>Data parallel.</b> With {@link Builder#distributed} the trainer is one rank of a job: every rank builds the
+ * same global micro-batches and runs its contiguous slice of each; each loss term is divided by the positions of the
+ * whole micro-batch, so the gradients summed over the ranks ({@link Collectives}, in buckets) are the single-process
+ * gradient. Rank 0 broadcasts its parameters (and, on resume, its optimizer moments) before the first step, and alone
+ * writes checkpoints and metrics and runs the evaluator. A non-finite loss or an interrupt on any rank is seen by all
+ * ranks in the same step.
  */
 public final class TorchConsistencyTrainer implements ConsistencyTrainer {
     private static final Logger LOG = LoggerFactory.getLogger(TorchConsistencyTrainer.class);
@@ -373,7 +380,8 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                             .put("grad_norm", last.gradNorm).put("examples", last.examples).put("tokens", last.tokens)
                             .put("elapsed_ms", (System.nanoTime() - loopStart) / 1_000_000);
                     if (group.worldSize() > 1) {
-                        line.put("ranks", group.worldSize()).put("sync_ms", last.syncNanos / 1e6);
+                        line.put("ranks", group.worldSize()).put("wait_ms", last.waitNanos / 1e6)
+                                .put("sync_ms", last.syncNanos / 1e6);
                     }
                     if (metrics != null) {
                         metrics.write(JSON.writeValueAsString(line));
@@ -452,7 +460,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                     result.tokens += e.arInput().length + (e.student() == null ? 0 : e.student().length);
                 }
             }
-            long syncStart = System.nanoTime();
+            long waitStart = System.nanoTime();
             double[] totals = group.allReduceSum(new double[]{result.loss, result.consistency, result.ar,
                     result.tokens, result.nonFinite == null ? 0 : 1,
                     Thread.currentThread().isInterrupted() ? 1 : 0}, "the losses of step " + (step + 1));
@@ -461,6 +469,8 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             result.ar = totals[2];
             result.tokens = (long) totals[3];
             result.interrupted = totals[5] > 0;
+            long syncStart = System.nanoTime();
+            result.waitNanos = syncStart - waitStart;   // the first collective of the step: waits for the slowest rank
             if (totals[4] > 0) {
                 throw new IllegalStateException((result.nonFinite != null ? result.nonFinite
                         : "non-finite loss on another rank at step " + (step + 1)) + "; stopped before updating the "
@@ -605,6 +615,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         double gradNorm;
         long examples;
         long tokens;
+        long waitNanos;
         long syncNanos;
         boolean interrupted;
         String nonFinite;

@@ -86,6 +86,23 @@ final class DistributedOptions {
         return Rendezvous.of(worldSize, rank, master, timeout);
     }
 
+    /**
+     * The device this rank trains on: {@code cuda} becomes {@code cuda:$LOCAL_RANK} when the job sets
+     * {@code LOCAL_RANK} (torchrun does, and so does {@code --local-processes}), one GPU per process; any other
+     * value is used as given.
+     */
+    String device(String requested, Rendezvous job) {
+        String local = environment.get("LOCAL_RANK");
+        if (job == null || !requested.equals("cuda") || local == null || local.isBlank()) {
+            return requested;
+        }
+        try {
+            return "cuda:" + Integer.parseInt(local.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("environment variable LOCAL_RANK='" + local + "' is not a number");
+        }
+    }
+
     /** Whether this process prints the command's result (rank 0, or a single process). */
     static boolean reports(Rendezvous job) {
         return job == null || job.isLeader();

@@ -23,7 +23,8 @@ import java.util.concurrent.TimeUnit;
  * the machine instead of oversubscribing it. Rank 0's standard output is this process's; everything else (every
  * rank's log, the other ranks' output) goes to standard error with a {@code [rank r]} prefix. When a rank fails, the
  * others get the rendezvous timeout plus 30 s to fail on their own (they report what they saw), then are killed;
- * the exit status is the first failing rank's. Stopping the launcher stops the job.
+ * the exit status is the first failing rank's. Stopping the launcher stops the job. Each process gets
+ * {@code LOCAL_RANK=r}, so {@code --device cuda} puts rank r on GPU r.
  */
 final class LocalLauncher {
     private final int processes;
@@ -59,7 +60,9 @@ final class LocalLauncher {
                         "--master", "127.0.0.1:" + port));
                 Process p;
                 try {
-                    p = new ProcessBuilder(cmd).start();
+                    ProcessBuilder pb = new ProcessBuilder(cmd);
+                    pb.environment().put("LOCAL_RANK", Integer.toString(r));   // one GPU per process with --device cuda
+                    p = pb.start();
                 } catch (IOException e) {
                     throw new UncheckedIOException("cannot start rank " + r + ": " + e.getMessage(), e);
                 }

@@ -94,7 +94,7 @@ final class PretrainCommand implements Callable<Integer> {
                 .objective(TrainingConfig.Objective.LANGUAGE_MODEL)).build();
         TorchConsistencyTrainer.Builder trainer = TorchConsistencyTrainer.builder().fromScratch(architecture)
                 .sequences(sequences, lossStarts, corpus.getFileName() + " (" + sequences.size() + " sequences)")
-                .config(trainingConfig).output(training.out).storageDtype(training.storage()).device(training.device);
+                .config(trainingConfig).output(training.out).storageDtype(training.storage()).device(distributed.device(training.device, job));
         if (tokenizer != null) {
             trainer.carryFilesFrom(tokenizer.toAbsolutePath().getParent());
         }

@@ -111,7 +111,7 @@ final class TrainCommand implements Callable<Integer> {
                 ? readAuthors(data) : TrajectoryReader.readAll(data);
         TorchConsistencyTrainer.Builder trainer = TorchConsistencyTrainer.builder().baseModel(model)
                 .trajectories(records, data.getFileName() + " (" + records.size() + " records)").config(config)
-                .output(training.out).storageDtype(training.storage()).device(training.device);
+                .output(training.out).storageDtype(training.storage()).device(distributed.device(training.device, job));
         if (evalPrompts != null) {
             Path tokenizerFile = model.resolve("tokenizer.json");
             List<TokenIds> prompts;

@@ -69,7 +69,7 @@ final class TrainingBenchCommand implements Callable<Integer> {
 
     /** One measured process count. */
     record Row(int ranks, int batch, int steps, double seconds, double stepsPerS, double examplesPerS,
-               double tokensPerS, double syncMsPerStep, double speedup) {
+               double tokensPerS, double waitMsPerStep, double syncMsPerStep, double speedup) {
     }
 
     @Override
@@ -142,14 +142,17 @@ final class TrainingBenchCommand implements Callable<Integer> {
         long examples = 0;
         long tokens = 0;
         double syncMs = 0;
+        double waitMs = 0;
         for (JsonNode n : lines.subList(warmupSteps, lines.size())) {
             examples += n.get("examples").asLong();
             tokens += n.get("tokens").asLong();
             syncMs += n.path("sync_ms").asDouble(0);
+            waitMs += n.path("wait_ms").asDouble(0);
         }
         double stepsPerS = steps / seconds;
         double examplesPerS = examples / seconds;
-        return new Row(w, batch, steps, seconds, stepsPerS, examplesPerS, tokens / seconds, syncMs / steps,
+        return new Row(w, batch, steps, seconds, stepsPerS, examplesPerS, tokens / seconds, waitMs / steps,
+                syncMs / steps,
                 base == null ? 1.0 : examplesPerS / base.examplesPerS());
     }
 
@@ -162,7 +165,8 @@ final class TrainingBenchCommand implements Callable<Integer> {
             a.addObject().put("ranks", r.ranks()).put("batch", r.batch()).put("steps", r.steps())
                     .put("seconds", r.seconds()).put("steps_per_s", r.stepsPerS())
                     .put("examples_per_s", r.examplesPerS()).put("tokens_per_s", r.tokensPerS())
-                    .put("sync_ms_per_step", r.syncMsPerStep()).put("speedup", r.speedup());
+                    .put("wait_ms_per_step", r.waitMsPerStep())
+                    .put("allreduce_ms_per_step", r.syncMsPerStep()).put("speedup", r.speedup());
         }
         root.set("machine", JSON.valueToTree(machine));
         return root;
@@ -175,11 +179,13 @@ final class TrainingBenchCommand implements Callable<Integer> {
                 .append(warmupSteps).append(" warm-up steps\n");
         b.append("Machine: ").append(machine.summary()).append('\n');
         b.append("Command: ").append(machine.command()).append("\n\n");
-        b.append("| processes | steps/s | examples/s | tokens/s | gradient sync ms/step | speedup |\n");
-        b.append("|---:|---:|---:|---:|---:|---:|\n");
+        b.append("| processes | steps/s | examples/s | tokens/s | wait for slowest rank ms/step | gradient all-reduce "
+                + "ms/step | speedup |\n");
+        b.append("|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
-            b.append(String.format(Locale.ROOT, "| %d | %.2f | %.1f | %.0f | %.1f | %.2fx |%n", r.ranks(),
-                    r.stepsPerS(), r.examplesPerS(), r.tokensPerS(), r.syncMsPerStep(), r.speedup()));
+            b.append(String.format(Locale.ROOT, "| %d | %.2f | %.1f | %.0f | %.1f | %.1f | %.2fx |%n", r.ranks(),
+                    r.stepsPerS(), r.examplesPerS(), r.tokensPerS(), r.waitMsPerStep(), r.syncMsPerStep(),
+                    r.speedup()));
         }
         return b.toString();
     }

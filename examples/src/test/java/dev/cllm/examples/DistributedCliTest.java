@@ -131,6 +131,12 @@ class DistributedCliTest {
         o.rank = 1;
         o.master = "10.1.1.1:1234";
         assertThat(o.rendezvous()).isEqualTo(new Rendezvous(2, 1, "10.1.1.1", 1234, java.time.Duration.ofSeconds(60)));
+        assertThat(o.device("cuda", o.rendezvous())).isEqualTo("cuda");
+        DistributedOptions local = new DistributedOptions().withEnvironment(Map.of("LOCAL_RANK", "3"));
+        assertThat(local.device("cuda", o.rendezvous())).isEqualTo("cuda:3");
+        assertThat(local.device("cuda:0", o.rendezvous())).isEqualTo("cuda:0");
+        assertThat(local.device("cpu", o.rendezvous())).isEqualTo("cpu");
+        assertThat(local.device("cuda", null)).isEqualTo("cuda");
         DistributedOptions none = new DistributedOptions().withEnvironment(Map.of());
         none.timeoutSeconds = 60;
         assertThat(none.rendezvous()).isNull();
