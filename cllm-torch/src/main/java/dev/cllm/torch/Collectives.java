@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.AllreduceOptions;
 import org.bytedeco.pytorch.Backend;
 import org.bytedeco.pytorch.BroadcastOptions;
 import org.bytedeco.pytorch.ByteVector;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.GlooDeviceVector;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.ProcessGroupGloo;
@@ -49,27 +50,35 @@ public final class Collectives implements AutoCloseable {
     /** Tensors are reduced in buckets of about this many bytes (DDP's default bucket size). */
     public static final long BUCKET_BYTES = 25L << 20;
     private static final String KEY_PREFIX = "cllm/";
+    /** Outside {@link #KEY_PREFIX}, so that no key a caller names can collide with it. */
+    private static final String HEARTBEAT = "cllm-internal/heartbeat/";
 
     private final Rendezvous rendezvous;
     private final TCPStore store;
     private final Backend group;
-    private static final String HEARTBEAT = KEY_PREFIX + "heartbeat/";
-
     private final String backendName;
+    private final Device device;   // where the group's tensors must live (CUDA for NCCL), null without a group
     private final Thread heartbeat;
     private boolean closed;
 
-    private Collectives(Rendezvous rendezvous, TCPStore store, Backend group, String backendName) {
+    private Collectives(Rendezvous rendezvous, TCPStore store, Backend group, String backendName, String device) {
         this.rendezvous = rendezvous;
         this.store = store;
         this.group = group;
         this.backendName = backendName;
+        if (group != null) {
+            this.device = new Device(device);
+            this.device.retainReference();
+        } else {
+            this.device = null;
+        }
         this.heartbeat = store == null ? null : startHeartbeat(store, rendezvous);
     }
 
     /**
      * Counts up this rank's heartbeat key in the store, on its own store connection, every tenth of the timeout (1 to
-     * 30 s), so that {@link #awaitAll} can tell a slow rank from a dead one. Stops quietly when the store goes away.
+     * 30 s), so that {@link #awaitAll} can tell a slow rank from a dead one. A failed beat is retried at the next
+     * interval (the store may be busy or briefly unreachable); the thread ends when the group closes.
      */
     private static Thread startHeartbeat(TCPStore store, Rendezvous r) {
         long interval = Math.max(1000, Math.min(30_000, r.timeout().toMillis() / 10));
@@ -83,13 +92,13 @@ public final class Collectives implements AutoCloseable {
                 while (!Thread.currentThread().isInterrupted()) {
                     try (PointerScope scope = new PointerScope()) {
                         own.add(HEARTBEAT + r.rank(), 1);
+                    } catch (RuntimeException e) {
+                        LOG.debug("{}: a heartbeat failed (retrying): {}", r, e.getMessage());
                     }
                     Thread.sleep(interval);
                 }
             } catch (InterruptedException e) {
                 // closing
-            } catch (RuntimeException e) {
-                LOG.debug("{}: heartbeat stopped: {}", r, e.getMessage());
             } finally {
                 own.releaseReference();
             }
@@ -101,7 +110,22 @@ public final class Collectives implements AutoCloseable {
 
     /** The group of one process: rank 0 of 1; every collective is a no-op. */
     public static Collectives single() {
-        return new Collectives(null, null, null, "none");
+        return new Collectives(null, null, null, "none", null);
+    }
+
+    /**
+     * Meets the other ranks through the store alone, with no process group: for jobs that exchange only metadata
+     * ({@link #exchange}, {@link #awaitAll}), such as trajectory collection. Tensor collectives on it fail.
+     *
+     * @throws CollectiveException naming the address when the ranks do not meet
+     */
+    public static Collectives storeOnly(Rendezvous r) {
+        Objects.requireNonNull(r, "rendezvous");
+        TorchRuntime.ensureLoaded();
+        if (r.worldSize() == 1) {
+            return new Collectives(r, null, null, "none", null);
+        }
+        return new Collectives(r, openStore(r), null, "store", null);
     }
 
     /**
@@ -117,26 +141,14 @@ public final class Collectives implements AutoCloseable {
         Objects.requireNonNull(device, "device");
         TorchRuntime.ensureLoaded();
         if (r.worldSize() == 1) {
-            return new Collectives(r, null, null, "none");
+            return new Collectives(r, null, null, "none", null);
+        }
+        if (device.equals("auto")) {
+            device = TorchRuntime.cudaAvailable() ? "cuda" : "cpu";
         }
         boolean cuda = device.startsWith("cuda");
         long started = System.nanoTime();
-        TCPStore store;
-        try (PointerScope scope = new PointerScope()) {
-            TCPStoreOptions o = new TCPStoreOptions();
-            o.port((short) r.masterPort());   // a u16 in C++: ports above 32767 wrap to the same bits
-            o.isServer(r.isLeader());
-            o.numWorkers(new SizeTPointer(1).put(r.worldSize()));
-            o.waitWorkers(true);
-            o.timeout(new Milliseconds(r.timeout().toMillis()));
-            store = new TCPStore(r.masterAddress(), o);
-            store.retainReference();
-        } catch (RuntimeException e) {
-            throw new CollectiveException(r + ": the rendezvous at " + r.masterAddress() + ":" + r.masterPort()
-                    + " failed" + (r.isLeader() ? " (is the port in use, or did a rank not start within "
-                    + r.timeout().toSeconds() + " s?)" : " (is rank 0 running and reachable at that address?)")
-                    + ": " + e.getMessage(), e);
-        }
+        TCPStore store = openStore(r);
         Backend group;
         String name;
         try (PointerScope scope = new PointerScope()) {
@@ -157,7 +169,27 @@ public final class Collectives implements AutoCloseable {
                     + e.getMessage(), e);
         }
         LOG.info("{}: {} process group ready in {} ms", r, name, (System.nanoTime() - started) / 1_000_000);
-        return new Collectives(r, store, group, name);
+        return new Collectives(r, store, group, name, device);
+    }
+
+    private static TCPStore openStore(Rendezvous r) {
+        TCPStore store;
+        try (PointerScope scope = new PointerScope()) {
+            TCPStoreOptions o = new TCPStoreOptions();
+            o.port((short) r.masterPort());   // a u16 in C++: ports above 32767 wrap to the same bits
+            o.isServer(r.isLeader());
+            o.numWorkers(new SizeTPointer(1).put(r.worldSize()));
+            o.waitWorkers(true);
+            o.timeout(new Milliseconds(r.timeout().toMillis()));
+            store = new TCPStore(r.masterAddress(), o);
+            store.retainReference();
+        } catch (RuntimeException e) {
+            throw new CollectiveException(r + ": the rendezvous at " + r.masterAddress() + ":" + r.masterPort()
+                    + " failed" + (r.isLeader() ? " (is the port in use, or did a rank not start within "
+                    + r.timeout().toSeconds() + " s?)" : " (is rank 0 running and reachable at that address?)")
+                    + ": " + e.getMessage(), e);
+        }
+        return store;
     }
 
     /** Gloo's network device: {@code GLOO_SOCKET_IFNAME} if set, loopback for a loopback master, else the host's. */
@@ -189,12 +221,17 @@ public final class Collectives implements AutoCloseable {
         return rank() == 0;
     }
 
-    /** {@code gloo}, {@code nccl}, or {@code none} for one process. */
+    /** {@code gloo}, {@code nccl}, {@code store} (no process group), or {@code none} for one process. */
     public String backend() {
         return backendName;
     }
 
+    /** Whether tensor collectives do anything: false for one process. */
     private boolean distributed() {
+        if (store != null && group == null) {
+            throw new IllegalStateException(rendezvous + ": this group was opened without a process group "
+                    + "(storeOnly); tensor collectives need connect");
+        }
         return group != null;
     }
 
@@ -209,8 +246,9 @@ public final class Collectives implements AutoCloseable {
             return;
         }
         checkOpen();
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            for (List<Tensor> bucket : buckets(tensors)) {
+        for (List<Tensor> bucket : buckets(tensors)) {
+            // one scope per bucket: only one flat copy (about BUCKET_BYTES) is alive at a time
+            try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
                 Tensor flat = flatten(bucket);
                 AllreduceOptions options = new AllreduceOptions();
                 options.timeout(new Milliseconds(rendezvous.timeout().toMillis()));
@@ -227,13 +265,16 @@ public final class Collectives implements AutoCloseable {
         }
         checkOpen();
         try (PointerScope scope = new PointerScope()) {
-            Tensor t = zeros(new long[]{values.length}, new org.bytedeco.pytorch.TensorOptions(ScalarType.Double));
-            new DoublePointer(t.data_ptr()).put(values, 0, values.length);
+            Tensor host = zeros(new long[]{values.length}, new org.bytedeco.pytorch.TensorOptions(ScalarType.Double));
+            new DoublePointer(host.data_ptr()).put(values, 0, values.length);
+            // NCCL reduces CUDA tensors only: the values travel on the group's device and come back
+            Tensor t = device.is_cuda() ? host.to(device, ScalarType.Double) : host;
             AllreduceOptions options = new AllreduceOptions();
             options.timeout(new Milliseconds(rendezvous.timeout().toMillis()));
             run("all-reduce of " + what, () -> group.allreduce(new TensorVector(t), options));
+            Tensor back = device.is_cuda() ? t.to(Tensors.CPU, ScalarType.Double).contiguous() : t;
             double[] out = new double[values.length];
-            new DoublePointer(t.data_ptr()).get(out, 0, out.length);
+            new DoublePointer(back.data_ptr()).get(out, 0, out.length);
             return out;
         }
     }
@@ -244,8 +285,8 @@ public final class Collectives implements AutoCloseable {
             return;
         }
         checkOpen();
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            for (List<Tensor> bucket : buckets(tensors)) {
+        for (List<Tensor> bucket : buckets(tensors)) {
+            try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
                 Tensor flat = flatten(bucket);
                 BroadcastOptions options = new BroadcastOptions();
                 options.rootRank(root);
@@ -271,29 +312,50 @@ public final class Collectives implements AutoCloseable {
 
     /**
      * Publishes this rank's {@code value} under {@code key} and returns every rank's value, indexed by rank; waits for
-     * all of them up to the timeout. For small metadata (checks that all ranks agree, finished shards, errors).
+     * all of them up to the timeout. For small metadata (checks that all ranks agree, finished shards, errors). Each
+     * key is used once per job. Rank 0 returns only once every rank has read the values, so it may leave the job
+     * right after.
      */
     public List<String> exchange(String key, String value) {
-        if (!distributed()) {
+        if (store == null) {
             return List.of(value);
         }
         checkOpen();
-        List<String> keys = new ArrayList<>();
-        for (int r = 0; r < worldSize(); r++) {
-            keys.add(KEY_PREFIX + key + "/" + r);
-        }
+        String[] keys = keys(key);
         try (PointerScope scope = new PointerScope()) {
-            store.set(keys.get(rank()), new ByteVector(value.getBytes(StandardCharsets.UTF_8)));
-            store._wait(new StringVector(keys.toArray(new String[0])),
-                    new Milliseconds(rendezvous.timeout().toMillis()));
-            List<String> values = new ArrayList<>();
-            for (String k : keys) {
-                values.add(new String(store.get(k).get(), StandardCharsets.UTF_8));
-            }
-            return values;
+            store.set(keys[rank()], new ByteVector(value.getBytes(StandardCharsets.UTF_8)));
+            store._wait(new StringVector(keys), new Milliseconds(rendezvous.timeout().toMillis()));
+            return readAll(key, keys);
+        } catch (CollectiveException e) {
+            throw e;
         } catch (RuntimeException e) {
             throw failure("exchanging '" + key + "'", e);
         }
+    }
+
+    private String[] keys(String key) {
+        String[] keys = new String[worldSize()];
+        for (int r = 0; r < keys.length; r++) {
+            keys[r] = KEY_PREFIX + key + "/" + r;
+        }
+        return keys;
+    }
+
+    /** Every rank's value; then the read acknowledgement that keeps rank 0 (the store's server) until all have read. */
+    private List<String> readAll(String key, String[] keys) {
+        List<String> values = new ArrayList<>();
+        for (String k : keys) {
+            values.add(new String(store.get(k).get(), StandardCharsets.UTF_8));
+        }
+        String[] read = new String[keys.length];
+        for (int r = 0; r < read.length; r++) {
+            read[r] = KEY_PREFIX + key + "/read/" + r;
+        }
+        store.set(read[rank()], new ByteVector((byte) 1));
+        if (isLeader()) {
+            store._wait(new StringVector(read), new Milliseconds(rendezvous.timeout().toMillis()));
+        }
+        return values;
     }
 
     /**
@@ -308,15 +370,12 @@ public final class Collectives implements AutoCloseable {
      * @throws CollectiveException naming the silent rank
      */
     public List<String> awaitAll(String key, String value) {
-        if (!distributed()) {
+        if (store == null) {
             return List.of(value);
         }
         checkOpen();
         int n = worldSize();
-        String[] keys = new String[n];
-        for (int r = 0; r < n; r++) {
-            keys[r] = KEY_PREFIX + key + "/" + r;
-        }
+        String[] keys = keys(key);
         long[] beat = new long[n];
         long[] heard = new long[n];
         java.util.Arrays.fill(beat, -1);
@@ -349,22 +408,9 @@ public final class Collectives implements AutoCloseable {
                 }
                 Thread.sleep(500);
             }
-            List<String> values = new ArrayList<>();
             try (PointerScope scope = new PointerScope()) {
-                for (String k : keys) {
-                    values.add(new String(store.get(k).get(), StandardCharsets.UTF_8));
-                }
-                // rank 0 serves the store: it returns (and may exit) only after every rank has read the values
-                String[] read = new String[n];
-                for (int r = 0; r < n; r++) {
-                    read[r] = KEY_PREFIX + key + "/read/" + r;
-                }
-                store.set(read[rank()], new ByteVector((byte) 1));
-                if (isLeader()) {
-                    store._wait(new StringVector(read), new Milliseconds(rendezvous.timeout().toMillis()));
-                }
+                return readAll(key, keys);
             }
-            return values;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CollectiveException(rendezvous + ": interrupted while waiting for '" + key + "'", e);
@@ -386,9 +432,9 @@ public final class Collectives implements AutoCloseable {
     }
 
     private CollectiveException failure(String what, RuntimeException e) {
-        return new CollectiveException(rendezvous + ": " + what + " failed: another rank has stopped (it died, was "
-                + "killed, or did not get here within " + rendezvous.timeout().toSeconds() + " s) or the network failed. "
-                + "Cause: " + firstLine(e.getMessage()), e);
+        return new CollectiveException(rendezvous + ": " + what + " failed: " + firstLine(e.getMessage()) + ". Most "
+                + "likely another rank has stopped (it died, was killed, or did not get here within "
+                + rendezvous.timeout().toSeconds() + " s) or the network failed", e);
     }
 
     private static String firstLine(String s) {
@@ -467,6 +513,7 @@ public final class Collectives implements AutoCloseable {
         }
         if (group != null) {
             group.releaseReference();
+            device.releaseReference();
         }
         if (store != null) {
             store.releaseReference();

@@ -170,34 +170,75 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                     0, examples.skipped(), startStep, (System.nanoTime() - started) / 1_000_000,
                     out.path().toString());
         }
-        LlamaModel llama;
-        if (startStep > 0 && group.isLeader()) {
-            llama = loadForTraining(out.path());
-            if (Files.isRegularFile(out.masterFile())) {
-                restoreMaster(llama, out.masterFile());
+        LlamaModel loaded = null;
+        RuntimeException loadFailure = null;
+        try {
+            if (startStep > 0 && group.isLeader()) {
+                loaded = loadForTraining(out.path());
+                if (Files.isRegularFile(out.masterFile())) {
+                    restoreMaster(loaded, out.masterFile());
+                }
+                LOG.info("{}: resuming at step {} of {}", out.path(), startStep, totalSteps);
+            } else if (baseModel != null) {
+                loaded = loadForTraining(baseModel);
+            } else {
+                loaded = LlamaModel.random(scratchConfig, config.seed(), options());
             }
-            LOG.info("{}: resuming at step {} of {}", out.path(), startStep, totalSteps);
-        } else if (baseModel != null) {
-            llama = loadForTraining(baseModel);
-        } else {
-            llama = LlamaModel.random(scratchConfig, config.seed(), options());
+        } catch (RuntimeException e) {
+            loadFailure = e;
         }
+        try {
+            agree(group, "model-loaded", loadFailure);
+        } catch (RuntimeException e) {
+            if (loaded != null) {
+                loaded.close();
+            }
+            throw e;
+        }
+        LlamaModel llama = loaded;
         try (llama; AdamW optimizer = new AdamW(trainable(llama), config.beta1(), config.beta2(),
                 config.adamEpsilon(), config.weightDecay());
              TrainingRun run = new TrainingRun(llama, examples, schedule, optimizer, group)) {
-            if (startStep > 0 && group.isLeader()) {
-                optimizer.load(out.optimizerFile());
-                truncateMetrics(startStep);
-            } else if (group.isLeader()) {
-                Files.deleteIfExists(metricsFile);
+            RuntimeException stateFailure = null;
+            try {
+                if (startStep > 0 && group.isLeader()) {
+                    optimizer.load(out.optimizerFile());
+                    truncateMetrics(startStep);
+                } else if (group.isLeader()) {
+                    Files.deleteIfExists(metricsFile);
+                }
+            } catch (IOException e) {
+                stateFailure = new UncheckedIOException(e);
+            } catch (RuntimeException e) {
+                stateFailure = e;
             }
+            agree(group, "state-loaded", stateFailure);
             // identical starting points: rank 0's weights (and, on resume, its optimizer moments) everywhere
             group.broadcast(new ArrayList<>(llama.parameters().values()), 0, "the initial parameters");
             if (startStep > 0 && group.worldSize() > 1) {
                 group.broadcast(optimizer.stateTensors(), 0, "the optimizer state");
-                optimizer.restoreSteps(startStep);
+                double[] steps = group.allReduceSum(new double[]{group.isLeader() ? optimizer.steps() : 0},
+                        "the optimizer step count");
+                optimizer.restoreSteps((long) steps[0]);
             }
             return run.loop(startStep, totalSteps, fingerprint, carryFrom, started);
+        }
+    }
+
+    /**
+     * Tells every rank whether this one succeeded at {@code what}; throws this rank's own failure, else the first
+     * other rank's (naming it), so that all ranks stop together instead of waiting in the next collective.
+     */
+    private static void agree(Collectives group, String what, RuntimeException local) {
+        String message = local == null ? "" : String.valueOf(local.getMessage());
+        List<String> outcomes = group.exchange(what, message);
+        if (local != null) {
+            throw local;
+        }
+        for (int r = 0; r < outcomes.size(); r++) {
+            if (!outcomes.get(r).isEmpty()) {
+                throw new IllegalStateException("rank " + r + " failed (" + what + "): " + outcomes.get(r));
+            }
         }
     }
 
@@ -356,6 +397,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             evaluate(startStep, totalSteps);
             long step = startStep;
             boolean interrupted = false;
+            boolean interruptedHere = false;
             boolean leader = group.isLeader();
             try (BufferedWriter metrics = leader ? Files.newBufferedWriter(metricsFile, StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND) : null) {
@@ -402,8 +444,11 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                     if (last.interrupted) {   // on any rank: all of them save (rank 0 writes) and stop together
                         interrupted = true;
                         save = true;
+                        // cleared while the checkpoint is written (an interrupted thread's NIO channels close at
+                        // once), set again before returning
+                        interruptedHere = Thread.interrupted();
                     }
-                    if (save && step < totalSteps) {
+                    if (save && (step < totalSteps || interrupted)) {
                         checkpoint(step, totalSteps, fingerprint, carryFrom, last);
                     }
                     if (config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < totalSteps) {
@@ -421,6 +466,9 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                 evaluate(step, totalSteps);
             }
             group.barrier("the final checkpoint");   // no rank reports success before rank 0 has saved
+            if (interruptedHere) {
+                Thread.currentThread().interrupt();
+            }
             long elapsed = (System.nanoTime() - started) / 1_000_000;
             return new TrainingSummary(step, last == null ? Double.NaN : last.loss,
                     last == null ? Double.NaN : last.consistency, last == null ? Double.NaN : last.ar, examplesSeen,

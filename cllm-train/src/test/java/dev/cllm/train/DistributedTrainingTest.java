@@ -121,6 +121,10 @@ class DistributedTrainingTest {
         assertThat(maxDiff(straight, resumed)).as("resumed vs uninterrupted, both on two ranks").isZero();
         assertThat(metrics(resumed).stream().map(n -> n.get("step").asLong()).toList())
                 .containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L);
+        // run again: rank 0 finds the job finished and every rank returns at once, successfully
+        port = freePort();
+        awaitAll(List.of(start(resumed, 0, port, 8, 4, 60_000), start(resumed, 1, port, 8, 4, 60_000)), 0);
+        assertThat(log(0)).contains("already trained (8 of 8 steps)");
     }
 
     private void awaitAll(List<Process> ranks, int expectedStatus) throws Exception {

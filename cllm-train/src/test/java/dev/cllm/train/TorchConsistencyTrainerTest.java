@@ -146,6 +146,39 @@ class TorchConsistencyTrainerTest {
                 .containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L);
     }
 
+    @Test
+    void anInterruptDuringTheLastStepStillSavesThatStep() throws IOException {
+        Path out = dir.resolve("interrupted");
+        TrainingEvaluator interruptAtThree = (model, step) -> {
+            if (step == 3) {
+                Thread.currentThread().interrupt();   // seen during step 4, the last one
+            }
+            return Map.of();
+        };
+        try {
+            TrainingSummary s = trainer(out, fast().maxSteps(4).evalEvery(3).build()).evaluator(interruptAtThree)
+                    .build().train();
+            assertThat(s.steps()).isEqualTo(4);
+        } finally {
+            Thread.interrupted();
+        }
+        assertThat(JSON.readTree(out.resolve("trainer/state.json").toFile()).get("step").asLong()).isEqualTo(4);
+
+        // mid-run: the interrupt seen in step 4 of 6 saves step 4 and returns with the flag set; a rerun resumes
+        Path mid = dir.resolve("mid");
+        TrainingConfig six = fast().maxSteps(6).evalEvery(3).build();
+        try {
+            TrainingSummary s = trainer(mid, six).evaluator(interruptAtThree).build().train();
+            assertThat(s.steps()).isEqualTo(4);
+            assertThat(Thread.currentThread().isInterrupted()).isTrue();
+        } finally {
+            Thread.interrupted();
+        }
+        TrainingSummary rest = trainer(mid, six).build().train();
+        assertThat(rest.resumedFromStep()).isEqualTo(4);
+        assertThat(rest.steps()).isEqualTo(6);
+    }
+
     private static void assertSameWeights(Path a, Path b) {
         try (SafetensorsCheckpoint x = SafetensorsCheckpoint.open(a); SafetensorsCheckpoint y = SafetensorsCheckpoint
                 .open(b); PointerScope scope = new PointerScope()) {

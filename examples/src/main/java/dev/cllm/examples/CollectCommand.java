@@ -112,8 +112,9 @@ final class CollectCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--shard must be I/N, e.g. 0/4; got '" + shard + "'");
             }
         }
+        modelOptions.device = distributed.device(modelOptions.device, job);
         if (job != null && job.worldSize() > 1) {
-            try (Collectives group = Collectives.connect(job, "cpu")) {
+            try (Collectives group = Collectives.storeOnly(job)) {   // the ranks exchange only metadata
                 return collectAsRank(group, shardIndex, shardCount);
             }
         }
@@ -124,17 +125,25 @@ final class CollectCommand implements Callable<Integer> {
 
     /**
      * Collects this rank's shard into {@code OUT.parts/}, waits for every rank's (however long, while their
-     * heartbeats go on), and on rank 0 merges them into OUT. Every rank fails if any rank's shard is incomplete.
+     * heartbeats go on), and on rank 0 merges them into OUT. A rank that fails tells the others why before it stops;
+     * every rank fails if any rank's shard is incomplete. Rank 0 reads every shard, so ranks on several machines need
+     * {@code OUT.parts/} on a shared file system.
      */
     private int collectAsRank(Collectives group, int shardIndex, int shardCount) throws Exception {
         Path parts = out.resolveSibling(out.getFileName() + ".parts");
-        Files.createDirectories(parts);
-        CollectionSummary mine = collect(shardPath(parts, shardIndex, shardCount), shardIndex, shardCount);
+        CollectionSummary mine;
+        try {
+            Files.createDirectories(parts);
+            mine = collect(shardPath(parts, shardIndex, shardCount), shardIndex, shardCount);
+        } catch (Exception | Error e) {
+            group.awaitAll("collected", "failed: " + e.getMessage());
+            throw e;
+        }
         List<String> outcomes = group.awaitAll("collected", mine.complete() ? "complete" : "incomplete");
         for (int r = 0; r < outcomes.size(); r++) {
             if (!outcomes.get(r).equals("complete")) {
                 throw new IllegalStateException("rank " + r + " did not finish its shard " + shardPath(parts, r,
-                        shardCount) + "; rerun the job to resume");
+                        shardCount) + " (" + outcomes.get(r) + "); rerun the job to resume");
             }
         }
         if (group.isLeader()) {
@@ -142,14 +151,29 @@ final class CollectCommand implements Callable<Integer> {
             for (int r = 0; r < shardCount; r++) {
                 shards.add(shardPath(parts, r, shardCount));
             }
-            CollectionSummary merged = ShardMerge.merge(shards, out);
+            for (Path shard : shards) {
+                if (!Files.isRegularFile(shard)) {
+                    throw new IllegalStateException(shard + " is missing on rank 0: a job on several machines needs "
+                            + parts + " on a file system they share");
+                }
+            }
+            CollectionSummary merged;
+            try {
+                merged = ShardMerge.merge(shards, out);
+            } catch (RuntimeException e) {
+                group.awaitAll("merged", "failed: " + e.getMessage());
+                throw e;
+            }
             group.awaitAll("merged", "done");
             ObjectNode o = summary(merged);
             o.put("elapsed_ms", mine.elapsedMillis() + merged.elapsedMillis());
             o.put("ranks", shardCount);
             System.out.println(JSON.writeValueAsString(o));
         } else {
-            group.awaitAll("merged", "done");   // rank 0 serves the store until everyone is through
+            String merge = group.awaitAll("merged", "done").get(0);   // rank 0 serves the store until all are through
+            if (!merge.equals("done")) {
+                throw new IllegalStateException("rank 0 could not merge the shards: " + merge);
+            }
         }
         return 0;
     }

@@ -1,6 +1,7 @@
 package dev.cllm.examples;
 
 import dev.cllm.torch.Rendezvous;
+import dev.cllm.torch.TorchRuntime;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 
@@ -87,14 +88,18 @@ final class DistributedOptions {
     }
 
     /**
-     * The device this rank trains on: {@code cuda} becomes {@code cuda:$LOCAL_RANK} when the job sets
-     * {@code LOCAL_RANK} (torchrun does, and so does {@code --local-processes}), one GPU per process; any other
-     * value is used as given.
+     * The device this rank computes on: in a job, {@code auto} is first resolved ({@code cuda} when CUDA is there,
+     * else {@code cpu}), then {@code cuda} becomes {@code cuda:$LOCAL_RANK} when the job sets {@code LOCAL_RANK}
+     * (torchrun does, and so does {@code --local-processes}): one GPU per process. Other values are used as given.
      */
     String device(String requested, Rendezvous job) {
-        String local = environment.get("LOCAL_RANK");
-        if (job == null || !requested.equals("cuda") || local == null || local.isBlank()) {
+        if (job == null) {
             return requested;
+        }
+        String device = requested.equals("auto") ? (TorchRuntime.cudaAvailable() ? "cuda" : "cpu") : requested;
+        String local = environment.get("LOCAL_RANK");
+        if (!device.equals("cuda") || local == null || local.isBlank()) {
+            return device;
         }
         try {
             return "cuda:" + Integer.parseInt(local.trim());

@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * the machine instead of oversubscribing it. Rank 0's standard output is this process's; everything else (every
  * rank's log, the other ranks' output) goes to standard error with a {@code [rank r]} prefix. When a rank fails, the
  * others get the rendezvous timeout plus 30 s to fail on their own (they report what they saw), then are killed;
- * the exit status is the first failing rank's. Stopping the launcher stops the job. Each process gets
+ * the exit status is 2 if the first failing rank refused its input, else 1. Stopping the launcher stops the job. Each process gets
  * {@code LOCAL_RANK=r}, so {@code --device cuda} puts rank r on GPU r.
  */
 final class LocalLauncher {
@@ -48,7 +48,7 @@ final class LocalLauncher {
         int port = freePort();
         List<String> jvm = jvmCommand();
         List<String> args = withoutLaunchOption(originalArgs);
-        List<Process> ranks = new ArrayList<>();
+        List<Process> ranks = new java.util.concurrent.CopyOnWriteArrayList<>();   // the shutdown hook reads it
         List<Thread> pumps = new ArrayList<>();
         Thread stopper = new Thread(() -> stopAll(ranks), "cllm-launcher-stop");
         Runtime.getRuntime().addShutdownHook(stopper);

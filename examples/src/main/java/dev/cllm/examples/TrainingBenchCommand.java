@@ -90,16 +90,17 @@ final class TrainingBenchCommand implements Callable<Integer> {
         String command = "./cllm bench-training " + String.join(" ", spec.commandLine().getParseResult()
                 .originalArgs().subList(1, spec.commandLine().getParseResult().originalArgs().size()));
         MachineInfo machine = MachineInfo.collect(command, "cpu");
-        List<Row> rows = new ArrayList<>();
+        List<Row> rows = new ArrayList<>();   // speedups filled in once all are measured
         try {
             for (int w : ranks) {
-                rows.add(measure(scratch, w, rows.isEmpty() ? null : rows.get(0)));
+                rows.add(measure(scratch, w));
             }
         } finally {
             if (work == null) {
                 org.apache.commons.io.file.PathUtils.deleteDirectory(scratch);
             }
         }
+        rows = withSpeedups(rows);
         if (json) {
             System.out.println(JSON.writeValueAsString(toJson(rows, machine)));
         } else {
@@ -108,7 +109,7 @@ final class TrainingBenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Row measure(Path scratch, int w, Row base) throws IOException, InterruptedException {
+    private Row measure(Path scratch, int w) throws IOException, InterruptedException {
         Path out = scratch.resolve("ranks-" + w);
         if (Files.exists(out)) {
             org.apache.commons.io.file.PathUtils.deleteDirectory(out);
@@ -152,8 +153,15 @@ final class TrainingBenchCommand implements Callable<Integer> {
         double stepsPerS = steps / seconds;
         double examplesPerS = examples / seconds;
         return new Row(w, batch, steps, seconds, stepsPerS, examplesPerS, tokens / seconds, waitMs / steps,
-                syncMs / steps,
-                base == null ? 1.0 : examplesPerS / base.examplesPerS());
+                syncMs / steps, Double.NaN);
+    }
+
+    /** Speedup over the one-process row (or, without one, the first row measured). */
+    static List<Row> withSpeedups(List<Row> rows) {
+        Row base = rows.stream().filter(r -> r.ranks() == 1).findFirst().orElse(rows.get(0));
+        return rows.stream().map(r -> new Row(r.ranks(), r.batch(), r.steps(), r.seconds(), r.stepsPerS(),
+                r.examplesPerS(), r.tokensPerS(), r.waitMsPerStep(), r.syncMsPerStep(),
+                r.examplesPerS() / base.examplesPerS())).toList();
     }
 
     private ObjectNode toJson(List<Row> rows, MachineInfo machine) {

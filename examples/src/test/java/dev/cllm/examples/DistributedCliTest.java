@@ -144,6 +144,15 @@ class DistributedCliTest {
                 "--local-processes=3"))).containsExactly("train", "--out", "x");
     }
 
+    @Test
+    void benchTrainingSpeedupsAreOverOneProcessWhateverTheOrder() {
+        List<TrainingBenchCommand.Row> rows = TrainingBenchCommand.withSpeedups(List.of(
+                new TrainingBenchCommand.Row(2, 16, 10, 1, 1, 30, 100, 1, 1, Double.NaN),
+                new TrainingBenchCommand.Row(1, 16, 10, 1, 1, 20, 100, 0, 0, Double.NaN)));
+        assertThat(rows.get(0).speedup()).isEqualTo(1.5);
+        assertThat(rows.get(1).speedup()).isEqualTo(1.0);
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
