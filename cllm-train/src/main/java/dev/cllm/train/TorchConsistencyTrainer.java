@@ -55,8 +55,9 @@ import static org.bytedeco.pytorch.global.torch.clip_grad_norm_;
  * <p>Checkpoints go to the output directory ({@link CheckpointDirectory}); running the same trainer again resumes
  * from the last one: examples are drawn from (seed, epoch, index) alone, so a resumed run takes the same steps as an
  * uninterrupted one. A non-finite loss or gradient stops training with {@link IllegalStateException} before the
- * weights are touched; the last checkpoint stays. An interrupt (Thread.interrupt) saves and returns after the current
- * step. Not thread-safe; one run at a time per output directory.
+ * weights are touched; the last checkpoint stays. {@link #requestStop()} (from any thread), an interrupt of the
+ * training thread, or a JVM shutdown under {@link GracefulShutdown}, saves and returns after the current step.
+ * Not thread-safe otherwise; one run at a time per output directory.
  *
  * <p><b>Data parallel.</b> With {@link Builder#distributed} the trainer is one rank of a job: every rank builds the
  * same global micro-batches and runs its contiguous slice of each; each loss term is divided by the positions of the
@@ -84,6 +85,8 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
     private final Duration logInterval;
     private final Path carryFrom;
     private final Rendezvous rendezvous;
+    private final java.util.concurrent.atomic.AtomicBoolean stopRequested =
+            new java.util.concurrent.atomic.AtomicBoolean();
 
     private TorchConsistencyTrainer(Builder b) {
         this.baseModel = b.baseModel;
@@ -115,6 +118,22 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** {@code training of OUT}. */
+    @Override
+    public String toString() {
+        return "training of " + out.path();
+    }
+
+    /**
+     * Asks a running {@link #train()} to stop after the current optimizer step and save a checkpoint, as an interrupt
+     * of its thread does but without interrupting it (an interrupted thread's file channels close, so a caller that
+     * can, should prefer this). Thread-safe; in a data-parallel job, a request on any rank stops every rank after the
+     * same step. Running the trainer again resumes. {@link GracefulShutdown} calls it when the JVM is asked to stop.
+     */
+    public void requestStop() {
+        stopRequested.set(true);
     }
 
     private TrainingSummary run() throws IOException {
@@ -259,8 +278,9 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             JsonNode other = JSON.readTree(plans.get(r));
             for (String field : List.of("data", "config", "total_steps", "architecture")) {
                 if (!other.path(field).equals(leader.path(field))) {
-                    throw new IllegalArgumentException("rank " + r + " would train with other " + field + " than rank 0: "
-                            + other.path(field) + " vs " + leader.path(field) + "; give every rank the same model, data "
+                    throw new IllegalArgumentException("rank " + r + " would train with other " + field
+                            + " than rank 0: " + other.path(field) + " vs " + leader.path(field)
+                            + "; give every rank the same model, data "
                             + "and options");
                 }
             }
@@ -455,8 +475,8 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                         evaluate(step, totalSteps);
                     }
                     if (interrupted) {
-                        LOG.warn("{}: interrupted; saved at step {} of {} (run again to resume)", out.path(), step,
-                                totalSteps);
+                        LOG.warn("{}: stopped on request; {} at step {} of {} (run again to resume)", out.path(),
+                                leader ? "saved" : "rank 0 saved", step, totalSteps);
                         break;
                     }
                 }
@@ -511,7 +531,8 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             long waitStart = System.nanoTime();
             double[] totals = group.allReduceSum(new double[]{result.loss, result.consistency, result.ar,
                     result.tokens, result.nonFinite == null ? 0 : 1,
-                    Thread.currentThread().isInterrupted() ? 1 : 0}, "the losses of step " + (step + 1));
+                    Thread.currentThread().isInterrupted() || stopRequested.get() ? 1 : 0},
+                    "the losses of step " + (step + 1));
             result.loss = totals[0];
             result.consistency = totals[1];
             result.ar = totals[2];
@@ -695,6 +716,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
 
         private Builder() {
         }
+
 
         /**
          * Trains as one rank of a data-parallel job (default: a single process). Every rank is given the same model,

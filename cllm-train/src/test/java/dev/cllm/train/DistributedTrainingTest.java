@@ -135,6 +135,26 @@ class DistributedTrainingTest {
     }
 
     @Test
+    @EnabledOnOs(OS.LINUX)
+    void aTerminatedRankMakesEveryRankStopAfterTheSameStepAndRankZeroSaveIt() throws Exception {
+        Path out = dir.resolve("terminated");
+        int port = freePort();
+        Process leader = start(out, 0, port, 1_000_000, 0, 60_000);
+        Process other = start(out, 1, port, 1_000_000, 0, 60_000);
+        awaitSteps(out, 5, leader);
+        other.destroy();   // SIGTERM, as a scheduler's preemption sends: its shutdown hook asks the trainer to stop
+        assertThat(leader.waitFor(60, TimeUnit.SECONDS)).as("rank 0 stopped with its peer").isTrue();
+        assertThat(other.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(leader.exitValue()).as(log(0)).isZero();
+        assertThat(log(1)).contains("shutting down: stopping after the current step and saving");
+        String done = Files.readAllLines(dir.resolve("rank0.out")).stream().filter(l -> l.startsWith("done "))
+                .findFirst().orElseThrow();   // Gloo prints its own notice on standard output too
+        long steps = Long.parseLong(done.substring("done ".length()));
+        assertThat(steps).isBetween(5L, 999_999L);
+        assertThat(JSON.readTree(out.resolve("trainer/state.json").toFile()).get("step").asLong()).isEqualTo(steps);
+    }
+
+    @Test
     void aKilledRankIsReportedAndTheLastCheckpointStaysWhole() throws Exception {
         Path out = dir.resolve("killed");
         int port = freePort();

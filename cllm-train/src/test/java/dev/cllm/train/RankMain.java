@@ -27,7 +27,7 @@ public final class RankMain {
             int port = Integer.parseInt(args[5]);
             TrainingConfig config = DistributedTrainingTest.config(Long.parseLong(args[6]), Long.parseLong(args[7]));
             long crashAt = args.length > 9 ? Long.parseLong(args[9]) : -1;
-            TrainingSummary s = TorchConsistencyTrainer.builder().baseModel(base)
+            TorchConsistencyTrainer trainer = TorchConsistencyTrainer.builder().baseModel(base)
                     .evaluator((model, step) -> {
                         if (step == crashAt) {
                             throw new IllegalStateException("simulated crash at step " + step);
@@ -38,8 +38,12 @@ public final class RankMain {
                     .logInterval(Duration.ofMillis(1))
                     .distributed(new Rendezvous(world, rank, "127.0.0.1", port,
                             Duration.ofMillis(Long.parseLong(args[8]))))
-                    .build().train();
-            System.out.println("done " + s.steps());
+                    .build();
+            GracefulShutdown.run(out.toString(), trainer::requestStop, GracefulShutdown.DEFAULT_WAIT, () -> {
+                TrainingSummary s = trainer.train();
+                System.out.println("done " + s.steps());
+                return s;
+            });
             System.exit(0);
         } catch (Throwable t) {
             System.err.println("FAILED: " + t.getMessage());

@@ -23,10 +23,13 @@ import java.util.concurrent.TimeUnit;
  * the machine instead of oversubscribing it. Rank 0's standard output is this process's; everything else (every
  * rank's log, the other ranks' output) goes to standard error with a {@code [rank r]} prefix. When a rank fails, the
  * others get the rendezvous timeout plus 30 s to fail on their own (they report what they saw), then are killed;
- * the exit status is 2 if the first failing rank refused its input, else 1. Stopping the launcher stops the job. Each process gets
- * {@code LOCAL_RANK=r}, so {@code --device cuda} puts rank r on GPU r.
+ * the exit status is 2 if the first failing rank refused its input, else 1. Stopping the launcher stops the job (each
+ * rank gets SIGTERM and a minute to save). Each process gets {@code LOCAL_RANK=r}, so {@code --device cuda} puts rank
+ * r on GPU r.
  */
 final class LocalLauncher {
+    /** How long a stopped rank gets (SIGTERM: it saves a checkpoint and exits) before it is killed. */
+    private static final long STOP_GRACE_SECONDS = 60;
     private final int processes;
     private final Duration timeout;
     private final PrintStream out;
@@ -49,8 +52,11 @@ final class LocalLauncher {
         List<String> jvm = jvmCommand();
         List<String> args = withoutLaunchOption(originalArgs);
         List<Process> ranks = new java.util.concurrent.CopyOnWriteArrayList<>();   // the shutdown hook reads it
-        List<Thread> pumps = new ArrayList<>();
-        Thread stopper = new Thread(() -> stopAll(ranks), "cllm-launcher-stop");
+        List<Thread> pumps = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread stopper = new Thread(() -> {   // the launcher is stopped: stop the ranks, pass on their last words
+            stopAll(ranks);
+            drain(pumps);
+        }, "cllm-launcher-stop");
         Runtime.getRuntime().addShutdownHook(stopper);
         try {
             for (int r = 0; r < processes; r++) {
@@ -74,9 +80,7 @@ final class LocalLauncher {
             err.println("started " + processes + " processes (pids " + ranks.stream().map(p -> Long.toString(
                     p.pid())).toList() + "), rendezvous at 127.0.0.1:" + port);
             int status = await(ranks);
-            for (Thread t : pumps) {
-                t.join(TimeUnit.SECONDS.toMillis(10));
-            }
+            drain(pumps);
             return status;
         } finally {
             stopAll(ranks);
@@ -126,13 +130,25 @@ final class LocalLauncher {
         }
     }
 
+    /** Waits (a bounded time) until the output of the exited ranks has been passed on. */
+    private static void drain(List<Thread> pumps) {
+        for (Thread t : pumps) {
+            try {
+                t.join(TimeUnit.SECONDS.toMillis(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     private static void stopAll(List<Process> ranks) {
         for (Process p : ranks) {
-            p.destroy();
+            p.toHandle().destroy();   // SIGTERM; Process.destroy would also close the pipes and lose its last words
         }
         for (Process p : ranks) {
             try {
-                if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                if (!p.waitFor(STOP_GRACE_SECONDS, TimeUnit.SECONDS)) {   // time to save a checkpoint
                     p.destroyForcibly();
                 }
             } catch (InterruptedException e) {

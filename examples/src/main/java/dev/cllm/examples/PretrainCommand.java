@@ -3,7 +3,6 @@ package dev.cllm.examples;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.api.Prompt;
 import dev.cllm.api.TrainingConfig;
-import dev.cllm.api.TrainingSummary;
 import dev.cllm.torch.HfTokenizer;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.train.PromptFile;
@@ -26,6 +25,8 @@ import java.util.concurrent.Callable;
         description = {"Train a LLaMA model from scratch with the next-token (AR) loss.",
                 "The corpus uses the prompts-file format; each example is the prompt followed by its answer."})
 final class PretrainCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     @Option(names = "--config", required = true, paramLabel = "CONFIG.json",
             description = "a Hugging Face config.json describing the architecture")
     Path config;
@@ -94,17 +95,14 @@ final class PretrainCommand implements Callable<Integer> {
                 .objective(TrainingConfig.Objective.LANGUAGE_MODEL)).build();
         TorchConsistencyTrainer.Builder trainer = TorchConsistencyTrainer.builder().fromScratch(architecture)
                 .sequences(sequences, lossStarts, corpus.getFileName() + " (" + sequences.size() + " sequences)")
-                .config(trainingConfig).output(training.out).storageDtype(training.storage()).device(distributed.device(training.device, job));
+                .config(trainingConfig).output(training.out).storageDtype(training.storage())
+                .device(distributed.device(training.device, job));
         if (tokenizer != null) {
             trainer.carryFilesFrom(tokenizer.toAbsolutePath().getParent());
         }
-        TrainingSummary s = trainer.distributed(job).build().train();
-        if (!DistributedOptions.reports(job)) {
-            return 0;
-        }
-        System.out.println(new ObjectMapper().writeValueAsString(new ObjectMapper().createObjectNode()
+        TorchConsistencyTrainer t = trainer.distributed(job).build();
+        return TrainingOptions.trainAndReport(t, job, s -> JSON.createObjectNode()
                 .put("steps", s.steps()).put("final_loss", s.finalLoss()).put("ar_loss", s.arLoss())
-                .put("elapsed_ms", s.elapsedMillis()).put("out", s.output())));
-        return 0;
+                .put("elapsed_ms", s.elapsedMillis()).put("out", s.output()));
     }
 }

@@ -3,7 +3,6 @@ package dev.cllm.examples;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.TrainingConfig;
-import dev.cllm.api.TrainingSummary;
 import dev.cllm.train.JacobiEvaluator;
 import dev.cllm.torch.HfTokenizer;
 import dev.cllm.torch.Rendezvous;
@@ -28,6 +27,8 @@ import java.util.concurrent.Callable;
         description = {"Consistency-train a model on a trajectory dataset (./cllm collect) into a CLLM.",
                 "Loss = consistency + w * AR (Kou et al. 2024); defaults are the CLLM authors'."})
 final class TrainCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "the target model (HF checkpoint)")
     Path model;
 
@@ -111,7 +112,8 @@ final class TrainCommand implements Callable<Integer> {
                 ? readAuthors(data) : TrajectoryReader.readAll(data);
         TorchConsistencyTrainer.Builder trainer = TorchConsistencyTrainer.builder().baseModel(model)
                 .trajectories(records, data.getFileName() + " (" + records.size() + " records)").config(config)
-                .output(training.out).storageDtype(training.storage()).device(distributed.device(training.device, job));
+                .output(training.out).storageDtype(training.storage())
+                .device(distributed.device(training.device, job));
         if (evalPrompts != null) {
             Path tokenizerFile = model.resolve("tokenizer.json");
             List<TokenIds> prompts;
@@ -124,14 +126,11 @@ final class TrainCommand implements Callable<Integer> {
             }
             trainer.evaluator(new JacobiEvaluator(prompts, evalBlockSize, evalMaxNewTokens));
         }
-        TrainingSummary s = trainer.distributed(job).build().train();
-        if (!DistributedOptions.reports(job)) {
-            return 0;
-        }
-        System.out.println(new ObjectMapper().writeValueAsString(new ObjectMapper().createObjectNode()
-                .put("steps", s.steps()).put("final_loss", s.finalLoss()).put("consistency_loss", s.consistencyLoss())
-                .put("ar_loss", s.arLoss()).put("elapsed_ms", s.elapsedMillis()).put("out", s.output())));
-        return 0;
+        TorchConsistencyTrainer t = trainer.distributed(job).build();
+        return TrainingOptions.trainAndReport(t, job, s -> JSON.createObjectNode()
+                .put("steps", s.steps()).put("final_loss", s.finalLoss())
+                .put("consistency_loss", s.consistencyLoss()).put("ar_loss", s.arLoss())
+                .put("elapsed_ms", s.elapsedMillis()).put("out", s.output()));
     }
 
     private static List<TrajectoryRecord> readAuthors(Path file) {

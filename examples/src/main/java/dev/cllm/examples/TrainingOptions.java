@@ -1,13 +1,21 @@
 package dev.cllm.examples;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cllm.api.TrainingConfig;
+import dev.cllm.api.TrainingSummary;
 import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.Rendezvous;
+import dev.cllm.train.GracefulShutdown;
+import dev.cllm.train.TorchConsistencyTrainer;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 
 /** Hyperparameter options shared by {@code train} and {@code pretrain}; defaults are {@link TrainingConfig}'s. */
 final class TrainingOptions {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     @Option(names = "--out", required = true, paramLabel = "DIR",
             description = "checkpoint directory (Hugging Face layout); rerunning with the same options resumes")
     Path out;
@@ -100,5 +108,21 @@ final class TrainingOptions {
 
     ComputeDtype storage() {
         return ComputeDtype.parse(saveDtype);
+    }
+
+    /**
+     * Trains, then prints {@code summary} of the result as one JSON line (on rank 0 alone, in a distributed job). On
+     * Ctrl-C or SIGTERM the trainer finishes the step in flight, saves, and the summary is printed before the JVM
+     * exits ({@link GracefulShutdown}).
+     */
+    static int trainAndReport(TorchConsistencyTrainer trainer, Rendezvous job,
+                              java.util.function.Function<TrainingSummary, ObjectNode> summary) throws Exception {
+        return GracefulShutdown.run(trainer.toString(), trainer::requestStop, GracefulShutdown.DEFAULT_WAIT, () -> {
+            TrainingSummary s = trainer.train();
+            if (DistributedOptions.reports(job)) {
+                System.out.println(JSON.writeValueAsString(summary.apply(s)));
+            }
+            return 0;
+        });
     }
 }
