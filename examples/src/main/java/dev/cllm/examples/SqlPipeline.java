@@ -99,7 +99,7 @@ public final class SqlPipeline {
                         "--block-size", String.valueOf(BLOCK_SIZE), "--max-new-tokens", "32", "--no-clean", "--seed", "0"),
                 new Step("train", work.resolve("cllm-f32").resolve("model.safetensors"), "train",
                         "--model", baseModel().toString(), "--data", work.resolve("trajectories.jsonl").toString(),
-                        "--out", work.resolve("cllm-f32").toString(), "--ar-weight", "10", "--lr", "5e-4",
+                        "--out", work.resolve("cllm-f32").toString(), "--loss", "local", "--ar-weight", "10", "--lr", "5e-4",
                         "--batch", "16", "--steps", "1500", "--label-smoothing", "0", "--save-every", "250",
                         "--seed", "1"),
                 new Step("export-cllm", cllmModel().resolve("model.safetensors"), "export",
