@@ -245,17 +245,11 @@ public final class Collectives implements AutoCloseable {
         if (!distributed() || tensors.isEmpty()) {
             return;
         }
-        checkOpen();
-        for (List<Tensor> bucket : buckets(tensors)) {
-            // one scope per bucket: only one flat copy (about BUCKET_BYTES) is alive at a time
-            try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-                Tensor flat = flatten(bucket);
-                AllreduceOptions options = new AllreduceOptions();
-                options.timeout(new Milliseconds(rendezvous.timeout().toMillis()));
-                run("all-reduce of " + what, () -> group.allreduce(new TensorVector(flat), options));
-                unflatten(flat, bucket);
-            }
-        }
+        bucketed(tensors, "all-reduce of " + what, true, flat -> {
+            AllreduceOptions options = new AllreduceOptions();
+            options.timeout(new Milliseconds(rendezvous.timeout().toMillis()));
+            return group.allreduce(flat, options);
+        });
     }
 
     /** Sums {@code values} over the ranks (as fp64) and returns the sums; every rank gets the same array. */
@@ -284,15 +278,27 @@ public final class Collectives implements AutoCloseable {
         if (!distributed() || tensors.isEmpty()) {
             return;
         }
+        bucketed(tensors, "broadcast of " + what, rank() != root, flat -> {
+            BroadcastOptions options = new BroadcastOptions();
+            options.rootRank(root);
+            options.timeout(new Milliseconds(rendezvous.timeout().toMillis()));
+            return group.broadcast(flat, options);
+        });
+    }
+
+    /**
+     * Runs {@code op} on each bucket of {@code tensors} flattened into one tensor, and copies the result back into the
+     * tensors when {@code copyBack}. One scope per bucket: only one flat copy (about {@link #BUCKET_BYTES}) is alive
+     * at a time.
+     */
+    private void bucketed(List<Tensor> tensors, String what, boolean copyBack,
+                          java.util.function.Function<TensorVector, Work> op) {
         checkOpen();
         for (List<Tensor> bucket : buckets(tensors)) {
             try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
                 Tensor flat = flatten(bucket);
-                BroadcastOptions options = new BroadcastOptions();
-                options.rootRank(root);
-                options.timeout(new Milliseconds(rendezvous.timeout().toMillis()));
-                run("broadcast of " + what, () -> group.broadcast(new TensorVector(flat), options));
-                if (rank() != root) {
+                run(what, () -> op.apply(new TensorVector(flat)));
+                if (copyBack) {
                     unflatten(flat, bucket);
                 }
             }

@@ -144,7 +144,10 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
     }
 
     private TrainingSummary run(Collectives group, long started) throws IOException {
-        Examples examples = trajectories != null ? Examples.ofTrajectories(trajectories, config, stopIds())
+        // the architecture training starts from, read once: its EOS ids, the ranks' agreement check, the model
+        LlamaConfig start = baseModel != null ? LlamaConfig.read(baseModel.resolve("config.json")) : scratchConfig;
+        // positions after an EOS of the target model in a fixed point are not trained on
+        Examples examples = trajectories != null ? Examples.ofTrajectories(trajectories, config, start.eosTokenIds())
                 : Examples.ofSequences(sequences, lossStarts, config);
         if (examples.size() == 0) {
             throw new IllegalArgumentException("no training examples (" + examples.skipped() + " skipped as longer "
@@ -164,7 +167,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
 
         // rank 0 owns the output directory; every rank checks that it trains the same thing from the same step
         ObjectNode plan = JSON.createObjectNode().put("data", fingerprint).put("config", config.toString())
-                .put("total_steps", totalSteps).put("architecture", architecture());
+                .put("total_steps", totalSteps).put("architecture", start.toString());
         JsonNode state = null;
         if (group.isLeader()) {
             out.recover();
@@ -199,7 +202,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                 }
                 LOG.info("{}: resuming at step {} of {}", out.path(), startStep, totalSteps);
             } else if (baseModel != null) {
-                loaded = loadForTraining(baseModel);
+                loaded = LlamaModel.load(baseModel, start, options());
             } else {
                 loaded = LlamaModel.random(scratchConfig, config.seed(), options());
             }
@@ -288,20 +291,8 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         return leader.get("start_step").asLong();
     }
 
-    /** The model architecture this run starts from, as text, for the ranks' agreement check. */
-    private String architecture() throws IOException {
-        return baseModel != null ? LlamaConfig.read(baseModel.resolve("config.json")).toString()
-                : scratchConfig.toString();
-    }
-
     private TorchOptions options() {
         return new TorchOptions(device, ComputeDtype.F32, CpuGemm.BLAS); // weights change every step: no packing
-    }
-
-    /** The target model's EOS ids (positions after them in a fixed point are not trained on). */
-    private java.util.Set<Integer> stopIds() throws IOException {
-        LlamaConfig c = baseModel != null ? LlamaConfig.read(baseModel.resolve("config.json")) : scratchConfig;
-        return c.eosTokenIds();
     }
 
     private LlamaModel loadForTraining(Path dir) {

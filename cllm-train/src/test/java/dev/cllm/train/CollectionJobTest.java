@@ -21,6 +21,8 @@ import java.util.Set;
 import java.util.function.UnaryOperator;
 import java.util.stream.IntStream;
 
+import static dev.cllm.train.ShardMerge.manifestOf;
+import static dev.cllm.train.ShardMerge.progressOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -68,14 +70,6 @@ class CollectionJobTest {
         Files.createDirectories(out.getParent());
         run(out, b -> b);
         return Files.readAllBytes(out);
-    }
-
-    private static Path progressOf(Path out) {
-        return out.resolveSibling(out.getFileName() + ".progress");
-    }
-
-    private static Path manifestOf(Path out) {
-        return out.resolveSibling(out.getFileName() + ".manifest.json");
     }
 
     @Test

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.torch.SafetensorsCheckpoint;
-import org.bytedeco.javacpp.PointerScope;
+import dev.cllm.torch.fixtures.TinyCheckpoints;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -78,16 +78,18 @@ class DistributedTrainingTest {
         // fp32 rounding differs (sub-batches padded to their own length, sums in another order), and AdamW divides by
         // the gradient's own scale, so a tiny gradient's rounding shows in its step: 6 steps at lr 3e-3 leave the
         // weights within 1e-4 of each other (measured: 4e-5)
-        assertThat(maxDiff(single, twoRanks)).as("max |single - two ranks| over all weights").isLessThan(1e-4);
+        assertThat(TinyCheckpoints.maxAbsDifference(single, twoRanks)).as("max |single - two ranks| over all weights")
+                .isLessThan(1e-4);
         // ...while a real difference in the optimisation shows far above that tolerance: the same examples in
         // micro-batches of 2 (a mean of per-micro-batch means, not the per-token mean) move the weights by 1e-2
         Path regrouped = dir.resolve("regrouped");
         TorchConsistencyTrainer.builder().baseModel(base).trajectories(records, "tiny trajectories")
                 .config(TrainingConfig.builder().learningRate(3e-3).batchSize(2).gradientAccumulation(4).warmupRatio(0)
                         .maxSteps(6).saveEvery(0).seed(3).build()).output(regrouped).build().train();
-        assertThat(maxDiff(single, regrouped)).as("max |single - regrouped|").isGreaterThan(1e-3);
-        List<JsonNode> a = metrics(single);
-        List<JsonNode> b = metrics(twoRanks);
+        assertThat(TinyCheckpoints.maxAbsDifference(single, regrouped)).as("max |single - regrouped|")
+                .isGreaterThan(1e-3);
+        List<JsonNode> a = TinyTrainingData.metrics(single);
+        List<JsonNode> b = TinyTrainingData.metrics(twoRanks);
         assertThat(b).hasSize(6);
         for (int i = 0; i < a.size(); i++) {
             assertThat(b.get(i).get("loss").asDouble()).isCloseTo(a.get(i).get("loss").asDouble(),
@@ -118,8 +120,9 @@ class DistributedTrainingTest {
         port = freePort();
         awaitAll(List.of(start(resumed, 0, port, 8, 4, 60_000), start(resumed, 1, port, 8, 4, 60_000)), 0);
         assertThat(log(0)).contains("resuming at step 4 of 8");
-        assertThat(maxDiff(straight, resumed)).as("resumed vs uninterrupted, both on two ranks").isZero();
-        assertThat(metrics(resumed).stream().map(n -> n.get("step").asLong()).toList())
+        assertThat(TinyCheckpoints.maxAbsDifference(straight, resumed))
+                .as("resumed vs uninterrupted, both on two ranks").isZero();
+        assertThat(TinyTrainingData.metrics(resumed).stream().map(n -> n.get("step").asLong()).toList())
                 .containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L);
         // run again: rank 0 finds the job finished and every rank returns at once, successfully
         port = freePort();
@@ -228,30 +231,6 @@ class DistributedTrainingTest {
             Thread.sleep(50);
         }
         throw new AssertionError("rank 0 did not reach step " + steps + ": " + log(0));
-    }
-
-    private static List<JsonNode> metrics(Path out) throws IOException {
-        List<JsonNode> lines = new ArrayList<>();
-        for (String line : Files.readAllLines(out.resolveSibling(out.getFileName() + ".metrics.jsonl"))) {
-            JsonNode n = JSON.readTree(line);
-            if (n.has("loss")) {
-                lines.add(n);
-            }
-        }
-        return lines;
-    }
-
-    /** The largest absolute difference between two checkpoints' weights. */
-    private static double maxDiff(Path a, Path b) {
-        double m = 0;
-        try (SafetensorsCheckpoint x = SafetensorsCheckpoint.open(a); SafetensorsCheckpoint y = SafetensorsCheckpoint
-                .open(b); PointerScope scope = new PointerScope()) {
-            assertThat(y.names()).isEqualTo(x.names());
-            for (String name : x.names()) {
-                m = Math.max(m, x.read(name).sub(y.read(name)).abs().max().item_double());
-            }
-        }
-        return m;
     }
 
     static int freePort() throws IOException {

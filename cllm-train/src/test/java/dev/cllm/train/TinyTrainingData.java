@@ -1,5 +1,6 @@
 package dev.cllm.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.cllm.api.DecodingSession;
 import dev.cllm.api.Prompt;
 import dev.cllm.api.TokenIds;
@@ -38,5 +39,17 @@ record TinyTrainingData(Path base, List<TrajectoryRecord> records) {
             }
         }
         return new TinyTrainingData(base, List.copyOf(records));
+    }
+
+    /** The per-step lines (those with a loss) of the metrics file of the run that writes {@code out}. */
+    static List<JsonNode> metrics(Path out) throws IOException {
+        List<JsonNode> lines = new ArrayList<>();
+        for (String line : Files.readAllLines(out.resolveSibling(out.getFileName() + ".metrics.jsonl"))) {
+            JsonNode n = Json.MAPPER.readTree(line);
+            if (n.has("loss")) {
+                lines.add(n);
+            }
+        }
+        return lines;
     }
 }

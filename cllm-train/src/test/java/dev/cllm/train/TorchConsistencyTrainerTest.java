@@ -60,17 +60,6 @@ class TorchConsistencyTrainerTest {
                 .config(config).output(out);
     }
 
-    private static List<JsonNode> metrics(Path out) throws IOException {
-        List<JsonNode> lines = new ArrayList<>();
-        for (String line : Files.readAllLines(out.resolveSibling(out.getFileName() + ".metrics.jsonl"))) {
-            JsonNode n = JSON.readTree(line);
-            if (n.has("loss")) {
-                lines.add(n);
-            }
-        }
-        return lines;
-    }
-
     @Test
     void consistencyTrainingOfARealModelLowersItsConsistencyLoss() throws IOException {
         Path stories = Stories260K.dir();
@@ -91,7 +80,7 @@ class TorchConsistencyTrainerTest {
                 .maxSteps(30).arWeight(0).stateSampling(TrainingConfig.StateSampling.ALL).build();
         TorchConsistencyTrainer.builder().baseModel(stories).trajectories(real, "stories260K trajectories")
                 .config(config).output(out).build().train();
-        List<JsonNode> m = metrics(out);
+        List<JsonNode> m = TinyTrainingData.metrics(out);
         double early = m.subList(0, 5).stream().mapToDouble(n -> n.get("consistency_loss").asDouble()).average()
                 .orElseThrow();
         double late = m.subList(25, 30).stream().mapToDouble(n -> n.get("consistency_loss").asDouble()).average()
@@ -105,7 +94,7 @@ class TorchConsistencyTrainerTest {
         Path out = dir.resolve("cllm");
         TrainingSummary s = trainer(out, fast().maxSteps(5).build()).build().train();
         assertThat(s.steps()).isEqualTo(5);
-        assertThat(metrics(out)).hasSize(5);
+        assertThat(TinyTrainingData.metrics(out)).hasSize(5);
         assertThat(out.resolve("config.json")).exists();
         assertThat(out.resolve("generation_config.json")).exists();
         try (TorchConsistencyModel trained = TorchConsistencyModel.load(out, CPU)) {
@@ -118,7 +107,7 @@ class TorchConsistencyTrainerTest {
         assertThat(again.finalLoss()).isEqualTo(s.finalLoss());
         assertThat(again.arLoss()).isEqualTo(s.arLoss());
         assertThat(Files.readAllBytes(out.resolve("model.safetensors"))).isEqualTo(weights);
-        assertThat(metrics(out)).hasSize(5);
+        assertThat(TinyTrainingData.metrics(out)).hasSize(5);
     }
 
     @Test
@@ -142,7 +131,7 @@ class TorchConsistencyTrainerTest {
         assertThat(s.steps()).isEqualTo(8);
 
         assertSameWeights(straight, resumed);
-        assertThat(metrics(resumed).stream().map(n -> n.get("step").asLong()).toList())
+        assertThat(TinyTrainingData.metrics(resumed).stream().map(n -> n.get("step").asLong()).toList())
                 .containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L);
     }
 

@@ -101,26 +101,13 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         return out != null ? out : ResultsFolder.timestamped(Cli.home().resolve("bench-results"), LocalDateTime.now());
     }
 
-    /** The command line as typed, for the results' header. */
-    String commandLine() {
-        List<String> args = new ArrayList<>(spec.commandLine().getParseResult().originalArgs());
-        int at = args.indexOf(spec.name());
-        List<String> own = at >= 0 ? args.subList(at + 1, args.size()) : args;
-        return String.join(" ", Stream.concat(Stream.of("./cllm", spec.name()),
-                own.stream().map(BenchCommand::quote)).toList());
-    }
-
-    private static String quote(String arg) {
-        return arg.matches("[A-Za-z0-9_./:,=@%+-]+") ? arg : "'" + arg.replace("'", "'\\''") + "'";
-    }
-
     @Override
     public Integer call() {
         BenchOptions options = options();
         PrintStream console = json ? System.err : System.out;
         BenchSuite.Run run;
         try {
-            run = BenchSuite.runInto(options, resultsDir(), commandLine(), console);
+            run = BenchSuite.runInto(options, resultsDir(), Cli.commandLine(spec), console);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -5,6 +5,8 @@ import picocli.CommandLine.Command;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * {@code ./cllm}: the command-line interface. Results go to stdout, logs and errors to stderr; bad input exits with
@@ -60,6 +62,18 @@ public final class Cli {
             return badInput ? BAD_INPUT : FAILURE;
         });
         return cli.execute(args);
+    }
+
+    /** A subcommand's command line as typed ({@code ./cllm NAME ARGS}, shell-quoted), for results' headers. */
+    static String commandLine(CommandLine.Model.CommandSpec spec) {
+        List<String> args = spec.commandLine().getParseResult().originalArgs();
+        int at = args.indexOf(spec.name());
+        List<String> own = at >= 0 ? args.subList(at + 1, args.size()) : args;
+        return String.join(" ", Stream.concat(Stream.of("./cllm", spec.name()), own.stream().map(Cli::quote)).toList());
+    }
+
+    private static String quote(String arg) {
+        return arg.matches("[A-Za-z0-9_./:,=@%+-]+") ? arg : "'" + arg.replace("'", "'\\''") + "'";
     }
 
     private static String oneLine(Throwable e) {

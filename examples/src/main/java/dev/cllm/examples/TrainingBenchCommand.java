@@ -87,9 +87,7 @@ final class TrainingBenchCommand implements Callable<Integer> {
             }
         }
         Path scratch = work != null ? Files.createDirectories(work) : Files.createTempDirectory("cllm-bench-training");
-        String command = "./cllm bench-training " + String.join(" ", spec.commandLine().getParseResult()
-                .originalArgs().subList(1, spec.commandLine().getParseResult().originalArgs().size()));
-        MachineInfo machine = MachineInfo.collect(command, "cpu");
+        MachineInfo machine = MachineInfo.collect(Cli.commandLine(spec), "cpu");
         List<Row> rows = new ArrayList<>();   // speedups filled in once all are measured
         try {
             for (int w : ranks) {

@@ -3,9 +3,8 @@ package dev.cllm.examples;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.torch.Rendezvous;
-import dev.cllm.torch.SafetensorsCheckpoint;
+import dev.cllm.torch.fixtures.TinyCheckpoints;
 import dev.cllm.torch.fixtures.Stories260K;
-import org.bytedeco.javacpp.PointerScope;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,10 +27,7 @@ class DistributedCliTest {
 
     @Test
     void pretrainOnTwoLocalProcessesPrintsOneSummaryAndMatchesOneProcess() throws Exception {
-        Path config = dir.resolve("config.json");
-        Files.writeString(config, "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":64,\"hidden_size\":32,"
-                + "\"intermediate_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
-                + "\"max_position_embeddings\":64,\"eos_token_id\":2,\"bos_token_id\":1}");
+        Path config = TrainCliTest.tinyConfig(dir);
         Path corpus = dir.resolve("corpus.jsonl");
         StringBuilder lines = new StringBuilder();
         for (int i = 0; i < 8; i++) {
@@ -54,7 +50,7 @@ class DistributedCliTest {
         assertThat(s.get("final_loss").asDouble()).isCloseTo(JSON.readTree(single.out()).get("final_loss")
                 .asDouble(), org.assertj.core.data.Offset.offset(1e-4));
         assertThat(two.err()).contains("[rank 0]").contains("[rank 1]").contains("rank 1 of 2");
-        assertThat(maxDiff(dir.resolve("one"), dir.resolve("two"))).isLessThan(1e-4);
+        assertThat(TinyCheckpoints.maxAbsDifference(dir.resolve("one"), dir.resolve("two"))).isLessThan(1e-4);
     }
 
     @Test
@@ -157,17 +153,5 @@ class DistributedCliTest {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
-    }
-
-    private static double maxDiff(Path a, Path b) {
-        double m = 0;
-        try (SafetensorsCheckpoint x = SafetensorsCheckpoint.open(a); SafetensorsCheckpoint y = SafetensorsCheckpoint
-                .open(b); PointerScope scope = new PointerScope()) {
-            assertThat(y.names()).isEqualTo(x.names());
-            for (String name : x.names()) {
-                m = Math.max(m, x.read(name).sub(y.read(name)).abs().max().item_double());
-            }
-        }
-        return m;
     }
 }

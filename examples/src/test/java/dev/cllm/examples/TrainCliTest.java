@@ -85,7 +85,7 @@ class TrainCliTest {
     }
 
     /** A one-layer LLaMA config.json to train from scratch. */
-    private static Path tinyConfig(Path dir) throws java.io.IOException {
+    static Path tinyConfig(Path dir) throws java.io.IOException {
         Path config = dir.resolve("config.json");
         Files.writeString(config, "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":64,\"hidden_size\":32,"
                 + "\"intermediate_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
