@@ -4,7 +4,7 @@ import dev.cllm.api.Prompt;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.Tokenizer;
 import dev.cllm.torch.TorchConsistencyModel;
-import dev.cllm.train.PromptFile;
+import dev.cllm.data.PromptFile;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -10,7 +10,7 @@ public enum ComputeDtype {
     BF16,
     F16;
 
-    ScalarType scalarType(boolean cuda) {
+    public ScalarType scalarType(boolean cuda) {
         return switch (this) {
             case AUTO -> cuda ? ScalarType.BFloat16 : ScalarType.Float;
             case F32 -> ScalarType.Float;

@@ -4,31 +4,31 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** The Hugging Face tensor names of a LLaMA-family checkpoint and the shapes a config implies: the one mapping table. */
-final class HfNames {
-    static final String EMBED = "model.embed_tokens.weight";
-    static final String FINAL_NORM = "model.norm.weight";
-    static final String LM_HEAD = "lm_head.weight";
-    static final String ATTN_NORM = "input_layernorm.weight";
-    static final String MLP_NORM = "post_attention_layernorm.weight";
-    static final String Q = "self_attn.q_proj";
-    static final String K = "self_attn.k_proj";
-    static final String V = "self_attn.v_proj";
-    static final String O = "self_attn.o_proj";
-    static final String GATE = "mlp.gate_proj";
-    static final String UP = "mlp.up_proj";
-    static final String DOWN = "mlp.down_proj";
-    static final String WEIGHT = ".weight";
-    static final String BIAS = ".bias";
+public final class HfNames {
+    public static final String EMBED = "model.embed_tokens.weight";
+    public static final String FINAL_NORM = "model.norm.weight";
+    public static final String LM_HEAD = "lm_head.weight";
+    public static final String ATTN_NORM = "input_layernorm.weight";
+    public static final String MLP_NORM = "post_attention_layernorm.weight";
+    public static final String Q = "self_attn.q_proj";
+    public static final String K = "self_attn.k_proj";
+    public static final String V = "self_attn.v_proj";
+    public static final String O = "self_attn.o_proj";
+    public static final String GATE = "mlp.gate_proj";
+    public static final String UP = "mlp.up_proj";
+    public static final String DOWN = "mlp.down_proj";
+    public static final String WEIGHT = ".weight";
+    public static final String BIAS = ".bias";
 
     private HfNames() {
     }
 
-    static String layer(int l, String name) {
+    public static String layer(int l, String name) {
         return "model.layers." + l + "." + name;
     }
 
     /** Every tensor the config requires, with its shape, in checkpoint order. */
-    static Map<String, long[]> expectedShapes(LlamaConfig c) {
+    public static Map<String, long[]> expectedShapes(LlamaConfig c) {
         long d = c.hiddenSize();
         long q = (long) c.numHeads() * c.headDim();
         long kv = (long) c.numKvHeads() * c.headDim();
@@ -66,16 +66,16 @@ final class HfNames {
         return out;
     }
 
-    static boolean isNorm(String name) {
+    public static boolean isNorm(String name) {
         return name.endsWith("norm.weight");
     }
 
-    static boolean isBias(String name) {
+    public static boolean isBias(String name) {
         return name.endsWith(BIAS);
     }
 
     /** Tensors some checkpoints carry that the model recomputes or shares (no warning). */
-    static boolean isIgnorable(String name) {
+    public static boolean isIgnorable(String name) {
         return name.endsWith("rotary_emb.inv_freq") || name.equals(LM_HEAD);
     }
 }

@@ -47,9 +47,6 @@ import static org.bytedeco.pytorch.global.torch.silu;
 public final class LlamaModel implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LlamaModel.class);
 
-    /** Standard deviation of random initial weights (the LLaMA/GPT-2 convention). */
-    static final double INIT_STD = 0.02;
-
     private final LlamaConfig config;
     private final Device device;
     private final ScalarType dtype;
@@ -210,35 +207,12 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * A model with random weights: matrices from N(0, {@value #INIT_STD}²) drawn from a seeded Java generator (the
-     * same weights on every machine), norms at 1, biases at 0.
+     * A model with random weights ({@link RandomCheckpoint#hfWeights}: the same weights on every machine for a seed).
      */
     public static LlamaModel random(LlamaConfig config, long seed, TorchOptions options) {
-        SplittableRandom rng = new SplittableRandom(seed);
-        Map<String, Tensor> weights = new LinkedHashMap<>();
         try (PointerScope scope = new PointerScope()) {
-            for (Map.Entry<String, long[]> e : HfNames.expectedShapes(config).entrySet()) {
-                long[] shape = e.getValue();
-                int n = Math.toIntExact(Arrays.stream(shape).reduce(1, Math::multiplyExact));
-                float[] values = new float[n];
-                if (HfNames.isNorm(e.getKey())) {
-                    Arrays.fill(values, 1f);
-                } else if (!HfNames.isBias(e.getKey())) {
-                    for (int i = 0; i < n; i++) {
-                        values[i] = (float) (gaussian(rng) * INIT_STD);
-                    }
-                }
-                weights.put(e.getKey(), Tensors.floats(values, shape));
-            }
-            return fromHfWeights(config, weights, options);
+            return fromHfWeights(config, RandomCheckpoint.hfWeights(config, seed), options);
         }
-    }
-
-    private static double gaussian(SplittableRandom rng) {
-        // Box-Muller: SplittableRandom has no nextGaussian on Java 17
-        double u1 = 1.0 - rng.nextDouble();
-        double u2 = rng.nextDouble();
-        return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
     }
 
     /** Where weights come from: a checkpoint or a map. */
@@ -521,10 +495,13 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * The trainable tensors (fused layout, tied embedding once), in a fixed order. Borrowed: they stay owned by the
-     * model.
+     * The weights in the fused layout, in a fixed order, under short names: {@code embed}, per layer
+     * {@code layers.L.attn_norm}, {@code .wqkv} (q, k and v rows stacked), {@code .bqkv}, {@code .wo}, {@code .bo},
+     * {@code .mlp_norm}, {@code .w13} (gate then up rows), {@code .b13}, {@code .w2}, {@code .b2} (biases only when
+     * the architecture has them), {@code norm}, and {@code lm_head} unless tied to {@code embed}. Borrowed: the model
+     * owns them. Training updates them in place; export and quantisation read them.
      */
-    public Map<String, Tensor> parameters() {
+    public Map<String, Tensor> weights() {
         checkOpen();
         Map<String, Tensor> out = new LinkedHashMap<>();
         out.put("embed", embed);
@@ -553,108 +530,6 @@ public final class LlamaModel implements AutoCloseable {
         if (t != null) {
             out.put(name, t);
         }
-    }
-
-    /**
-     * The weights under their Hugging Face names, fused projections split back (views into this model's tensors,
-     * created in the caller's {@code PointerScope}); what {@link SafetensorsWriter} needs to save a checkpoint
-     * {@code transformers} can load.
-     */
-    public Map<String, Tensor> hfStateDict() {
-        checkOpen();
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        long qRows = (long) config.numHeads() * config.headDim();
-        long kvRows = (long) config.numKvHeads() * config.headDim();
-        long ffn = config.intermediateSize();
-        out.put(HfNames.EMBED, embed.detach());
-        for (int l = 0; l < layers.length; l++) {
-            Layer w = layers[l];
-            out.put(HfNames.layer(l, HfNames.ATTN_NORM), w.attnNorm.detach());
-            splitInto(out, l, w.wqkv, HfNames.WEIGHT, new String[]{HfNames.Q, HfNames.K, HfNames.V},
-                    new long[]{qRows, kvRows, kvRows});
-            if (w.bqkv != null) {
-                splitInto(out, l, w.bqkv, HfNames.BIAS, new String[]{HfNames.Q, HfNames.K, HfNames.V},
-                        new long[]{qRows, kvRows, kvRows});
-            }
-            out.put(HfNames.layer(l, HfNames.O + HfNames.WEIGHT), w.wo.detach());
-            if (w.bo != null) {
-                out.put(HfNames.layer(l, HfNames.O + HfNames.BIAS), w.bo.detach());
-            }
-            out.put(HfNames.layer(l, HfNames.MLP_NORM), w.mlpNorm.detach());
-            splitInto(out, l, w.w13, HfNames.WEIGHT, new String[]{HfNames.GATE, HfNames.UP}, new long[]{ffn, ffn});
-            if (w.b13 != null) {
-                splitInto(out, l, w.b13, HfNames.BIAS, new String[]{HfNames.GATE, HfNames.UP}, new long[]{ffn, ffn});
-            }
-            out.put(HfNames.layer(l, HfNames.DOWN + HfNames.WEIGHT), w.w2.detach());
-            if (w.b2 != null) {
-                out.put(HfNames.layer(l, HfNames.DOWN + HfNames.BIAS), w.b2.detach());
-            }
-        }
-        out.put(HfNames.FINAL_NORM, norm.detach());
-        if (lmHead != embed) {
-            out.put(HfNames.LM_HEAD, lmHead.detach());
-        }
-        return out;
-    }
-
-    private static void splitInto(Map<String, Tensor> out, int l, Tensor fused, String suffix, String[] names,
-                                  long[] rows) {
-        long start = 0;
-        for (int i = 0; i < names.length; i++) {
-            out.put(HfNames.layer(l, names[i] + suffix), fused.detach().narrow(0, start, rows[i]));
-            start += rows[i];
-        }
-    }
-
-    /** Hugging Face's default shard size for {@code save_pretrained}. */
-    public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
-
-    /**
-     * The files of a Hugging Face model directory besides {@code config.json} and the weights (tokenizer and
-     * generation settings), which a derived checkpoint carries over so that it is complete for Hugging Face tools.
-     */
-    public static final List<String> COMPANION_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "generation_config.json", "tokenizer.model");
-
-    /** Copies those of the {@link #COMPANION_FILES} that exist in {@code from} into {@code to}, replacing any there. */
-    public static void copyCompanionFiles(Path from, Path to) throws java.io.IOException {
-        for (String name : COMPANION_FILES) {
-            Path source = from.resolve(name);
-            if (java.nio.file.Files.isRegularFile(source)) {
-                java.nio.file.Files.copy(source, to.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-    }
-
-    /**
-     * Saves a Hugging Face checkpoint into {@code dir}: {@code config.json} (with {@code torch_dtype}) and the weights
-     * in {@code storage} precision, as {@code model.safetensors} or shards of at most {@code maxShardBytes} with an
-     * index. Each file is written to a temporary name and renamed into place.
-     */
-    public void save(Path dir, ComputeDtype storage, long maxShardBytes) throws java.io.IOException {
-        checkOpen();
-        if (storage == ComputeDtype.AUTO) {
-            throw new IllegalArgumentException("choose a storage dtype: F32, BF16 or F16");
-        }
-        ScalarType target = storage.scalarType(false);
-        String torchDtype = switch (storage) {
-            case BF16 -> "bfloat16";
-            case F16 -> "float16";
-            default -> "float32";
-        };
-        java.nio.file.Files.createDirectories(dir);
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            Map<String, Tensor> weights = new LinkedHashMap<>();
-            for (Map.Entry<String, Tensor> e : hfStateDict().entrySet()) {
-                weights.put(e.getKey(), e.getValue().to(Tensors.CPU, target).contiguous());
-            }
-            SafetensorsCheckpoint.writeSharded(dir, weights, maxShardBytes);
-        }
-        Path configFile = dir.resolve("config.json");
-        Path tmp = dir.resolve("config.json.tmp");
-        config.toBuilder().torchDtype(torchDtype).build().write(tmp);
-        java.nio.file.Files.move(tmp, configFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Number of weights (tied matrices once). */

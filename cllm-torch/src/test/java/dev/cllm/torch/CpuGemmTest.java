@@ -64,12 +64,12 @@ class CpuGemmTest {
         Path bf16 = write(tmp, ComputeDtype.BF16);
         try (LlamaModel model = LlamaModel.load(bf16, TinyCheckpoints.base().build(),
                 CPU.withGemm(CpuGemm.FBGEMM_FP16)); PointerScope scope = new PointerScope()) {
-            model.parameters().values().forEach(w -> w.requires_grad_(true));
+            model.weights().values().forEach(w -> w.requires_grad_(true));
             Tensor ids = Tensors.longs(new long[]{1, 5, 9, 4}, new long[]{1, 4});
             Tensor loss = model.logits(ids).sum();
             assertThat(loss.requires_grad()).isTrue();
             loss.backward();
-            Tensor grad = model.parameters().values().iterator().next().grad();
+            Tensor grad = model.weights().values().iterator().next().grad();
             assertThat(grad.defined()).isTrue();
         }
     }

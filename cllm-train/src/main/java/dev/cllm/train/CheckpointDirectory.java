@@ -82,16 +82,16 @@ final class CheckpointDirectory {
         Path tmp = tmp();
         deleteRecursively(tmp);
         Files.createDirectories(tmp.resolve(STATE_DIR));
-        model.save(tmp, storage, LlamaModel.DEFAULT_MAX_SHARD_BYTES);
+        HfExport.save(model, tmp, storage, HfExport.DEFAULT_MAX_SHARD_BYTES);
         if (carryFrom != null) {
-            LlamaModel.copyCompanionFiles(carryFrom, tmp);
+            HfExport.copyCompanionFiles(carryFrom, tmp);
         }
         if (optimizer != null) {
             optimizer.save(tmp.resolve(STATE_DIR).resolve(OPTIMIZER_FILE));
         }
         if (storage != ComputeDtype.F32) {
             try (PointerScope scope = new PointerScope()) {
-                SafetensorsWriter.write(tmp.resolve(STATE_DIR).resolve(MASTER_FILE), model.parameters(),
+                SafetensorsWriter.write(tmp.resolve(STATE_DIR).resolve(MASTER_FILE), model.weights(),
                         java.util.Map.of("format", "cllm-master-weights"));
             }
         }

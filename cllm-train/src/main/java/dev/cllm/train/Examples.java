@@ -1,5 +1,6 @@
 package dev.cllm.train;
 
+import dev.cllm.data.TrajectoryRecord;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingConfig.ArTarget;

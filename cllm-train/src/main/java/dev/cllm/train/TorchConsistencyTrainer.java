@@ -1,5 +1,6 @@
 package dev.cllm.train;
 
+import dev.cllm.data.TrajectoryRecord;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -7,13 +8,13 @@ import dev.cllm.api.ConsistencyTrainer;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingSummary;
-import dev.cllm.torch.CollectiveException;
-import dev.cllm.torch.Collectives;
+import dev.cllm.train.CollectiveException;
+import dev.cllm.train.Collectives;
 import dev.cllm.torch.ComputeDtype;
 import dev.cllm.torch.CpuGemm;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
-import dev.cllm.torch.Rendezvous;
+import dev.cllm.train.Rendezvous;
 import dev.cllm.torch.SafetensorsFile;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
@@ -236,7 +237,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             }
             agree(group, "state-loaded", stateFailure);
             // identical starting points: rank 0's weights (and, on resume, its optimizer moments) everywhere
-            group.broadcast(new ArrayList<>(llama.parameters().values()), 0, "the initial parameters");
+            group.broadcast(new ArrayList<>(llama.weights().values()), 0, "the initial parameters");
             if (startStep > 0 && group.worldSize() > 1) {
                 group.broadcast(optimizer.stateTensors(), 0, "the optimizer state");
                 double[] steps = group.allReduceSum(new double[]{group.isLeader() ? optimizer.steps() : 0},
@@ -301,7 +302,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
 
     /** The model's parameters, switched to require gradients. */
     private static Map<String, Tensor> trainable(LlamaModel llama) {
-        Map<String, Tensor> params = llama.parameters();
+        Map<String, Tensor> params = llama.weights();
         params.values().forEach(p -> p.requires_grad_(true));
         return params;
     }
@@ -309,7 +310,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
     private static void restoreMaster(LlamaModel llama, Path file) {
         try (SafetensorsFile in = SafetensorsFile.open(file); PointerScope scope = new PointerScope();
              NoGradGuard noGrad = new NoGradGuard()) {
-            for (Map.Entry<String, Tensor> e : llama.parameters().entrySet()) {
+            for (Map.Entry<String, Tensor> e : llama.weights().entrySet()) {
                 e.getValue().copy_(in.read(e.getKey()));
             }
         }
@@ -386,11 +387,11 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                     Collectives group) {
             this.llama = llama;
             this.group = group;
-            this.paramList = List.copyOf(llama.parameters().values());
+            this.paramList = List.copyOf(llama.weights().values());
             this.examples = examples;
             this.schedule = schedule;
             this.optimizer = optimizer;
-            this.params = new TensorVector(llama.parameters().values().toArray(new Tensor[0]));
+            this.params = new TensorVector(llama.weights().values().toArray(new Tensor[0]));
             this.params.retainReference();
             this.deviceHandle = new Device(llama.deviceName());
             this.deviceHandle.retainReference();
@@ -562,7 +563,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                             + "checkpoint in " + out.path() + " is intact; lower the learning rate or check the data");
                 }
                 optimizer.step(lr);
-                for (Tensor p : llama.parameters().values()) {
+                for (Tensor p : llama.weights().values()) {
                     Tensor g = p.grad();
                     if (g.defined()) {
                         g.zero_();
@@ -721,7 +722,7 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         }
 
         /**
-         * The directory whose tokenizer and generation files ({@link LlamaModel#COMPANION_FILES}) every
+         * The directory whose tokenizer and generation files ({@link HfExport#COMPANION_FILES}) every
          * checkpoint copies (default: the base model's directory).
          */
         public Builder carryFilesFrom(Path dir) {

@@ -1,5 +1,7 @@
 package dev.cllm.train;
 
+import dev.cllm.data.TrajectoryWriter;
+import dev.cllm.data.TrajectoryRecord;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.api.TrainingConfig;

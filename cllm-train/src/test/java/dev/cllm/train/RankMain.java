@@ -1,8 +1,9 @@
 package dev.cllm.train;
 
+import dev.cllm.data.TrajectoryReader;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingSummary;
-import dev.cllm.torch.Rendezvous;
+import dev.cllm.train.Rendezvous;
 
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,5 +1,6 @@
 package dev.cllm.train;
 
+import dev.cllm.data.TrajectoryRecord;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cllm.api.DecodingSession;
 import dev.cllm.api.Prompt;
@@ -21,6 +22,8 @@ import java.util.List;
  * the training data of the trainer tests.
  */
 record TinyTrainingData(Path base, List<TrajectoryRecord> records) {
+    private static final com.fasterxml.jackson.databind.ObjectMapper MAPPER =
+            new com.fasterxml.jackson.databind.ObjectMapper();
 
     /** Writes the base model under {@code dir/base} and collects the trajectories. */
     static TinyTrainingData collect(Path dir) throws IOException {
@@ -45,7 +48,7 @@ record TinyTrainingData(Path base, List<TrajectoryRecord> records) {
     static List<JsonNode> metrics(Path out) throws IOException {
         List<JsonNode> lines = new ArrayList<>();
         for (String line : Files.readAllLines(out.resolveSibling(out.getFileName() + ".metrics.jsonl"))) {
-            JsonNode n = Json.MAPPER.readTree(line);
+            JsonNode n = MAPPER.readTree(line);
             if (n.has("loss")) {
                 lines.add(n);
             }

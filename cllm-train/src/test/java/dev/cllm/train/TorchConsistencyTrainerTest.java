@@ -1,5 +1,6 @@
 package dev.cllm.train;
 
+import dev.cllm.data.TrajectoryRecord;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.api.DecodingSession;

@@ -22,8 +22,17 @@ import java.util.Objects;
 public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown shown) {
 
     /** The definitions of the columns, for the help, the table and the HTML page. */
-    static final List<String> DEFINITIONS = List.of(DemoCommand.DEF_TOKENS_PER_PASS, DemoCommand.DEF_TOKENS_PER_S,
-            DemoCommand.DEF_SPEEDUP, DemoCommand.DEF_ACCURACY);
+    public static final String DEF_TOKENS_PER_PASS = "tokens/pass: tokens the decoding passes produced / decoding passes, "
+            + "where decoding passes are the forward passes after the prompt's prefill (the same for every decoder) "
+            + "and the stop token counts as produced; ar is exactly 1.00";
+    public static final String DEF_TOKENS_PER_S = "tokens/s: those tokens / decode time (prefill excluded), summed over the "
+            + "questions; the median over the timed sweeps";
+    public static final String DEF_SPEEDUP = "speedup: tokens/s over ar's tokens/s in this run; latency speedup: ar's "
+            + "end-to-end time over the decoder's (prefill included), summed over the questions";
+    public static final String DEF_ACCURACY = "exec acc: share of questions whose predicted SQL returns the gold SQL's "
+            + "result on SQLite; exact: share equal to the gold SQL; agrees: share of outputs identical to ar's";
+    static final List<String> DEFINITIONS = List.of(DEF_TOKENS_PER_PASS, DEF_TOKENS_PER_S, DEF_SPEEDUP,
+            DEF_ACCURACY);
 
     /**
      * The setting of a run.
@@ -119,7 +128,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown 
                 .put("platform", setting.platform());
         o.put("task", setting.task());
         o.put("jacobi_base_mismatches", mismatches);
-        rows.stream().filter(r -> r.decoder().equals(DemoCommand.JACOBI_CLLM)).findFirst()
+        rows.stream().filter(r -> r.decoder().equals(SqlDemo.JACOBI_CLLM)).findFirst()
                 .ifPresent(r -> o.put("cllm_agrees_with_base", r.agreesWithBase()));
         if (shown != null) {
             o.put("shown_question", shown.number());

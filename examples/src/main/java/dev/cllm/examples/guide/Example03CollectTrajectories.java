@@ -8,10 +8,10 @@ import dev.cllm.api.Trajectory;
 import dev.cllm.api.TrajectoryCollector;
 import dev.cllm.jacobi.JacobiTrajectoryCollector;
 import dev.cllm.torch.TorchConsistencyModel;
-import dev.cllm.train.RepetitionFilter;
-import dev.cllm.train.TrajectoryReader;
-import dev.cllm.train.TrajectoryRecord;
-import dev.cllm.train.TrajectoryWriter;
+import dev.cllm.data.RepetitionFilter;
+import dev.cllm.data.TrajectoryReader;
+import dev.cllm.data.TrajectoryRecord;
+import dev.cllm.data.TrajectoryWriter;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -37,7 +37,7 @@ import java.util.Map;
  * {@link RepetitionFilter}, writes the rest with {@link TrajectoryWriter} to {@code OUT_DIR/trajectories.jsonl}
  * (default: a new temporary directory) and reads the file back with {@link TrajectoryReader}.
  *
- * <p>For real datasets use {@code ./cllm collect} (or {@code dev.cllm.train.CollectionJob}, which example 04 uses):
+ * <p>For real datasets use {@code ./cllm collect} (or {@code dev.cllm.data.CollectionJob}, which example 04 uses):
  * the same collector and filter, plus prompt files, resuming after a crash and sharding; see
  * {@code docs/trajectories.md}. {@code -} keeps an argument's default.
  */

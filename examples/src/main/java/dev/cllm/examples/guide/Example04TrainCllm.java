@@ -7,12 +7,12 @@ import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingSummary;
 import dev.cllm.jacobi.JacobiTrajectoryCollector;
 import dev.cllm.torch.TorchConsistencyModel;
-import dev.cllm.train.CollectionJob;
-import dev.cllm.train.CollectionSummary;
+import dev.cllm.data.CollectionJob;
+import dev.cllm.data.CollectionSummary;
 import dev.cllm.train.JacobiEvaluator;
 import dev.cllm.train.TorchConsistencyTrainer;
-import dev.cllm.train.TrajectoryReader;
-import dev.cllm.train.TrajectoryRecord;
+import dev.cllm.data.TrajectoryReader;
+import dev.cllm.data.TrajectoryRecord;
 
 import java.io.IOException;
 import java.io.PrintStream;

@@ -102,7 +102,7 @@ public final class SqlTask {
      * Writes the task to {@code dir} (created if absent; files replaced):
      * <ul>
      *   <li>{@code train.prompts.jsonl}, {@code heldout.prompts.jsonl}: one {@code {"prompt": ..., "answer": ...}}
-     *       line per example, as {@link dev.cllm.train.PromptFile} reads them (it rejects other fields);</li>
+     *       line per example, as {@link dev.cllm.data.PromptFile} reads them (it rejects other fields);</li>
      *   <li>{@code train.examples.jsonl}, {@code heldout.examples.jsonl}: line i describes prompt i:
      *       {@code {"db", "question", "sql", "pattern", "phrasing"}};</li>
      *   <li>{@code databases.jsonl}: one database per line, schema and rows; {@code task.json}: the config.</li>

@@ -3,9 +3,9 @@ package dev.cllm.examples.guide;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.Trajectory;
 import dev.cllm.torch.fixtures.Stories260K;
-import dev.cllm.train.RepetitionFilter.Verdict;
-import dev.cllm.train.TrajectoryReader;
-import dev.cllm.train.TrajectoryRecord;
+import dev.cllm.data.RepetitionFilter.Verdict;
+import dev.cllm.data.TrajectoryReader;
+import dev.cllm.data.TrajectoryRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

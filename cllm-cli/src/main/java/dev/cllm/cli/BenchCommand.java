@@ -1,0 +1,129 @@
+package dev.cllm.cli;
+
+import dev.cllm.bench.BenchJson;
+import dev.cllm.bench.BenchMarkdown;
+import dev.cllm.bench.BenchOptions;
+import dev.cllm.bench.BenchResults;
+import dev.cllm.bench.BenchSuite;
+import dev.cllm.bench.ResultsFolder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * {@code ./cllm bench}: runs a chosen subset of the JMH benchmarks ({@link BenchSuite}) and writes a results folder
+ * (JSON, Markdown, PNG charts, machine description, JMH's log). With {@code --json} the one JSON object goes to
+ * stdout and JMH's progress to stderr.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Run the JMH benchmarks (forward cost against n, AR against Jacobi generation, trajectory "
+                + "collection) and write results.json, results.md, machine.json, PNG charts and jmh.log into a "
+                + "results folder.",
+            "Exit status 1 if a benchmark configuration failed (its row has an error)."})
+final class BenchCommand implements java.util.concurrent.Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--quick", description = "1 warm-up and 3 measured iterations of 1 s, fewer n and block sizes "
+            + "(about 2-3 minutes)")
+    boolean quick;
+
+    @Option(names = "--json", description = "print one JSON object on stdout (JMH's progress goes to stderr)")
+    boolean json;
+
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "results folder (default: bench-results/<timestamp> in the repository)")
+    Path out;
+
+    @Option(names = "--benchmarks", split = ",", paramLabel = "LIST",
+            description = "forward, generation, collection (default: forward,generation)")
+    List<String> benchmarks = new ArrayList<>();
+
+    @Option(names = "--models", split = ",", paramLabel = "LIST",
+            description = "models for every selected benchmark: stories260K, random50M, "
+                    + "random-d<D>-l<L>-h<H>-kv<KV>-f<F>-v<V>, sql-base, sql-cllm, dir:PATH (default: forward "
+                    + "stories260K,random50M; generation stories260K and the SQL models where they exist; collection "
+                    + "stories260K)")
+    List<String> models = new ArrayList<>();
+
+    @Option(names = "--n", split = ",", paramLabel = "LIST",
+            description = "forward: new tokens per pass (default 1,2,4,8,16,32,64; quick 1,4,16,64)")
+    List<Integer> n = new ArrayList<>();
+
+    @Option(names = "--block-sizes", split = ",", paramLabel = "LIST",
+            description = "generation block sizes, 1 = AR, always added (default 1,4,8,16,32; quick 1,8,16); "
+                    + "collection uses those >= 2 (default 16)")
+    List<Integer> blockSizes = new ArrayList<>();
+
+    @Option(names = "--contexts", split = ",", paramLabel = "LIST",
+            description = "forward: cached tokens before the pass (default 128)")
+    List<Integer> contexts = new ArrayList<>();
+
+    @Option(names = "--threads", split = ",", paramLabel = "LIST",
+            description = "libtorch/OpenBLAS threads per configuration, TORCH/BLAS or default (default: default)")
+    List<String> threads = new ArrayList<>();
+
+    @Option(names = "--dtypes", split = ",", paramLabel = "LIST",
+            description = "compute dtypes: auto, f32, bf16, f16 (default: auto)")
+    List<String> dtypes = new ArrayList<>();
+
+    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "128",
+            description = "generation and collection: new tokens per prompt, EOS ignored except by task models "
+                    + "with their own prompts, which stop at EOS (default: ${DEFAULT-VALUE})")
+    int maxNewTokens;
+
+    @Option(names = "--device", paramLabel = "DEV", description = "cpu (default), cuda or cuda:N")
+    String device;
+
+    /** The run these options describe. */
+    BenchOptions options() {
+        BenchOptions.Builder b = BenchOptions.builder().quick(quick).parts(benchmarks).models(models).n(n)
+                .blockSizes(blockSizes).contexts(contexts).threads(threads).dtypes(dtypes)
+                .maxNewTokens(maxNewTokens);
+        if (device != null) {
+            b.device(device);
+        }
+        return b.build();
+    }
+
+    /** The results folder: {@code --out}, else a new timestamped folder under the repository's bench-results. */
+    Path resultsDir() {
+        return out != null ? out : ResultsFolder.timestamped(Cli.home().resolve("bench-results"), LocalDateTime.now());
+    }
+
+    @Override
+    public Integer call() {
+        BenchOptions options = options();
+        PrintStream console = json ? System.err : System.out;
+        BenchSuite.Run run;
+        try {
+            run = BenchSuite.runInto(options, resultsDir(), Cli.commandLine(spec), console);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        BenchResults r = run.results();
+        if (json) {
+            System.out.println(BenchJson.compact(BenchJson.results(r, run.machine(), run.dir().toString())));
+        } else {
+            System.out.println();
+            System.out.println(BenchMarkdown.document(r, run.machine(), List.of()));
+            System.out.println("results: " + run.dir());
+            run.files().forEach(f -> System.out.println("  " + f.getFileName()));
+        }
+        boolean failed = Stream.of(r.forwardCost().stream().map(BenchResults.ForwardRow::error),
+                r.generation().stream().map(BenchResults.GenerationRow::error),
+                r.collection().stream().map(BenchResults.CollectionRow::error))
+                .flatMap(s -> s).anyMatch(e -> e != null);
+        return failed ? Cli.FAILURE : 0;
+    }
+}

@@ -1,0 +1,84 @@
+package dev.cllm.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * {@code ./cllm}: the command-line interface. Results go to stdout, logs and errors to stderr; bad input exits with
+ * status 2 and one line naming the problem, a failure during the run with status 1.
+ */
+@Command(name = "cllm", mixinStandardHelpOptions = true, version = "cllm-java 0.1.0-SNAPSHOT",
+        description = "Consistency LLMs on the JVM: lossless Jacobi decoding for LLaMA-family checkpoints.",
+        subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class, TrainCommand.class,
+                PretrainCommand.class, ExportCommand.class, PipelineCommand.class, SqlTaskCommand.class, BenchCommand.class, TrainingBenchCommand.class,
+                DemoCommand.class,
+                ExampleCommand.class,
+                CommandLine.HelpCommand.class})
+public final class Cli {
+    /** Exit status for invalid input (bad option, file, id or size). */
+    static final int BAD_INPUT = 2;
+    /** Exit status for a failure during the run. */
+    static final int FAILURE = 1;
+
+    /** The repository root, set by the launcher; the embedded models live under it. */
+    static Path home() {
+        return Path.of(System.getProperty("cllm.home", "."));
+    }
+
+    /** The embedded default model. */
+    static Path defaultModel() {
+        return home().resolve("models").resolve("stories260K");
+    }
+
+    public static void main(String[] args) {
+        if (System.getProperty("org.slf4j.simpleLogger.logFile") == null) {
+            System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+        }
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit status (for tests). */
+    static int run(String... args) {
+        CommandLine cli = new CommandLine(new Cli());
+        cli.setParameterExceptionHandler((e, a) -> {
+            PrintWriter err = e.getCommandLine().getErr();
+            err.println("error: " + e.getMessage());
+            err.println("(try: ./cllm " + e.getCommandLine().getCommandName() + " --help)");
+            err.flush();
+            return BAD_INPUT;
+        });
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            boolean badInput = e instanceof IllegalArgumentException || e instanceof dev.cllm.api.CheckpointException
+                    || e instanceof dev.cllm.data.TrajectoryFormatException
+                    || e instanceof dev.cllm.data.PromptFormatException;
+            err.println("error: " + oneLine(e));
+            err.flush();
+            return badInput ? BAD_INPUT : FAILURE;
+        });
+        return cli.execute(args);
+    }
+
+    /** A subcommand's command line as typed ({@code ./cllm NAME ARGS}, shell-quoted), for results' headers. */
+    static String commandLine(CommandLine.Model.CommandSpec spec) {
+        List<String> args = spec.commandLine().getParseResult().originalArgs();
+        int at = args.indexOf(spec.name());
+        List<String> own = at >= 0 ? args.subList(at + 1, args.size()) : args;
+        return String.join(" ", Stream.concat(Stream.of("./cllm", spec.name()), own.stream().map(Cli::quote)).toList());
+    }
+
+    private static String quote(String arg) {
+        return arg.matches("[A-Za-z0-9_./:,=@%+-]+") ? arg : "'" + arg.replace("'", "'\\''") + "'";
+    }
+
+    private static String oneLine(Throwable e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        int newline = message.indexOf('\n');
+        return newline < 0 ? message : message.substring(0, newline);
+    }
+}

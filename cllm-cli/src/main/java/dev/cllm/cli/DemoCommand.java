@@ -1,0 +1,157 @@
+package dev.cllm.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.examples.demo.DemoReport;
+import dev.cllm.examples.demo.HtmlReport;
+import dev.cllm.examples.demo.SqlDemo;
+import dev.cllm.torch.TorchRuntime;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code ./cllm demo}: the text-to-SQL demo ({@link SqlDemo}): the shipped base model and its CLLM on the held-out
+ * questions, decoded as ar, jacobi-base and jacobi-cllm; the table, then one question's Jacobi trajectories in the
+ * terminal and as an HTML page, or {@code --json}.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"The base model and its CLLM on the held-out text-to-SQL questions: accuracy and speed of "
+                + "ar (base model, one token per pass), jacobi-base (Jacobi decoding on the base model: lossless, "
+                + "the same output as ar) and jacobi-cllm (Jacobi decoding on the CLLM); then one question's "
+                + "Jacobi trajectories, in the terminal and as an HTML page.",
+                ""},
+        footer = {"", "Columns:", DemoReport.DEF_TOKENS_PER_PASS, DemoReport.DEF_TOKENS_PER_S,
+                DemoReport.DEF_SPEEDUP, DemoReport.DEF_ACCURACY, "",
+                "Trajectories: one row per forward pass; tokens already equal to the final output at their position "
+                        + "are green on a terminal (unless NO_COLOR is set), else in [brackets].", "",
+                "--json prints only {\"rows\":[{\"decoder\",\"exec_accuracy\",\"exact_match\",\"tokens_per_pass\","
+                        + "\"tokens_per_s\",\"speedup\"}],\"questions\":N,...} on stdout; logs go to stderr."})
+public final class DemoCommand implements Callable<Integer> {
+    static final String DEFAULT_HTML = "cllm-demo.html";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Option(names = "--base", paramLabel = "DIR",
+            description = "the base model's checkpoint directory (default: models/sql-base in the repository)")
+    Path base;
+
+    @Option(names = "--cllm", paramLabel = "DIR",
+            description = "the CLLM's checkpoint directory (default: models/sql-cllm in the repository)")
+    Path cllm;
+
+    @Option(names = "--questions", paramLabel = "N",
+            description = "decode the first N held-out questions (default: all of them)")
+    Integer questions;
+
+    @Option(names = "--block-size", paramLabel = "N", defaultValue = "8",
+            description = "Jacobi block size n (default: ${DEFAULT-VALUE}, the block size the shipped CLLM was "
+                    + "trained with)")
+    int blockSize;
+
+    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "64",
+            description = "most tokens to generate per question (default: ${DEFAULT-VALUE})")
+    int maxNewTokens;
+
+    @Option(names = "--repeats", paramLabel = "R", defaultValue = "1",
+            description = "timed sweeps over the questions; tokens/s is the median (default: ${DEFAULT-VALUE})")
+    int repeats;
+
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "3",
+            description = "questions each decoder decodes untimed first (default: ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--show", paramLabel = "K",
+            description = "show the trajectories of question K (1-based; default: the question among the first "
+                    + SqlDemo.SHOW_CANDIDATES + " where the CLLM accepts the most tokens per pass)")
+    Integer show;
+
+    @Option(names = "--html", paramLabel = "FILE",
+            description = "write the trajectories as an HTML page (default: " + DEFAULT_HTML
+                    + " in the working directory; with --json only when given)")
+    Path html;
+
+    @Option(names = "--json", description = "print only one JSON object on stdout")
+    boolean json;
+
+    @Option(names = "--threads", paramLabel = "N",
+            description = "libtorch intra-op threads (default: measured per machine, see README)")
+    Integer threads;
+
+    @Option(names = "--blas-threads", paramLabel = "N", description = "OpenBLAS threads")
+    Integer blasThreads;
+
+    @Option(names = "--device", paramLabel = "DEV", defaultValue = "auto",
+            description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
+    String device;
+
+    /** The repository root, set by the launcher ({@code -Dcllm.home}); else the working directory. */
+    static Path home() {
+        return Path.of(System.getProperty("cllm.home", "."));
+    }
+
+    @Override
+    public Integer call() throws JsonProcessingException {
+        checkOptions();
+        Path baseDir = base != null ? base : home().resolve("models").resolve("sql-base");
+        Path cllmDir = cllm != null ? cllm : home().resolve("models").resolve("sql-cllm");
+        requireDirectory(baseDir, "--base", base == null, "the base model");
+        requireDirectory(cllmDir, "--cllm", cllm == null, "the CLLM");
+
+        if (threads != null || blasThreads != null) {
+            TorchRuntime.setThreads(threads != null ? threads : TorchRuntime.torchThreads(),
+                    blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
+        }
+        DemoReport report = SqlDemo.run(new SqlDemo.Options(baseDir, cllmDir, questions, blockSize, maxNewTokens,
+                repeats, warmup, show, device));
+        PrintStream out = System.out;
+        if (json) {
+            var o = report.toJson(JSON);
+            if (html != null) {
+                o.put("html", HtmlReport.write(report, html).toString());
+            }
+            out.println(JSON.writeValueAsString(o));
+        } else {
+            report.printHuman(out, colour());
+            Path page = HtmlReport.write(report, html != null ? html : Path.of(DEFAULT_HTML));
+            out.println();
+            out.println("HTML: " + page);
+        }
+        out.flush();
+        return 0;
+    }
+
+    private void checkOptions() {
+        new SqlDemo.Options(Path.of("."), Path.of("."), questions, blockSize, maxNewTokens, repeats, warmup, show,
+                device); // validates the decoding options before any model loads
+        if (threads != null && threads < 1) {
+            throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
+        }
+        if (blasThreads != null && blasThreads < 1) {
+            throw new IllegalArgumentException("--blas-threads must be >= 1, got " + blasThreads);
+        }
+    }
+
+    /**
+     * Throws an {@link IllegalArgumentException} naming {@code dir}, and the option that chose it, when it is not a
+     * directory.
+     */
+    static void requireDirectory(Path dir, String option, boolean defaulted, String what) {
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(defaulted
+                    ? dir + ": no such directory (" + what + "'s checkpoint directory, the default of " + option
+                    + "; pass " + option + " DIR)"
+                    : option + " " + dir + ": no such directory (" + what + "'s checkpoint directory)");
+        }
+    }
+
+    /** ANSI colours when stdout is a terminal and {@code NO_COLOR} is not set. */
+    static boolean colour() {
+        String noColour = System.getenv("NO_COLOR");
+        return System.console() != null && (noColour == null || noColour.isEmpty());
+    }
+}

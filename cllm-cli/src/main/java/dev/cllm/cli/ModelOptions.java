@@ -1,0 +1,44 @@
+package dev.cllm.cli;
+
+import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.TorchConsistencyModel;
+import dev.cllm.torch.TorchOptions;
+import dev.cllm.torch.TorchRuntime;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** Options every command that loads a model shares. */
+final class ModelOptions {
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "Hugging Face checkpoint directory (default: the embedded models/stories260K)")
+    Path model;
+
+    @Option(names = "--device", paramLabel = "DEV", defaultValue = "auto",
+            description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "auto",
+            description = "compute dtype: auto (fp32 on CPU, bf16 on CUDA), f32, bf16, f16 (default: ${DEFAULT-VALUE})")
+    String dtype;
+
+    @Option(names = "--threads", paramLabel = "N",
+            description = "libtorch intra-op threads (default: measured per machine, see README)")
+    Integer threads;
+
+    @Option(names = "--blas-threads", paramLabel = "N", description = "OpenBLAS threads")
+    Integer blasThreads;
+
+    Path modelDir() {
+        return model != null ? model : Cli.defaultModel();
+    }
+
+    TorchConsistencyModel load() {
+        if (threads != null || blasThreads != null) {
+            TorchRuntime.ensureLoaded();
+            TorchRuntime.setThreads(threads != null ? threads : TorchRuntime.torchThreads(),
+                    blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
+        }
+        return TorchConsistencyModel.load(modelDir(), new TorchOptions(device, ComputeDtype.parse(dtype)));
+    }
+}

@@ -1,0 +1,141 @@
+package dev.cllm.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.api.TokenIds;
+import dev.cllm.api.TrainingConfig;
+import dev.cllm.train.JacobiEvaluator;
+import dev.cllm.torch.HfTokenizer;
+import dev.cllm.train.Rendezvous;
+import dev.cllm.data.PromptFile;
+import dev.cllm.train.TorchConsistencyTrainer;
+import dev.cllm.data.TrajectoryReader;
+import dev.cllm.data.TrajectoryRecord;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code ./cllm train}: consistency training of a model on its Jacobi trajectories. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Consistency-train a model on a trajectory dataset (./cllm collect) into a CLLM.",
+                "Loss = consistency + w * AR (Kou et al. 2024); defaults are the CLLM authors'."})
+final class TrainCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "the target model (HF checkpoint)")
+    Path model;
+
+    @Option(names = "--data", required = true, paramLabel = "FILE.jsonl", description = "trajectories (ours or the "
+            + "authors' format)")
+    Path data;
+
+    @Mixin
+    TrainingOptions training;
+
+    @Mixin
+    DistributedOptions distributed;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--loss", defaultValue = "global", paramLabel = "global|local",
+            description = "consistency loss (default: ${DEFAULT-VALUE})")
+    String loss;
+
+    @Option(names = "--distance", defaultValue = "forward", paramLabel = "forward|reverse",
+            description = "KL direction (default: ${DEFAULT-VALUE}, the authors' soft cross-entropy)")
+    String distance;
+
+    @Option(names = "--ar-weight", paramLabel = "W", description = "weight of the AR loss (default: the authors' 10)")
+    Double arWeight;
+
+    @Option(names = "--ar-target", defaultValue = "teacher", paramLabel = "teacher|labels",
+            description = "AR loss on the model's own output or on ground-truth labels when present")
+    String arTarget;
+
+    @Option(names = "--states", defaultValue = "one", paramLabel = "one|all",
+            description = "trajectory states per record and epoch: one sampled (the authors') or all")
+    String states;
+
+    @Option(names = "--eval-prompts", paramLabel = "FILE", description = "held-out prompts for the evaluation hook")
+    Path evalPrompts;
+
+    @Option(names = "--eval-every", defaultValue = "0", paramLabel = "N",
+            description = "evaluate every N steps (and at the start and end when --eval-prompts is given)")
+    long evalEvery;
+
+    @Option(names = "--eval-block-size", defaultValue = "16", paramLabel = "N")
+    int evalBlockSize;
+
+    @Option(names = "--eval-max-new-tokens", defaultValue = "64", paramLabel = "M")
+    int evalMaxNewTokens;
+
+    @Override
+    public Integer call() throws Exception {
+        if (distributed.launchesLocally()) {
+            return distributed.launch(spec);
+        }
+        Rendezvous job = distributed.rendezvous();
+        if (!Files.isRegularFile(data)) {
+            throw new IllegalArgumentException("--data " + data + ": no such file");
+        }
+        TrainingConfig.Builder b = TrainingConfig.builder()
+                .consistencyLoss(TrainingConfig.ConsistencyLoss.valueOf(loss.toUpperCase(Locale.ROOT)))
+                .distance(switch (distance) {
+                    case "forward" -> TrainingConfig.Distance.FORWARD_KL;
+                    case "reverse" -> TrainingConfig.Distance.REVERSE_KL;
+                    default -> throw new IllegalArgumentException("--distance must be forward or reverse");
+                })
+                .arTarget(switch (arTarget) {
+                    case "teacher" -> TrainingConfig.ArTarget.TEACHER_OUTPUT;
+                    case "labels" -> TrainingConfig.ArTarget.LABELS;
+                    default -> throw new IllegalArgumentException("--ar-target must be teacher or labels");
+                })
+                .stateSampling(switch (states) {
+                    case "one" -> TrainingConfig.StateSampling.ONE_SAMPLED;
+                    case "all" -> TrainingConfig.StateSampling.ALL;
+                    default -> throw new IllegalArgumentException("--states must be one or all");
+                })
+                .evalEvery(evalEvery);
+        if (arWeight != null) {
+            b.arWeight(arWeight);
+        }
+        TrainingConfig config = training.apply(b).build();
+        List<TrajectoryRecord> records = data.toString().endsWith(".json")
+                ? readAuthors(data) : TrajectoryReader.readAll(data);
+        TorchConsistencyTrainer.Builder trainer = TorchConsistencyTrainer.builder().baseModel(model)
+                .trajectories(records, data.getFileName() + " (" + records.size() + " records)").config(config)
+                .output(training.out).storageDtype(training.storage())
+                .device(distributed.device(training.device, job));
+        if (evalPrompts != null) {
+            Path tokenizerFile = model.resolve("tokenizer.json");
+            List<TokenIds> prompts;
+            if (Files.isRegularFile(tokenizerFile)) {   // text prompts need the model's tokenizer
+                try (HfTokenizer t = HfTokenizer.open(tokenizerFile)) {
+                    prompts = PromptFile.of(evalPrompts, t).read().stream().map(p -> p.ids()).toList();
+                }
+            } else {
+                prompts = PromptFile.of(evalPrompts).read().stream().map(p -> p.ids()).toList();
+            }
+            trainer.evaluator(new JacobiEvaluator(prompts, evalBlockSize, evalMaxNewTokens));
+        }
+        TorchConsistencyTrainer t = trainer.distributed(job).build();
+        return TrainingOptions.trainAndReport(t, job, s -> JSON.createObjectNode()
+                .put("steps", s.steps()).put("final_loss", s.finalLoss())
+                .put("consistency_loss", s.consistencyLoss()).put("ar_loss", s.arLoss())
+                .put("elapsed_ms", s.elapsedMillis()).put("out", s.output()));
+    }
+
+    private static List<TrajectoryRecord> readAuthors(Path file) {
+        List<TrajectoryRecord> out = new java.util.ArrayList<>();
+        dev.cllm.data.AuthorsFormat.read(file, out::add);
+        return out;
+    }
+}

@@ -1,0 +1,90 @@
+package dev.cllm.cli;
+
+import dev.cllm.bench.BenchOptions;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code ./cllm bench}: option parsing and bad input (no JMH run: too slow for unit tests). */
+class BenchCommandTest {
+    private static BenchCommand parse(String... args) {
+        BenchCommand command = new BenchCommand();
+        new CommandLine(command).parseArgs(args);
+        return command;
+    }
+
+    @Test
+    void noOptionsIsTheFullDefaultRun() {
+        BenchCommand c = parse();
+        BenchOptions o = c.options();
+        assertThat(c.json).isFalse();
+        assertThat(o.quick()).isFalse();
+        assertThat(o.parts()).containsExactly(BenchOptions.Part.FORWARD, BenchOptions.Part.GENERATION);
+        assertThat(o.modelsFor(BenchOptions.Part.FORWARD)).containsExactly("stories260K", "random50M");
+        assertThat(o.modelsFor(BenchOptions.Part.GENERATION)).containsExactly("stories260K", "sql-base", "sql-cllm");
+        assertThat(o.forwardN()).containsExactly(1, 2, 4, 8, 16, 32, 64);
+        assertThat(o.generationBlockSizes()).containsExactly(1, 4, 8, 16, 32);
+        assertThat(o.contexts()).containsExactly(128);
+        assertThat(c.resultsDir().getParent().getFileName().toString()).isEqualTo("bench-results");
+        assertThat(c.resultsDir().getFileName().toString()).matches("[0-9]{8}-[0-9]{6}(-[0-9]+)?");
+    }
+
+    @Test
+    void subsetOptionsReachTheRun() {
+        BenchCommand c = parse("--quick", "--json", "--out", "results", "--benchmarks", "generation,collection",
+                "--models", "stories260K,dir:some/model", "--n", "2,8", "--block-sizes", "8", "--contexts", "64,512",
+                "--threads", "1/2,default", "--dtypes", "f32", "--max-new-tokens", "32", "--device", "cpu");
+        BenchOptions o = c.options();
+        assertThat(c.json).isTrue();
+        assertThat(c.resultsDir()).isEqualTo(Path.of("results"));
+        assertThat(o.quick()).isTrue();
+        assertThat(o.parts()).containsExactly(BenchOptions.Part.GENERATION, BenchOptions.Part.COLLECTION);
+        assertThat(o.modelsFor(BenchOptions.Part.GENERATION)).containsExactly("stories260K", "dir:some/model");
+        assertThat(o.forwardN()).containsExactly(1, 2, 8);
+        assertThat(o.generationBlockSizes()).containsExactly(1, 8);
+        assertThat(o.collectionBlockSizes()).containsExactly(8);
+        assertThat(o.contexts()).containsExactly(64, 512);
+        assertThat(o.threads()).containsExactly("1/2", "default");
+        assertThat(o.dtypes()).containsExactly("f32");
+        assertThat(o.maxNewTokens()).isEqualTo(32);
+        assertThat(o.device()).isEqualTo("cpu");
+    }
+
+    @Test
+    void quickUsesFewerSizes() {
+        BenchOptions o = parse("--quick").options();
+        assertThat(o.forwardN()).containsExactly(1, 4, 16, 64);
+        assertThat(o.generationBlockSizes()).containsExactly(1, 8, 16);
+    }
+
+    @Test
+    void recordsTheCommandLineAsTyped() {
+        CommandLine cli = new CommandLine(new Cli());
+        CommandLine.ParseResult parsed = cli.parseArgs("bench", "--quick", "--models", "dir:a b");
+        assertThat(Cli.commandLine(parsed.subcommand().commandSpec()))
+                .isEqualTo("./cllm bench --quick --models 'dir:a b'");
+    }
+
+    @Test
+    void badInputExitsWithStatus2BeforeAnythingRuns() {
+        CliRunner.Run r = CliRunner.run("bench", "--benchmarks", "speed");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains("unknown benchmark 'speed'");
+        assertThat(CliRunner.run("bench", "--threads", "3").status()).isEqualTo(2);
+        assertThat(CliRunner.run("bench", "--n", "x").status()).isEqualTo(2);
+        CliRunner.Run unknown = CliRunner.run("bench", "--models", "stories1M", "--out", "no-such-results-dir");
+        assertThat(unknown.status()).isEqualTo(2);
+        assertThat(unknown.err()).contains("unknown benchmark model 'stories1M'");
+        assertThat(Path.of("no-such-results-dir")).doesNotExist();
+    }
+
+    @Test
+    void helpListsTheOptions() {
+        CliRunner.Run r = CliRunner.run("bench", "--help");
+        assertThat(r.status()).isZero();
+        assertThat(r.out()).contains("--quick", "--json", "--out", "--models", "--block-sizes", "--n");
+    }
+}

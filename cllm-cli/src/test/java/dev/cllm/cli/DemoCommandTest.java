@@ -1,0 +1,146 @@
+package dev.cllm.cli;
+
+import dev.cllm.examples.demo.TaskConfigFile;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.examples.sql.SqlTokenizerFiles;
+import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.LlamaConfig;
+import dev.cllm.torch.fixtures.TinyCheckpoints;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/** {@code ./cllm demo} end to end on two tiny random checkpoints that carry the task's tokenizer. */
+class DemoCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** A small task, so that generating it takes well under a second. */
+    private static final String TASK = "{\"seed\":3,\"train_examples\":1000,\"held_out_examples\":12,"
+            + "\"examples_per_database\":6}";
+
+    @TempDir
+    static Path dir;
+    static Path base;
+    static Path cllm;
+
+    @BeforeAll
+    static void checkpoints() throws Exception {
+        LlamaConfig config = TinyCheckpoints.base().vocabSize(SqlTokenizerFiles.vocabulary().size())
+                .maxPositions(160).build();
+        base = checkpoint(config, "base", 1);
+        cllm = checkpoint(config, "cllm", 2);
+    }
+
+    private static Path checkpoint(LlamaConfig config, String name, long seed) throws Exception {
+        Path d = new TinyCheckpoints.Variant(name, config, ComputeDtype.F32, Long.MAX_VALUE)
+                .write(dir.resolve(name), seed);
+        SqlTokenizerFiles.write(d);
+        Files.writeString(d.resolve(TaskConfigFile.FILE_NAME), TASK);
+        return d;
+    }
+
+    private static List<String> fields(JsonNode o) {
+        List<String> out = new ArrayList<>();
+        o.fieldNames().forEachRemaining(out::add);
+        return out;
+    }
+
+    @Test
+    void jsonIsOneObjectWithTheDocumentedRowsAndJacobiIsLossless() throws Exception {
+        CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions", "5",
+                "--block-size", "4", "--max-new-tokens", "12", "--warmup", "1", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        assertThat(r.out().strip().lines().count()).isEqualTo(1);
+        JsonNode o = JSON.readTree(r.out());
+        assertThat(fields(o)).startsWith("rows", "questions").contains("jacobi_base_mismatches", "block_size",
+                "cllm_agrees_with_base").doesNotContain("html");
+        assertThat(o.get("questions").asInt()).isEqualTo(5);
+        assertThat(o.get("block_size").asInt()).isEqualTo(4);
+        assertThat(o.get("jacobi_base_mismatches").asInt()).isZero();
+        JsonNode rows = o.get("rows");
+        assertThat(rows).hasSize(3);
+        List<String> decoders = new ArrayList<>();
+        for (JsonNode row : rows) {
+            assertThat(fields(row)).containsExactly("decoder", "exec_accuracy", "exact_match", "tokens_per_pass",
+                    "tokens_per_s", "speedup");
+            decoders.add(row.get("decoder").asText());
+            assertThat(row.get("tokens_per_s").asDouble()).isPositive();
+            assertThat(row.get("exec_accuracy").asDouble()).isBetween(0.0, 1.0);
+        }
+        assertThat(decoders).containsExactly("ar", "jacobi-base", "jacobi-cllm");
+        JsonNode ar = rows.get(0);
+        JsonNode jacobiBase = rows.get(1);
+        assertThat(ar.get("tokens_per_pass").asDouble()).isEqualTo(1.0);
+        assertThat(ar.get("speedup").asDouble()).isEqualTo(1.0);
+        assertThat(jacobiBase.get("tokens_per_pass").asDouble()).isGreaterThanOrEqualTo(1.0).isLessThanOrEqualTo(4.0);
+        assertThat(jacobiBase.get("exec_accuracy").asDouble()).isEqualTo(ar.get("exec_accuracy").asDouble());
+        assertThat(jacobiBase.get("exact_match").asDouble()).isEqualTo(ar.get("exact_match").asDouble());
+        assertThat(jacobiBase.get("speedup").asDouble()).isCloseTo(jacobiBase.get("tokens_per_s").asDouble()
+                / ar.get("tokens_per_s").asDouble(), within(1e-9));
+    }
+
+    @Test
+    void humanOutputShowsTheTableTheTrajectoriesAndWritesTheHtmlPage() throws Exception {
+        Path html = dir.resolve("out").resolve("demo.html");
+        CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions", "3",
+                "--block-size", "4", "--max-new-tokens", "8", "--warmup", "0", "--repeats", "2", "--show", "2",
+                "--html", html.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        assertThat(r.out()).contains("exec acc", "tokens/pass", "latency speedup", "lossless: jacobi-base output",
+                "Jacobi trajectories of question 2", "jacobi-base (base model, block size 4)",
+                "jacobi-cllm (CLLM, block size 4)", "    pass  1  +1  [", "HTML: " + html.toAbsolutePath())
+                .doesNotContain("\u001B[");
+        assertThat(html).exists();
+        String page = Files.readString(html);
+        assertThat(page).startsWith("<!DOCTYPE html>").contains("<td class=\"ok\">", "jacobi-cllm")
+                .doesNotContain("<script", "src=", "href=");
+    }
+
+    @Test
+    void aMissingModelDirectoryIsBadInputNamingIt() {
+        Path missing = dir.resolve("no-such-model");
+        CliRunner.Run r = CliRunner.run("demo", "--base", missing.toString(), "--cllm", cllm.toString());
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains("--base " + missing + ": no such directory").hasLineCount(1);
+
+        r = CliRunner.run("demo", "--base", base.toString(), "--cllm", missing.toString());
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains("--cllm " + missing + ": no such directory");
+    }
+
+    @Test
+    void theDefaultModelsLiveUnderTheRepositoryRoot() {
+        String old = System.getProperty("cllm.home");
+        System.setProperty("cllm.home", dir.toString());
+        try {
+            CliRunner.Run r = CliRunner.run("demo");
+            assertThat(r.status()).isEqualTo(2);
+            assertThat(r.err()).contains(dir.resolve("models").resolve("sql-base") + ": no such directory",
+                    "pass --base DIR");
+        } finally {
+            if (old == null) {
+                System.clearProperty("cllm.home");
+            } else {
+                System.setProperty("cllm.home", old);
+            }
+        }
+    }
+
+    @Test
+    void badOptionsAreBadInput() {
+        assertThat(CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--block-size", "1")
+                .err()).contains("--block-size must be >= 2");
+        CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions",
+                "13");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains("--questions 13: the task has only 12 held-out questions");
+    }
+}

@@ -1,0 +1,95 @@
+package dev.cllm.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.torch.fixtures.Stories260K;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code ./cllm train} and {@code ./cllm pretrain}: their JSON summaries and checkpoints. */
+class TrainCliTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void trainPrintsItsSummaryAndWritesACheckpointThatGenerates() throws Exception {
+        Path prompts = dir.resolve("p.jsonl");
+        Files.writeString(prompts, "{\"prompt_ids\":[1,300,301]}\n{\"prompt_ids\":[1,400,401]}\n");
+        Path data = dir.resolve("t.jsonl");
+        assertThat(CliRunner.run("collect", "--model", Stories260K.dir().toString(), "--prompts", prompts.toString(),
+                "--out", data.toString(), "--block-size", "8", "--max-new-tokens", "32", "--no-clean").status())
+                .isZero();
+        Path out = dir.resolve("cllm");
+        CliRunner.Run r = CliRunner.run("train", "--model", Stories260K.dir().toString(), "--data", data.toString(),
+                "--out", out.toString(), "--steps", "3", "--lr", "1e-4", "--batch", "2", "--seed", "1",
+                "--eval-prompts", prompts.toString(), "--eval-max-new-tokens", "8");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode s = JSON.readTree(r.out());
+        List<String> fields = new java.util.ArrayList<>();
+        s.fieldNames().forEachRemaining(fields::add);
+        assertThat(fields).containsExactly("steps", "final_loss", "consistency_loss", "ar_loss", "elapsed_ms", "out");
+        assertThat(s.get("steps").asInt()).isEqualTo(3);
+        assertThat(s.get("out").asText()).isEqualTo(out.toString());
+        CliRunner.Run g = CliRunner.run("generate", "--model", out.toString(), "--prompt-ids", "1,300,301",
+                "--max-new-tokens", "8", "--decoder", "jacobi", "--block-size", "4", "--json");
+        assertThat(g.status()).as(g.err()).isZero();
+        assertThat(JSON.readTree(g.out()).get("new_tokens").asInt()).isPositive();
+    }
+
+    @Test
+    void pretrainTrainsFromScratch() throws Exception {
+        Path config = tinyConfig(dir);
+        Path corpus = dir.resolve("corpus.jsonl");
+        Files.writeString(corpus, "{\"prompt_ids\":[1,5,6],\"answer_ids\":[7,8,9]}\n{\"prompt_ids\":[1,10,11,12]}\n");
+        Path out = dir.resolve("base");
+        CliRunner.Run r = CliRunner.run("pretrain", "--config", config.toString(), "--corpus", corpus.toString(),
+                "--out", out.toString(), "--steps", "5", "--lr", "1e-3", "--batch", "2", "--append-eos");
+        assertThat(r.status()).as(r.err()).isZero();
+        assertThat(JSON.readTree(r.out()).get("steps").asInt()).isEqualTo(5);
+        assertThat(out.resolve("model.safetensors")).exists();
+        assertThat(CliRunner.run("train", "--model", out.toString(), "--data", dir.resolve("missing.jsonl").toString(),
+                "--out", dir.resolve("x").toString()).status()).isEqualTo(Cli.BAD_INPUT);
+    }
+
+    @Test
+    void pretrainWithAnswerLossThenExportInBf16(@TempDir Path dir) throws Exception {
+        Path config = tinyConfig(dir);
+        Path corpus = dir.resolve("corpus.jsonl");
+        Files.writeString(corpus, "{\"prompt_ids\":[1,5,6],\"answer_ids\":[7,8,9]}\n");
+        Path out = dir.resolve("base");
+        assertThat(CliRunner.run("pretrain", "--config", config.toString(), "--corpus", corpus.toString(),
+                "--out", out.toString(), "--steps", "3", "--lr", "1e-3", "--append-eos", "--answer-loss").status())
+                .isZero();
+        Path exported = dir.resolve("base-bf16");
+        CliRunner.Run r = CliRunner.run("export", "--model", out.toString(), "--out", exported.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        assertThat(JSON.readTree(r.out()).get("dtype").asText()).isEqualTo("bf16");
+        assertThat(exported.resolve("trainer")).doesNotExist();   // weights only, no training state
+        assertThat(JSON.readTree(exported.resolve("config.json").toFile()).get("torch_dtype").asText())
+                .isEqualTo("bfloat16");
+        assertThat(Files.size(exported.resolve("model.safetensors")))
+                .isLessThan(Files.size(out.resolve("model.safetensors")));
+        CliRunner.Run g = CliRunner.run("generate", "--model", exported.toString(), "--prompt-ids", "1,5,6",
+                "--max-new-tokens", "4", "--json");
+        assertThat(g.status()).as(g.err()).isZero();
+        assertThat(CliRunner.run("export", "--model", out.toString(), "--out", exported.toString()).status())
+                .as("refuses a non-empty output directory").isEqualTo(Cli.BAD_INPUT);
+    }
+
+    /** A one-layer LLaMA config.json to train from scratch. */
+    static Path tinyConfig(Path dir) throws java.io.IOException {
+        Path config = dir.resolve("config.json");
+        Files.writeString(config, "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":64,\"hidden_size\":32,"
+                + "\"intermediate_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+                + "\"max_position_embeddings\":64,\"eos_token_id\":2,\"bos_token_id\":1}");
+        return config;
+    }
+}
