@@ -1,6 +1,7 @@
 package dev.cllm.train;
 
 import dev.cllm.torch.SafetensorsFile;
+import dev.cllm.torch.Tensors;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
@@ -37,15 +38,10 @@ final class AdamW implements AutoCloseable {
         this.weightDecay = weightDecay;
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
             for (Map.Entry<String, Tensor> e : params.entrySet()) {
-                exp.put(e.getKey(), own(zeros_like(e.getValue())));
-                expSq.put(e.getKey(), own(zeros_like(e.getValue())));
+                exp.put(e.getKey(), Tensors.own(zeros_like(e.getValue())));
+                expSq.put(e.getKey(), Tensors.own(zeros_like(e.getValue())));
             }
         }
-    }
-
-    private static Tensor own(Tensor t) {
-        t.retainReference();
-        return t;
     }
 
     /** Optimizer steps taken (t in the bias corrections). */
@@ -145,8 +141,8 @@ final class AdamW implements AutoCloseable {
 
     @Override
     public void close() {
-        exp.values().forEach(Tensor::releaseReference);
-        expSq.values().forEach(Tensor::releaseReference);
+        exp.values().forEach(Tensors::release);
+        expSq.values().forEach(Tensors::release);
         exp.clear();
         expSq.clear();
     }

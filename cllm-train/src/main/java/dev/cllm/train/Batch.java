@@ -1,15 +1,11 @@
 package dev.cllm.train;
 
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.LongPointer;
+import dev.cllm.torch.Tensors;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.List;
-
-import static org.bytedeco.pytorch.global.torch.empty;
 
 /**
  * A micro-batch as tensors: inputs right-padded to the longest example (padding is masked out, and with causal
@@ -96,14 +92,12 @@ final class Batch {
     }
 
     private static Tensor longs(long[] values, int rows, int cols, Device device) {
-        Tensor t = empty(new long[]{rows, cols}, new TensorOptions(ScalarType.Long), null);
-        new LongPointer(t.data_ptr()).put(values, 0, values.length);
+        Tensor t = Tensors.longs(values, rows, cols);
         return device.is_cuda() ? t.to(device, ScalarType.Long) : t;
     }
 
     private static Tensor floats(float[] values, int rows, int cols, Device device) {
-        Tensor t = empty(new long[]{rows, cols}, new TensorOptions(ScalarType.Float), null);
-        new FloatPointer(t.data_ptr()).put(values, 0, values.length);
+        Tensor t = Tensors.floats(values, rows, cols);
         return device.is_cuda() ? t.to(device, ScalarType.Float) : t;
     }
 }

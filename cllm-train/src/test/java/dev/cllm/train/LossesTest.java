@@ -1,17 +1,14 @@
 package dev.cllm.train;
 
 import dev.cllm.api.TrainingConfig.Distance;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 
+import static dev.cllm.torch.Tensors.floats;
+import static dev.cllm.torch.Tensors.longs;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
-import static org.bytedeco.pytorch.global.torch.empty;
 
 /** The consistency and AR terms against values computed by hand. */
 class LossesTest {
@@ -21,18 +18,6 @@ class LossesTest {
 
     static {
         dev.cllm.torch.TorchRuntime.ensureLoaded();
-    }
-
-    static Tensor floats(float[] v, long... shape) {
-        Tensor t = empty(shape, new TensorOptions(ScalarType.Float), null);
-        new FloatPointer(t.data_ptr()).put(v, 0, v.length);
-        return t;
-    }
-
-    static Tensor longs(long[] v, long... shape) {
-        Tensor t = empty(shape, new TensorOptions(ScalarType.Long), null);
-        new LongPointer(t.data_ptr()).put(v, 0, v.length);
-        return t;
     }
 
     static double[] logSoftmax(float[] v, int row, int vocab) {
