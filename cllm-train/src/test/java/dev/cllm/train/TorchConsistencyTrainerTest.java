@@ -190,6 +190,47 @@ class TorchConsistencyTrainerTest {
     }
 
     @Test
+    void resumingWithSettingsThatDifferBeyondTheRoundedSummaryIsRefusedNamingTheField() {
+        Path out = dir.resolve("cllm");
+        trainer(out, fast().maxSteps(2).build()).build().train();
+        // 3e-3 and 3.001e-3 print alike in TrainingConfig.toString (3 digits); adamEpsilon is not printed at all
+        assertThatThrownBy(() -> trainer(out, fast().maxSteps(2).learningRate(3.001e-3).build()).build().train())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was trained with")
+                .hasMessageContaining("learningRate 0.003 vs 0.003001");
+        assertThatThrownBy(() -> trainer(out, fast().maxSteps(2).adamEpsilon(1e-6).build()).build().train())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("adamEpsilon 1.0E-8 vs 1.0E-6");
+    }
+
+    @Test
+    void aCheckpointOfTheFirstStateFormatResumesWhenItsSummaryMatches() throws IOException {
+        TrainingConfig config = fast().maxSteps(4).saveEvery(2).evalEvery(2).build();
+        Path out = dir.resolve("old");
+        TrainingEvaluator crashAtTwo = (model, step) -> {
+            if (step == 2) {
+                throw new IllegalStateException("simulated crash after the step-2 checkpoint");
+            }
+            return Map.of();
+        };
+        assertThatThrownBy(() -> trainer(out, config).evaluator(crashAtTwo).build().train())
+                .hasMessageContaining("simulated crash");
+        // what the first format recorded: the configuration's summary
+        Path stateFile = out.resolve("trainer/state.json");
+        com.fasterxml.jackson.databind.node.ObjectNode state = (com.fasterxml.jackson.databind.node.ObjectNode)
+                JSON.readTree(stateFile.toFile());
+        state.put("format_version", 1).put("config", config.toString());
+        Files.writeString(stateFile, JSON.writeValueAsString(state));
+
+        assertThatThrownBy(() -> trainer(out, fast().maxSteps(4).saveEvery(2).evalEvery(2).learningRate(1e-3)
+                .build()).build().train()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("was trained with");
+        TrainingSummary s = trainer(out, config).build().train();
+        assertThat(s.resumedFromStep()).isEqualTo(2);
+        assertThat(s.steps()).isEqualTo(4);
+        assertThat(JSON.readTree(stateFile.toFile()).get("format_version").asInt())
+                .isEqualTo(TrainingCheckpoints.FORMAT_VERSION);
+    }
+
+    @Test
     void aNonFiniteLossStopsTrainingBeforeTouchingTheWeights() throws IOException {
         Path poisoned = dir.resolve("poisoned");
         TinyCheckpoints.variants().get(0).write(poisoned, 11);

@@ -1,0 +1,73 @@
+package dev.cllm.train;
+
+import dev.cllm.api.TrainingConfig;
+import dev.cllm.api.TrainingConfig.Distance;
+import dev.cllm.torch.LlamaModel;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * The loss of one micro-batch (Kou et al. 2024, equation 7): the consistency term plus ω times the AR term; for
+ * language-model training (a batch without teacher inputs) the AR term alone.
+ *
+ * <p>The teacher pass runs the model on the context followed by the fixed point (global loss) or the next state
+ * (local loss); its logits, detached, are the target distribution of the student pass on the context followed by the
+ * sampled state. When the AR term reads the same sequence (global loss, AR on the teacher output), the teacher pass
+ * keeps its graph and serves the AR term too: two forward passes per example instead of three. Each term is divided
+ * by the positions of the whole global micro-batch ({@link Losses}), so that the ranks' gradients sum to the
+ * single-process gradient.
+ */
+final class ConsistencyObjective {
+    private final double arWeight;
+    private final double labelSmoothing;
+    private final Distance distance;
+
+    ConsistencyObjective(TrainingConfig config) {
+        this.arWeight = config.arWeight();
+        this.labelSmoothing = config.labelSmoothing();
+        this.distance = config.distance();
+    }
+
+    /**
+     * The terms of a micro-batch's loss: scalar tensors with their graphs, in the caller's {@code PointerScope}.
+     *
+     * @param total       what is back-propagated
+     * @param consistency the consistency term, or null for language-model training
+     * @param ar          the AR term, or null when ω is 0
+     */
+    record Loss(Tensor total, Tensor consistency, Tensor ar) {
+    }
+
+    /**
+     * The loss of {@code batch}, this rank's share of a global micro-batch whose loss terms score
+     * {@code consistencyPositions} and {@code arPositions} positions. Runs two or three forward passes of
+     * {@code model}; creates its tensors in the caller's scope.
+     */
+    Loss of(LlamaModel model, Batch batch, long consistencyPositions, long arPositions) {
+        if (batch.teacher == null) {   // language-model training
+            Tensor ar = Losses.autoregressive(model.logits(batch.arInput), batch.arTargets, batch.arMask,
+                    labelSmoothing, arPositions);
+            return new Loss(ar, null, ar);
+        }
+        Tensor teacherLogits;
+        Tensor ar = null;
+        if (batch.arInput == null && arWeight > 0) {
+            teacherLogits = model.logits(batch.teacher);                         // [B, L, V], graph kept for AR
+            ar = Losses.autoregressive(teacherLogits, batch.arTargets, batch.arMask, labelSmoothing, arPositions);
+        } else {
+            try (NoGradGuard noGrad = new NoGradGuard()) {
+                teacherLogits = model.logits(batch.teacher);                     // [B, L, V]
+            }
+            if (arWeight > 0) {
+                ar = Losses.autoregressive(model.logits(batch.arInput), batch.arTargets, batch.arMask,
+                        labelSmoothing, arPositions);
+            }
+        }
+        Tensor studentLogits = model.logits(batch.student);                      // [B, L, V]
+        Tensor consistency = Losses.consistency(studentLogits, teacherLogits, batch.consistencyMask, distance,
+                consistencyPositions);
+        Tensor total = ar == null ? consistency : consistency.add(ar.mul(new Scalar(arWeight)));
+        return new Loss(total, consistency, ar);
+    }
+}
