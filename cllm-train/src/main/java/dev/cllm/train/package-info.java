@@ -4,5 +4,11 @@
  * trajectory collection over c10d ({@link dev.cllm.train.Collectives}, {@link dev.cllm.train.Rendezvous}), and
  * {@link dev.cllm.train.HfExport}, which writes a model as a Hugging Face checkpoint. The training data (trajectory
  * datasets) lives in {@code dev.cllm.data}, which needs no tensors.
+ *
+ * <p>A run, top-down: {@link dev.cllm.train.TorchConsistencyTrainer} (orchestration and the public builder) →
+ * {@code RankAgreement} and {@code TrainingCheckpoints} (what to train, from which step) → {@code TrainingLoop}
+ * (optimizer steps) → {@code GlobalBatches}, {@code Batch}, {@code ConsistencyObjective} and {@code Losses} (the loss
+ * of a micro-batch) → {@code GradientSync} and {@code AdamW} (the update) → {@code TrainingMetrics} (what it
+ * reports).
  */
 package dev.cllm.train;
