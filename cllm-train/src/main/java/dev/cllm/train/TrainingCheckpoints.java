@@ -90,7 +90,8 @@ final class TrainingCheckpoints {
                         + "; this run has " + plan.config() + ": use another --out or the same settings to resume");
             }
         } else {
-            List<String> differences = TrainingConfigJson.differences(saved, TrainingConfigJson.write(plan.config()));
+            List<String> differences = TrainingConfigJson.resumeDifferences(saved,
+                    TrainingConfigJson.write(plan.config()));
             if (!differences.isEmpty()) {
                 throw new IllegalArgumentException(out.path() + " was trained with other settings (checkpoint vs this "
                         + "run): " + String.join(", ", differences) + ": use another --out or the same settings to "

@@ -94,6 +94,20 @@ final class TrainingConfigJson {
         return out;
     }
 
+    /**
+     * The differences that forbid resuming: every field but how often the run saves and evaluates, which do not
+     * change the weights (a resumed run may checkpoint more or less often).
+     */
+    static List<String> resumeDifferences(JsonNode saved, JsonNode now) {
+        List<String> out = new ArrayList<>();
+        for (String d : differences(saved, now)) {
+            if (!d.startsWith("saveEvery ") && !d.startsWith("evalEvery ")) {
+                out.add(d);
+            }
+        }
+        return out;
+    }
+
     private static boolean same(JsonNode x, JsonNode y) {
         if (x == null || y == null) {
             return x == y;
