@@ -1,7 +1,9 @@
 package dev.cllm.torch;
 
 import dev.cllm.api.DecodingSession;
+import dev.cllm.api.DraftTree;
 import dev.cllm.api.Logits;
+import dev.cllm.api.TokenSelector;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.InferenceMode;
 import org.bytedeco.pytorch.Tensor;
@@ -71,6 +73,31 @@ final class TorchSession implements DecodingSession {
         } finally {
             llama.release();
         }
+    }
+
+    @Override
+    public int[] forward(DraftTree tree) {
+        if (!tree.isChain()) {
+            throw new UnsupportedOperationException("tree verification is not implemented yet");
+        }
+        return forward(tree.tokens());
+    }
+
+    @Override
+    public void commitPath(int node) {
+        commit(node + 1);
+    }
+
+    @Override
+    public void select(TokenSelector selector) {
+        if (!selector.isGreedyArgmax()) {
+            throw new UnsupportedOperationException("sampling is not implemented yet");
+        }
+    }
+
+    @Override
+    public TokenSelector selector() {
+        return TokenSelector.GREEDY;
     }
 
     @Override
