@@ -111,9 +111,31 @@ class TokenSelectorTest {
         double expectedSame = sameByChance * DRAWS;
         double sd = Math.sqrt(DRAWS * sameByChance * (1 - sameByChance));
         assertThat((double) same).isBetween(expectedSame - 5 * sd, expectedSame + 5 * sd);
-        // the number depends on the position: a fixed seed gives different numbers at different positions
-        assertThat(TokenSelector.uniform(7, 3)).isNotEqualTo(TokenSelector.uniform(7, 4));
-        assertThat(TokenSelector.uniform(7, 3)).isEqualTo(TokenSelector.uniform(7, 3)).isBetween(0.0, 1.0);
+        // the noise depends on the position and the token: a fixed seed gives different numbers elsewhere
+        assertThat(TokenSelector.uniform(7, 3, 5)).isNotEqualTo(TokenSelector.uniform(7, 4, 5))
+                .isNotEqualTo(TokenSelector.uniform(7, 3, 6));
+        assertThat(TokenSelector.uniform(7, 3, 5)).isEqualTo(TokenSelector.uniform(7, 3, 5)).isBetween(0.0, 1.0);
+    }
+
+    @Test
+    void theNoiseIsUniform() {
+        // 64 bins of u over many (position, token) pairs: chi-square with 63 degrees of freedom, p = 0.001 -> 103.4
+        long[] bins = new long[64];
+        int n = 0;
+        for (int position = 0; position < 200; position++) {
+            for (int token = 0; token < 500; token++) {
+                bins[(int) (TokenSelector.uniform(11, position, token) * 64)]++;
+                n++;
+            }
+        }
+        double e = n / 64.0;
+        double chi = 0;
+        for (long b : bins) {
+            chi += (b - e) * (b - e) / e;
+        }
+        assertThat(chi).isLessThan(103.4);
+        assertThat(TokenSelector.mix32(0)).isZero();                 // lowbias32 fixes 0; tokenHash moves it
+        assertThat(TokenSelector.tokenHash(0)).isNotZero();
     }
 
     @Provide
