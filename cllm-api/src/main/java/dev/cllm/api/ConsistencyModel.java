@@ -17,6 +17,14 @@ public interface ConsistencyModel extends AutoCloseable {
     /** The tokenizer shipped with the checkpoint, if any (borrowed: the model closes it). */
     Optional<Tokenizer> tokenizer();
 
+    /**
+     * The checkpoint's generation defaults ({@code generation_config.json} over Hugging Face's defaults, with the
+     * model's EOS ids), to pass to a decoder as they are or changed with {@link GenerationConfig#toBuilder()}.
+     */
+    default GenerationConfig generationConfig() {
+        return GenerationConfig.defaults();
+    }
+
     /** Opens a session whose KV cache holds the model's full context length. The caller closes it. */
     default DecodingSession newSession() {
         return newSession(config().contextLength());

@@ -1,6 +1,9 @@
 package dev.cllm.api;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What one generation cost, in the terms of the CLLM paper (Kou et al. 2024, section 3 and table 6).
@@ -28,10 +31,17 @@ import java.util.List;
  * @param iterationsHistogram {@code iterationsHistogram.get(k)} = number of blocks that took k decoding passes
  * @param prefillNanos        wall time of the prefill pass
  * @param decodeNanos         wall time after the prefill until the generation ended
+ * @param acceptedBySource    for decoders that verify candidates from several sources in one pass: the tokens
+ *                            accepted beyond the one a pass always yields, by the source whose candidate they came
+ *                            from ({@code jacobi}, {@code pool}, {@code prompt}, {@code recycled}); empty otherwise
+ * @param tokensVerified      tokens the decoding passes ran (the sum of their tree or block sizes), the work the
+ *                            speedup is paid with
+ * @param budgetHistogram     {@code budgetHistogram.get(s)} = decoding passes that ran {@code s} tokens
  */
 public record DecodingStats(int blockSize, int newTokens, int forwardPasses, int blocks, long fastForwarded,
                             long stationary, List<Integer> acceptedHistogram, List<Integer> iterationsHistogram,
-                            long prefillNanos, long decodeNanos) {
+                            long prefillNanos, long decodeNanos, Map<String, Long> acceptedBySource,
+                            long tokensVerified, List<Integer> budgetHistogram) {
 
     public DecodingStats {
         if (blockSize < 1) {
@@ -45,6 +55,30 @@ public record DecodingStats(int blockSize, int newTokens, int forwardPasses, int
         }
         acceptedHistogram = List.copyOf(acceptedHistogram);
         iterationsHistogram = List.copyOf(iterationsHistogram);
+        acceptedBySource = Collections.unmodifiableMap(new LinkedHashMap<>(acceptedBySource));
+        budgetHistogram = List.copyOf(budgetHistogram);
+        if (tokensVerified < 0) {
+            throw new IllegalArgumentException("negative count in stats");
+        }
+    }
+
+    /** Statistics without per-source counts or budgets (Jacobi and autoregressive decoding). */
+    public DecodingStats(int blockSize, int newTokens, int forwardPasses, int blocks, long fastForwarded,
+                         long stationary, List<Integer> acceptedHistogram, List<Integer> iterationsHistogram,
+                         long prefillNanos, long decodeNanos) {
+        this(blockSize, newTokens, forwardPasses, blocks, fastForwarded, stationary, acceptedHistogram,
+                iterationsHistogram, prefillNanos, decodeNanos, Map.of(), 0, List.of());
+    }
+
+    /** Mean tokens run per decoding pass (the block or tree size), 0 when unknown. */
+    public double meanBudget() {
+        long passes = 0;
+        long tokens = 0;
+        for (int s = 0; s < budgetHistogram.size(); s++) {
+            passes += budgetHistogram.get(s);
+            tokens += (long) s * budgetHistogram.get(s);
+        }
+        return passes == 0 ? 0.0 : (double) tokens / passes;
     }
 
     /** New tokens per forward pass: 1.0 for autoregressive decoding; the paper's headline Jacobi statistic. */

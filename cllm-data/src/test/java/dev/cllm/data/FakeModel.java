@@ -66,6 +66,25 @@ final class FakeModel implements ConsistencyModel {
             }
 
             @Override
+            public int[] forward(dev.cllm.api.DraftTree tree) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public void commitPath(int node) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public void select(dev.cllm.api.TokenSelector selector) {
+            }
+
+            @Override
+            public dev.cllm.api.TokenSelector selector() {
+                return dev.cllm.api.TokenSelector.GREEDY;
+            }
+
+            @Override
             public int prefill(int[] tokens) {
                 throw new UnsupportedOperationException();
             }

@@ -4,13 +4,14 @@ import dev.cllm.api.ConsistencyModel;
 import dev.cllm.api.Decoder;
 import dev.cllm.api.DecodingSession;
 import dev.cllm.api.Generation;
+import dev.cllm.api.GenerationConfig;
 import dev.cllm.api.GenerationListener;
 import dev.cllm.api.StopReason;
 import dev.cllm.api.TokenIds;
+import dev.cllm.api.TokenSelector;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -30,8 +31,10 @@ import java.util.SplittableRandom;
  *   <li>When the whole block is accepted it is at its fixed point; the prediction after its last token starts the
  *   next block.</li>
  * </ol>
- * Generation stops at a stop token (the output is cut before it), after {@code maxNewTokens}, when the session is
- * full, or when a listener cancels. Each pass accepts at least one token, so a block of n takes at most n passes and
+ * Generation stops at a stop token or stop string (the output is cut before it), after {@code maxNewTokens}, when
+ * the session is full, or when a listener cancels. Tokens are selected as the request's {@link GenerationConfig}
+ * asks, greedily or sampled with a seed; either way the output is exactly autoregressive decoding's (see
+ * {@link TokenSelector}). Each pass accepts at least one token, so a block of n takes at most n passes and
  * a generation never takes more passes than autoregressive decoding. Block size 1 is autoregressive decoding: one
  * single-token pass per token, no guesses, no comparisons.
  *
@@ -43,18 +46,14 @@ public final class JacobiDecoder implements Decoder {
     public static final int DEFAULT_MAX_NEW_TOKENS = 128;
 
     private final int blockSize;
-    private final int maxNewTokens;
-    private final boolean stopOnEos;
-    private final Set<Integer> stopTokens;
+    private final GenerationConfig defaults;
     private final BlockInitializer initializer;
     private final long seed;
     private final boolean completeBlocks;
 
     private JacobiDecoder(Builder b) {
         this.blockSize = b.blockSize;
-        this.maxNewTokens = b.maxNewTokens;
-        this.stopOnEos = b.stopOnEos;
-        this.stopTokens = Set.copyOf(b.stopTokens);
+        this.defaults = b.generation.build();
         this.initializer = b.initializer;
         this.seed = b.seed;
         this.completeBlocks = b.completeBlocks;
@@ -77,8 +76,8 @@ public final class JacobiDecoder implements Decoder {
     }
 
     public Builder toBuilder() {
-        return builder().blockSize(blockSize).maxNewTokens(maxNewTokens).stopOnEos(stopOnEos).stopTokens(stopTokens)
-                .initializer(initializer).seed(seed).completeBlocks(completeBlocks);
+        return builder().blockSize(blockSize).generation(defaults).initializer(initializer).seed(seed)
+                .completeBlocks(completeBlocks);
     }
 
     public int blockSize() {
@@ -86,7 +85,12 @@ public final class JacobiDecoder implements Decoder {
     }
 
     public int maxNewTokens() {
-        return maxNewTokens;
+        return defaults.maxNewTokens();
+    }
+
+    @Override
+    public GenerationConfig defaults() {
+        return defaults;
     }
 
     @Override
@@ -95,58 +99,35 @@ public final class JacobiDecoder implements Decoder {
     }
 
     @Override
-    public Generation generate(ConsistencyModel model, TokenIds prompt, GenerationListener listener) {
-        long needed = (long) prompt.size() + maxNewTokens;
-        int capacity = (int) Math.max(2, Math.min(model.config().contextLength(), needed));
-        try (DecodingSession session = model.newSession(capacity)) {
-            return generate(session, prompt, listener);
-        }
-    }
-
-    @Override
-    public Generation generate(DecodingSession session, TokenIds prompt, GenerationListener listener) {
+    public Generation generate(DecodingSession session, TokenIds prompt, GenerationConfig config,
+                               GenerationListener listener) {
+        Objects.requireNonNull(config, "config");
         Objects.requireNonNull(listener, "listener");
-        int promptLength = prompt.size();
-        if (promptLength == 0) {
-            throw new IllegalArgumentException("prompt is empty");
-        }
-        if (promptLength >= session.capacity()) {
-            throw new IllegalArgumentException("prompt of " + promptLength + " tokens leaves no room for a new token "
-                    + "in a context of " + session.capacity() + " positions");
-        }
-        int[] promptIds = prompt.toArray();
-        session.model().config().checkTokenIds(promptIds, promptLength, "prompt");
-        session.rewind(0);
-        return new Run(session, prompt, JacobiListener.of(listener)).decode(promptIds);
-    }
-
-    private Set<Integer> stopSet(DecodingSession session) {
-        Set<Integer> stops = new HashSet<>(stopTokens);
-        if (stopOnEos) {
-            stops.addAll(session.model().config().eosTokenIds());
-        }
-        return stops;
+        Start start = Start.check(session, prompt);
+        Set<Integer> stops = config.stopTokens(session.model().config());
+        Long sampleSeed = Decoder.resolveSeed(config);
+        TokenSelector selector = config.selector(sampleSeed == null ? 0 : sampleSeed, stops);
+        Output output = new Output(prompt, config.maxNewTokens(), stops, config.stopStrings(),
+                session.model().tokenizer().orElse(null), listener);
+        session.select(selector);
+        return new Run(session, prompt, output, JacobiListener.of(listener), sampleSeed).decode(start.promptIds());
     }
 
     /** The state of one generation. */
     private final class Run {
         private final DecodingSession session;
         private final TokenIds prompt;
+        private final Output output;
         private final JacobiListener listener;
+        private final Long sampleSeed;
         private final StatsRecorder stats = new StatsRecorder(blockSize);
-        private final Set<Integer> stops;
-        private final int[] sequence;   // prompt followed by every delivered token
-        private int length;
-        private StopReason stopReason;
 
-        Run(DecodingSession session, TokenIds prompt, JacobiListener listener) {
+        Run(DecodingSession session, TokenIds prompt, Output output, JacobiListener listener, Long sampleSeed) {
             this.session = session;
             this.prompt = prompt;
+            this.output = output;
             this.listener = listener;
-            this.stops = stopSet(session);
-            this.sequence = new int[prompt.size() + maxNewTokens];
-            prompt.copyTo(sequence, 0);
-            this.length = prompt.size();
+            this.sampleSeed = sampleSeed;
         }
 
         Generation decode(int[] promptIds) {
@@ -157,27 +138,26 @@ public final class JacobiDecoder implements Decoder {
             listener.onPrefill(prompt, next);
             deliver(new int[]{next});
             SplittableRandom rng = new SplittableRandom(seed);
-            for (int block = 0; stopReason == null; block++) {
-                int produced = length - prompt.size();
+            for (int block = 0; !output.stopped(); block++) {
                 int position = session.position();  // `next` sits here, certain but not yet in the cache
-                int size = Math.min(blockSize, Math.min(maxNewTokens - produced, session.capacity() - 1 - position));
+                int size = Math.min(blockSize, Math.min(output.remaining(), session.capacity() - 1 - position));
                 if (size <= 0) {
-                    stopReason = produced >= maxNewTokens ? StopReason.MAX_NEW_TOKENS : StopReason.CONTEXT_LIMIT;
+                    output.stop(output.remaining() <= 0 ? StopReason.MAX_NEW_TOKENS : StopReason.CONTEXT_LIMIT);
                     break;
                 }
                 next = decodeBlock(block, position, size, next, rng);
             }
+            output.finish(StopReason.MAX_NEW_TOKENS);
             long decodeNanos = System.nanoTime() - start - prefillNanos;
-            TokenIds ids = TokenIds.copyOf(sequence, prompt.size(), length);
-            String text = session.model().tokenizer().map(t -> t.decode(ids.toArray())).orElse(null);
-            return new Generation(prompt, ids, text, stopReason, stats.stats(prefillNanos, decodeNanos));
+            return new Generation(prompt, output.ids(), output.text(), output.stopReason(),
+                    stats.stats(prefillNanos, decodeNanos), sampleSeed, output.stopToken(), output.stopString());
         }
 
         /** Runs one block to its fixed point (or until the generation stops); returns the token after it. */
         private int decodeBlock(int index, int position, int size, int first, SplittableRandom rng) {
             int[] state = new int[size];
             state[0] = first;
-            initializer.fill(state, 1, size - 1, sequence, length, rng);
+            initializer.fill(state, 1, size - 1, output.sequence(), output.length(), rng);
             List<TokenIds> trajectory = new ArrayList<>();
             trajectory.add(TokenIds.of(state));
             int fixed = 0;      // block positions committed to the cache; state[fixed] is certain
@@ -213,50 +193,29 @@ public final class JacobiDecoder implements Decoder {
                 fixed += accepted;
                 passes++;
                 deliver(certain);
-            } while (!converged && (stopReason == null || completeBlocks && stopReason == StopReason.STOP_TOKEN));
+            } while (!converged && (!output.stopped() || completeBlocks && output.stopReason() == StopReason.STOP_TOKEN));
             JacobiBlock block = new JacobiBlock(index, position, trajectory, converged, passes);
             stats.onBlock(block);
             listener.onBlock(block);
             return next;
         }
 
-        /** Appends tokens to the output up to the first stop token and hands them to the listener. */
+        /** Hands the tokens a pass made certain to the output (which stops at stop tokens and strings). */
         private void deliver(int[] tokens) {
-            if (stopReason != null) {
-                return; // completing a block after a stop token: nothing more is output
-            }
-            int count = 0;
-            while (count < tokens.length && !stops.contains(tokens[count])) {
-                count++;
-            }
-            if (count < tokens.length) {
-                stopReason = StopReason.STOP_TOKEN;
-            }
-            if (count == 0) {
-                return;
-            }
-            System.arraycopy(tokens, 0, sequence, length, count);
-            length += count;
-            stats.delivered(count);
-            TokenIds delivered = count == tokens.length ? TokenIds.of(tokens) : TokenIds.copyOf(tokens, 0, count);
-            if (!listener.onTokens(delivered) && stopReason == null) {
-                stopReason = StopReason.CANCELLED;
-            }
+            stats.delivered(output.accept(tokens));
         }
     }
 
     @Override
     public String toString() {
-        return "JacobiDecoder[n=" + blockSize + ", maxNewTokens=" + maxNewTokens + ", stopOnEos=" + stopOnEos
-                + ", stopTokens=" + stopTokens + ", seed=" + seed + ", completeBlocks=" + completeBlocks + "]";
+        return "JacobiDecoder[n=" + blockSize + ", defaults=" + defaults + ", seed=" + seed + ", completeBlocks="
+                + completeBlocks + "]";
     }
 
     /** Configures a {@link JacobiDecoder}; {@link #build()} validates. */
     public static final class Builder {
         private int blockSize = DEFAULT_BLOCK_SIZE;
-        private int maxNewTokens = DEFAULT_MAX_NEW_TOKENS;
-        private boolean stopOnEos = true;
-        private Set<Integer> stopTokens = Set.of();
+        private GenerationConfig.Builder generation = GenerationConfig.builder().maxNewTokens(DEFAULT_MAX_NEW_TOKENS);
         private BlockInitializer initializer = BlockInitializer.CONTEXT_SAMPLE;
         private long seed;
         private boolean completeBlocks;
@@ -270,28 +229,36 @@ public final class JacobiDecoder implements Decoder {
             return this;
         }
 
+        /**
+         * The generation settings used when a call passes none (greedy, {@value #DEFAULT_MAX_NEW_TOKENS} new tokens,
+         * the model's EOS by default); the setters below change single fields of it.
+         */
+        public Builder generation(GenerationConfig config) {
+            this.generation = config.toBuilder();
+            return this;
+        }
+
         /** The most tokens to generate, >= 1. */
         public Builder maxNewTokens(int n) {
-            this.maxNewTokens = n;
+            this.generation.maxNewTokens(n);
             return this;
         }
 
         /** Whether the model's EOS ids end a generation (default true). */
         public Builder stopOnEos(boolean stop) {
-            this.stopOnEos = stop;
+            this.generation.ignoreEos(!stop);
             return this;
         }
 
         /** More ids that end a generation (in addition to EOS when {@link #stopOnEos}). */
         public Builder stopTokens(Set<Integer> ids) {
-            this.stopTokens = Set.copyOf(ids);
+            this.generation.stopTokenIds(ids);
             return this;
         }
 
-        /** Generate exactly {@code maxNewTokens} (context permitting): no EOS, no stop tokens. */
+        /** Generate exactly {@code maxNewTokens} (context permitting): no EOS, no stop tokens, no stop strings. */
         public Builder noStop() {
-            this.stopOnEos = false;
-            this.stopTokens = Set.of();
+            this.generation.noStop();
             return this;
         }
 
@@ -300,7 +267,7 @@ public final class JacobiDecoder implements Decoder {
             return this;
         }
 
-        /** Seed of the guesses' generator (affects speed only, never the output). */
+        /** Seed of the initial guesses' generator (affects speed only, never the output; not the sampling seed). */
         public Builder seed(long s) {
             this.seed = s;
             return this;
@@ -321,14 +288,7 @@ public final class JacobiDecoder implements Decoder {
             if (blockSize < 1) {
                 throw new IllegalArgumentException("block size must be >= 1, got " + blockSize);
             }
-            if (maxNewTokens < 1) {
-                throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
-            }
-            for (int id : stopTokens) {
-                if (id < 0) {
-                    throw new IllegalArgumentException("stop token id must be non-negative, got " + id);
-                }
-            }
+            generation.build(); // validates
             return new JacobiDecoder(this);
         }
     }

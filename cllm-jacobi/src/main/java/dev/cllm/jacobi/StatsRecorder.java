@@ -16,6 +16,8 @@ final class StatsRecorder implements JacobiListener {
     private int blocks;
     private long fastForwarded;
     private long stationary;
+    private long tokensVerified;
+    private final List<Long> budgetHistogram = new ArrayList<>(); // index = tokens a decoding pass ran
 
     StatsRecorder(int blockSize) {
         this.blockSize = blockSize;
@@ -33,6 +35,12 @@ final class StatsRecorder implements JacobiListener {
         passes++;
         acceptedHistogram[iteration.accepted()]++;
         fastForwarded += iteration.accepted() - 1;
+        int ran = iteration.before().size() - iteration.fixedBefore() + 1;  // the unaccepted part of the block
+        tokensVerified += ran;
+        while (budgetHistogram.size() <= ran) {
+            budgetHistogram.add(0L);
+        }
+        budgetHistogram.set(ran, budgetHistogram.get(ran) + 1);
     }
 
     @Override
@@ -88,6 +96,7 @@ final class StatsRecorder implements JacobiListener {
         }
         List<Integer> iterations = iterationsHistogram.stream().map(Math::toIntExact).toList();
         return new DecodingStats(blockSize, newTokens, passes, blocks, fastForwarded, stationary, accepted, iterations,
-                prefillNanos, decodeNanos);
+                prefillNanos, decodeNanos, java.util.Map.of(), tokensVerified,
+                budgetHistogram.stream().map(Math::toIntExact).toList());
     }
 }

@@ -2,8 +2,10 @@ package dev.cllm.jacobi;
 
 import dev.cllm.api.ConsistencyModel;
 import dev.cllm.api.DecodingSession;
+import dev.cllm.api.DraftTree;
 import dev.cllm.api.Logits;
 import dev.cllm.api.ModelConfig;
+import dev.cllm.api.TokenSelector;
 import dev.cllm.api.Tokenizer;
 
 import java.util.Arrays;
@@ -13,8 +15,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A deterministic stand-in for a language model: the greedy next token is a hash of the last {@code order} tokens.
- * Its sessions follow the {@link DecodingSession} contract exactly (a forward writes the block after the committed
- * tokens; a commit keeps a prefix), so decoders can be tested in microseconds.
+ * Its logits (for sampling) put {@link #PEAK} on that token and pseudo-random values in [0, 1) elsewhere, also a
+ * function of the last tokens only. Its sessions follow the {@link DecodingSession} contract exactly (a forward writes
+ * the block after the committed tokens; a commit keeps a prefix; a tree's nodes see only their ancestors; tokens are
+ * selected by {@link TokenSelector#select}), so decoders can be tested in microseconds.
  */
 final class FakeModel implements ConsistencyModel {
     private final ModelConfig config;
@@ -45,6 +49,49 @@ final class FakeModel implements ConsistencyModel {
             h ^= h >>> 29;
         }
         return (int) Math.floorMod(h, (long) config.vocabSize());
+    }
+
+    /** The greedy token's logit; the others are in [0, 1). */
+    static final float PEAK = 2.5f;
+
+    /** The logits after {@code seq[0..length)}: a peak at {@link #next}, noise elsewhere. */
+    float[] logits(int[] seq, int length) {
+        int vocab = config.vocabSize();
+        float[] out = new float[vocab];
+        long h = salt * 31 + length;
+        for (int i = Math.max(0, length - order); i < length; i++) {
+            h = (h ^ seq[i]) * 0xC2B2AE3D27D4EB4FL;
+        }
+        for (int v = 0; v < vocab; v++) {
+            long z = (h + v) * 0x9E3779B97F4A7C15L;
+            z ^= z >>> 31;
+            out[v] = (z >>> 40) / (float) (1L << 24);
+        }
+        out[next(seq, length)] = PEAK;
+        return out;
+    }
+
+    /** The token selector picks after {@code seq[0..length)} (greedy: exactly {@link #next}). */
+    int select(TokenSelector selector, int[] seq, int length, int outputStart) {
+        if (selector.isGreedyArgmax()) {
+            return next(seq, length);
+        }
+        return selector.select(logits(seq, length), 0, config.vocabSize(), seq, length, outputStart);
+    }
+
+    /** Autoregressive decoding with {@code selector}: the reference every decoder must reproduce when sampling. */
+    int[] reference(int[] prompt, int maxNewTokens, Set<Integer> stops, TokenSelector selector) {
+        int[] seq = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
+        int length = prompt.length;
+        int limit = Math.min(prompt.length + maxNewTokens, config.contextLength());
+        while (length < limit) {
+            int t = select(selector, seq, length, prompt.length);
+            if (stops.contains(t)) {
+                break;
+            }
+            seq[length++] = t;
+        }
+        return Arrays.copyOfRange(seq, prompt.length, length);
     }
 
     /** Plain greedy decoding straight from {@link #next}: the reference every decoder must reproduce. */
@@ -87,7 +134,9 @@ final class FakeModel implements ConsistencyModel {
     private final class Session implements DecodingSession {
         private final int[] tokens;
         private int position;
-        private int pending = -1;
+        private DraftTree pending;
+        private int outputStart;
+        private TokenSelector selector = TokenSelector.GREEDY;
         private boolean closed;
 
         Session(int capacity) {
@@ -111,40 +160,85 @@ final class FakeModel implements ConsistencyModel {
 
         @Override
         public int[] forward(int[] block) {
-            check(block);
+            return forward(DraftTree.chain(block));
+        }
+
+        @Override
+        public int[] forward(DraftTree tree) {
+            check(tree.tokens());
             forwardCalls.incrementAndGet();
-            System.arraycopy(block, 0, tokens, position, block.length);
-            int[] out = new int[block.length];
-            for (int t = 0; t < block.length; t++) {
-                out[t] = next(tokens, position + t + 1);
+            int[] out = new int[tree.size()];
+            int[] seq = Arrays.copyOf(tokens, position + tree.maxDepth() + 1);
+            for (int i = 0; i < tree.size(); i++) {
+                int[] path = tree.path(i);
+                for (int d = 0; d < path.length; d++) {
+                    seq[position + d] = tree.token(path[d]);
+                }
+                out[i] = FakeModel.this.select(selector, seq, position + path.length, outputStart);
             }
-            pending = block.length;
+            pending = tree;
             return out;
         }
 
         @Override
         public Logits forwardLogits(int[] block) {
-            int[] argmax = forward(block);
-            float[] values = new float[block.length * config.vocabSize()];
+            check(block);
+            forwardCalls.incrementAndGet();
+            System.arraycopy(block, 0, tokens, position, block.length);
+            int vocab = config.vocabSize();
+            float[] values = new float[block.length * vocab];
             for (int t = 0; t < block.length; t++) {
-                values[t * config.vocabSize() + argmax[t]] = 1f;
+                System.arraycopy(logits(tokens, position + t + 1), 0, values, t * vocab, vocab);
             }
-            return new Logits(values, block.length, config.vocabSize());
+            pending = DraftTree.chain(block);
+            return new Logits(values, block.length, vocab);
         }
 
         @Override
         public void commit(int count) {
-            if (pending < 0 || count < 0 || count > pending) {
+            if (pending == null || count < 0 || count > pending.size() || count > 0 && !pending.isChain()) {
                 throw new IllegalStateException("commit " + count + " of " + pending);
             }
-            position += count;
-            pending = -1;
+            if (count == 0) {
+                pending = null;
+                return;
+            }
+            commitPath(count - 1);
+        }
+
+        @Override
+        public void commitPath(int node) {
+            if (pending == null) {
+                throw new IllegalStateException("nothing forwarded");
+            }
+            if (node < 0 || node >= pending.size()) {
+                throw new IllegalArgumentException("node " + node + " of " + pending.size());
+            }
+            int[] path = pending.path(node);
+            for (int d = 0; d < path.length; d++) {
+                tokens[position + d] = pending.token(path[d]);
+            }
+            position += path.length;
+            pending = null;
+        }
+
+        @Override
+        public void select(TokenSelector s) {
+            this.selector = s;
+        }
+
+        @Override
+        public TokenSelector selector() {
+            return selector;
         }
 
         @Override
         public int prefill(int[] prompt) {
             int[] out = forward(prompt);
             commit(prompt.length);
+            if (position == prompt.length) {
+                outputStart = position;
+            }
             return out[out.length - 1];
         }
 
@@ -154,7 +248,11 @@ final class FakeModel implements ConsistencyModel {
                 throw new IllegalArgumentException("rewind " + newPosition);
             }
             position = newPosition;
-            pending = -1;
+            pending = null;
+            if (newPosition == 0) {
+                selector = TokenSelector.GREEDY;
+                outputStart = 0;
+            }
         }
 
         private void check(int[] block) {

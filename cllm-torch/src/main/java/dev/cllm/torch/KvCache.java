@@ -32,6 +32,22 @@ final class KvCache implements AutoCloseable {
         }
     }
 
+    /**
+     * Moves cache entries: for every layer, keys and values at slot {@code from[i]} are copied to slot {@code to[i]}
+     * (all reads happen before any write, so the slots may overlap).
+     */
+    void move(long[] from, long[] to) {
+        if (from.length == 0) {
+            return;
+        }
+        Tensor src = Tensors.longs(from, from.length).to(k[0].device(), org.bytedeco.pytorch.global.torch.ScalarType.Long);
+        Tensor dst = Tensors.longs(to, to.length).to(k[0].device(), org.bytedeco.pytorch.global.torch.ScalarType.Long);
+        for (int l = 0; l < k.length; l++) {
+            k[l].index_copy_(2, dst, k[l].index_select(2, src));
+            v[l].index_copy_(2, dst, v[l].index_select(2, src));
+        }
+    }
+
     /** Bytes held by the cache. */
     long bytes() {
         long total = 0;

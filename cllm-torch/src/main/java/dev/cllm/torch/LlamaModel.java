@@ -377,15 +377,49 @@ public final class LlamaModel implements AutoCloseable {
      * @return logits {@code [B, T or 1, V]}
      */
     Tensor forward(Tensor ids, KvCache cache, int pos, boolean lastOnly) {
-        long batch = ids.size(0);
         long t = ids.size(1);
-        Tensor x = embedding(embed, ids);                              // [B, T, D]
         Tensor cos = ropeCos.narrow(0, pos, t).unsqueeze(1);           // [T, 1, hd]
         Tensor sin = ropeSin.narrow(0, pos, t).unsqueeze(1);           // [T, 1, hd]
         // T new queries over pos + T keys: query i may see keys 0..pos+i. is_causal aligns top-left, which is only
         // right when pos == 0, so other cases need the explicit mask.
         Tensor mask = t > 1 && pos > 0 ? ones(new long[]{t, pos + t}, boolOptions).tril(pos) : null; // [T, pos+T]
-        boolean causal = t > 1 && pos == 0;
+        return run(ids, cache, pos, cos, sin, mask, t > 1 && pos == 0, lastOnly);
+    }
+
+    /**
+     * A pass over a tree of draft tokens (see {@link dev.cllm.api.DraftTree}): node i sits at position
+     * {@code pos + depth[i]} and is written to cache slot {@code pos + i}; it sees the cached positions {@code [0, pos)}
+     * and the nodes {@code ancestors[i]} marks (its ancestors and itself).
+     *
+     * @param ids       int64 {@code [1, S]}
+     * @param depths    per node, its distance from the root
+     * @param ancestors {@code S x S}, row-major: {@code ancestors[i * S + j]} = node j is node i or an ancestor of it
+     * @return logits {@code [1, S, V]}
+     */
+    Tensor forwardTree(Tensor ids, KvCache cache, int pos, long[] depths, boolean[] ancestors) {
+        int s = depths.length;
+        long[] positions = new long[s];
+        for (int i = 0; i < s; i++) {
+            positions[i] = pos + depths[i];
+        }
+        Tensor index = Tensors.longs(positions, s).to(device, org.bytedeco.pytorch.global.torch.ScalarType.Long);
+        Tensor cos = ropeCos.index_select(0, index).unsqueeze(1);     // [S, 1, hd]
+        Tensor sin = ropeSin.index_select(0, index).unsqueeze(1);     // [S, 1, hd]
+        byte[] bits = new byte[s * s];
+        for (int i = 0; i < bits.length; i++) {
+            bits[i] = (byte) (ancestors[i] ? 1 : 0);
+        }
+        Tensor tree = Tensors.bytes(bits, s, s).to(device, ScalarType.Bool);  // [S, S]
+        Tensor mask = pos == 0 ? tree
+                : org.bytedeco.pytorch.global.torch.cat(new TensorVector(ones(new long[]{s, pos}, boolOptions), tree), 1);
+        return run(ids, cache, pos, cos, sin, mask, false, false);    // mask [S, pos + S]
+    }
+
+    private Tensor run(Tensor ids, KvCache cache, int pos, Tensor cos, Tensor sin, Tensor mask, boolean causal,
+                       boolean lastOnly) {
+        long batch = ids.size(0);
+        long t = ids.size(1);
+        Tensor x = embedding(embed, ids);                              // [B, T, D]
         for (int l = 0; l < layers.length; l++) {
             x = attention(l, x, batch, t, cos, sin, cache, pos, mask, causal);
             x = mlp(layers[l], x);

@@ -28,6 +28,7 @@ public final class Tensors {
     // constants: owned for the life of the process
     private static final TensorOptions CPU_LONG = own(new TensorOptions(ScalarType.Long));
     private static final TensorOptions CPU_FLOAT = own(new TensorOptions(ScalarType.Float));
+    private static final TensorOptions CPU_BYTE = own(new TensorOptions(ScalarType.Byte));
     public static final LongOptional LAST_DIM = own(new LongOptional(-1));
     public static final Device CPU = own(new Device("cpu"));
 
@@ -72,6 +73,13 @@ public final class Tensors {
     public static Tensor longs(long[] values, long... shape) {
         Tensor t = empty(shape, CPU_LONG, null);
         new LongPointer(t.data_ptr()).put(values, 0, values.length);
+        return t;
+    }
+
+    /** A uint8 CPU tensor of the given shape holding {@code values} (row-major). */
+    public static Tensor bytes(byte[] values, long... shape) {
+        Tensor t = empty(shape, CPU_BYTE, null);
+        new org.bytedeco.javacpp.BytePointer(t.data_ptr()).put(values, 0, values.length);
         return t;
     }
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.api.CheckpointException;
 import dev.cllm.api.ConsistencyModel;
 import dev.cllm.api.DecodingSession;
+import dev.cllm.api.GenerationConfig;
 import dev.cllm.api.ModelConfig;
 import dev.cllm.api.Tokenizer;
 import org.slf4j.Logger;
@@ -38,6 +39,7 @@ public final class TorchConsistencyModel implements ConsistencyModel {
     private final HfTokenizer tokenizer;
     private final ModelConfig config;
     private final boolean ownsWeights;
+    private GenerationConfig generation = GenerationConfig.defaults();
     private final Set<TorchSession> sessions = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
@@ -92,9 +94,12 @@ public final class TorchConsistencyModel implements ConsistencyModel {
                 }
             }
             Set<Integer> extraEos = generationEos(dir.resolve("generation_config.json"), config);
+            GenerationConfig generation = GenerationConfigJson.read(dir);
             LOG.info("loaded {} from {} in {} ms on {} ({}){}", config, dir, (System.nanoTime() - start) / 1_000_000,
                     llama.deviceName(), llama.dtypeName(), tokenizer == null ? ", no tokenizer" : "");
-            return new TorchConsistencyModel(llama, tokenizer, extraEos, true);
+            TorchConsistencyModel model = new TorchConsistencyModel(llama, tokenizer, extraEos, true);
+            model.generation = generation;
+            return model;
         } catch (RuntimeException e) {
             if (tokenizer != null) {
                 tokenizer.close();
@@ -150,6 +155,12 @@ public final class TorchConsistencyModel implements ConsistencyModel {
     @Override
     public ModelConfig config() {
         return config;
+    }
+
+    /** The checkpoint's {@code generation_config.json} over Hugging Face's defaults ({@link GenerationConfigJson}). */
+    @Override
+    public GenerationConfig generationConfig() {
+        return generation;
     }
 
     @Override

@@ -1,16 +1,23 @@
 package dev.cllm.torch;
 
 import dev.cllm.api.DecodingSession;
+import dev.cllm.api.DraftTree;
 import dev.cllm.api.Logits;
+import dev.cllm.api.TokenSelector;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.InferenceMode;
 import org.bytedeco.pytorch.Tensor;
 
+import java.util.Arrays;
+import java.util.Objects;
+
 /**
- * A decoding session on a {@link LlamaModel}: one static KV cache and the committed position.
+ * A decoding session on a {@link LlamaModel}: one static KV cache, the committed position and tokens, and the token
+ * selector.
  *
  * <p>Every forward pass runs inside its own {@code PointerScope} and {@code InferenceMode}; only Java arrays leave
- * it, so native memory stays flat however long the session runs.
+ * it, so native memory stays flat however long the session runs. Tokens are selected on the device
+ * ({@link DeviceSelector}): greedy decoding is one argmax, as before selectors existed.
  */
 final class TorchSession implements DecodingSession {
     /** Prompts longer than this are prefilled in chunks, bounding the attention scratch memory. */
@@ -19,14 +26,18 @@ final class TorchSession implements DecodingSession {
     private final TorchConsistencyModel owner;
     private final LlamaModel llama;
     private final KvCache cache;
+    private final int[] history;        // the committed tokens (penalties read them)
     private int position;
-    private int pendingLength = -1; // length of the last forwarded, not yet committed block; -1 when none
+    private int outputStart;            // where the generated tokens start: after the prompt's prefill
+    private DraftTree pending;          // the last forwarded, not yet committed block or tree; null when none
+    private TokenSelector selector = TokenSelector.GREEDY;
     private boolean closed;
 
     TorchSession(TorchConsistencyModel owner, LlamaModel llama, int capacity) {
         this.owner = owner;
         this.llama = llama;
         this.cache = llama.newCache(capacity);
+        this.history = new int[capacity];
     }
 
     @Override
@@ -46,13 +57,59 @@ final class TorchSession implements DecodingSession {
     }
 
     @Override
+    public void select(TokenSelector s) {
+        checkOpen();
+        this.selector = Objects.requireNonNull(s, "selector");
+    }
+
+    @Override
+    public TokenSelector selector() {
+        return selector;
+    }
+
+    @Override
     public int[] forward(int[] block) {
         checkBlock(block, "block");
         llama.acquire();
         try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
             Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position, false);
-            int[] next = Tensors.toInts(logits.argmax(Tensors.LAST_DIM, false)); // [1, T] -> T ids
-            pendingLength = block.length;
+            int[] next = selector.isGreedyArgmax() ? argmax(logits)
+                    : selectAfter(logits, chainPrefixes(block), chainPositions(block.length));
+            pending = DraftTree.chain(block);
+            return next;
+        } finally {
+            llama.release();
+        }
+    }
+
+    @Override
+    public int[] forward(DraftTree tree) {
+        if (tree.isChain()) {
+            return forward(tree.tokens());              // the plain causal pass: no mask to build, nothing to move
+        }
+        int[] tokens = tree.tokens();
+        checkBlock(tokens, "tree");
+        int s = tree.size();
+        long[] depths = new long[s];
+        boolean[] ancestors = new boolean[s * s];
+        int[][] prefixes = new int[s][];
+        int[] positions = new int[s];
+        for (int i = 0; i < s; i++) {
+            depths[i] = tree.depth(i);
+            int[] path = tree.path(i);
+            prefixes[i] = new int[path.length];
+            for (int d = 0; d < path.length; d++) {
+                ancestors[i * s + path[d]] = true;
+                prefixes[i][d] = tokens[path[d]];
+            }
+            positions[i] = position + tree.depth(i) + 1;
+        }
+        llama.acquire();
+        try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
+            Tensor logits = llama.forwardTree(Tensors.ids(tokens, s, llama.device()), cache, position, depths,
+                    ancestors);
+            int[] next = selectAfter(logits, prefixes, positions);
+            pending = tree;
             return next;
         } finally {
             llama.release();
@@ -66,7 +123,7 @@ final class TorchSession implements DecodingSession {
         try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
             Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position, false);
             float[] values = Tensors.toFloats(logits);                           // [1, T, V]
-            pendingLength = block.length;
+            pending = DraftTree.chain(block);
             return new Logits(values, block.length, llama.config().vocabSize());
         } finally {
             llama.release();
@@ -76,35 +133,88 @@ final class TorchSession implements DecodingSession {
     @Override
     public void commit(int count) {
         checkOpen();
-        if (pendingLength < 0) {
+        if (pending == null) {
             throw new IllegalStateException("nothing to commit: no forward pass since the last commit or rewind");
         }
-        if (count < 0 || count > pendingLength) {
-            throw new IllegalArgumentException("cannot commit " + count + " tokens of a block of " + pendingLength);
+        if (count < 0 || count > pending.size()) {
+            throw new IllegalArgumentException("cannot commit " + count + " tokens of a block of " + pending.size());
+        }
+        if (count > 0 && !pending.isChain()) {
+            throw new IllegalArgumentException("the last pass ran a tree: commit a path of it with commitPath");
+        }
+        for (int i = 0; i < count; i++) {
+            history[position + i] = pending.token(i);
         }
         position += count;
-        pendingLength = -1;
+        pending = null;
+    }
+
+    @Override
+    public void commitPath(int node) {
+        checkOpen();
+        if (pending == null) {
+            throw new IllegalStateException("nothing to commit: no forward pass since the last commit or rewind");
+        }
+        if (node < 0 || node >= pending.size()) {
+            throw new IllegalArgumentException("node " + node + " is not in the last tree of " + pending.size()
+                    + " nodes");
+        }
+        int[] path = pending.path(node);
+        int moves = 0;
+        for (int d = 0; d < path.length; d++) {
+            moves += path[d] != d ? 1 : 0;
+        }
+        if (moves > 0) {                                 // the path's entries must follow the committed ones
+            long[] from = new long[moves];
+            long[] to = new long[moves];
+            int m = 0;
+            for (int d = 0; d < path.length; d++) {
+                if (path[d] != d) {
+                    from[m] = position + path[d];
+                    to[m++] = position + d;
+                }
+            }
+            llama.acquire();
+            try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
+                cache.move(from, to);
+            } finally {
+                llama.release();
+            }
+        }
+        for (int d = 0; d < path.length; d++) {
+            history[position + d] = pending.token(path[d]);
+        }
+        position += path.length;
+        pending = null;
     }
 
     @Override
     public int prefill(int[] tokens) {
         checkBlock(tokens, "prefill");
         int next = -1;
+        int start = position;
         llama.acquire();
         try (InferenceMode guard = new InferenceMode()) {
-            for (int start = 0; start < tokens.length; start += PREFILL_CHUNK) {
-                int length = Math.min(PREFILL_CHUNK, tokens.length - start);
-                int[] chunk = java.util.Arrays.copyOfRange(tokens, start, start + length);
+            for (int from = 0; from < tokens.length; from += PREFILL_CHUNK) {
+                int length = Math.min(PREFILL_CHUNK, tokens.length - from);
+                int[] chunk = Arrays.copyOfRange(tokens, from, from + length);
+                boolean last = from + length == tokens.length;
                 try (PointerScope scope = new PointerScope()) {
                     Tensor logits = llama.forward(Tensors.ids(chunk, length, llama.device()), cache, position, true);
-                    next = Tensors.toInts(logits.argmax(Tensors.LAST_DIM, false))[0];  // [1, 1] -> id
+                    System.arraycopy(chunk, 0, history, position, length);
+                    position += length;
+                    if (last) {
+                        if (start == 0) {
+                            outputStart = position;      // the prompt: what follows is generated
+                        }
+                        next = selectAfter(logits, new int[][]{new int[0]}, new int[]{position})[0];
+                    }
                 }
-                position += length;
             }
         } finally {
             llama.release();
         }
-        pendingLength = -1;
+        pending = null;
         return next;
     }
 
@@ -116,7 +226,45 @@ final class TorchSession implements DecodingSession {
                     + position);
         }
         position = newPosition;
-        pendingLength = -1;
+        pending = null;
+        if (newPosition == 0) {
+            selector = TokenSelector.GREEDY;
+            outputStart = 0;
+        }
+    }
+
+    /**
+     * The token after each row of {@code logits} ({@code [1, S, V]}): the argmax when greedy (the fast path), else the
+     * selector's chain on the device.
+     */
+    private int[] selectAfter(Tensor logits, int[][] prefixes, int[] positions) {
+        if (selector.isGreedyArgmax()) {
+            return argmax(logits);
+        }
+        Tensor rows = logits.view(logits.size(1), logits.size(2));             // [S, V]
+        return DeviceSelector.select(rows, selector, history, position, outputStart, prefixes, positions);
+    }
+
+    private static int[] argmax(Tensor logits) {
+        return Tensors.toInts(logits.argmax(Tensors.LAST_DIM, false));          // [1, S] -> S ids
+    }
+
+    /** Each block row's tokens after the committed ones: {@code block[0..t]}. */
+    private static int[][] chainPrefixes(int[] block) {
+        int[][] out = new int[block.length][];
+        for (int t = 0; t < block.length; t++) {
+            out[t] = Arrays.copyOf(block, t + 1);
+        }
+        return out;
+    }
+
+    /** The positions of the tokens selected after each of {@code length} block rows. */
+    private int[] chainPositions(int length) {
+        int[] out = new int[length];
+        for (int t = 0; t < length; t++) {
+            out[t] = position + t + 1;
+        }
+        return out;
     }
 
     private void checkBlock(int[] block, String what) {
