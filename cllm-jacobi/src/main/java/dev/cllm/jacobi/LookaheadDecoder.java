@@ -66,6 +66,7 @@ public final class LookaheadDecoder implements Decoder {
     /** Multi-block decoding adds a block when this share of the newest block's guesses agree with their predecessors'
      *  predictions (Jacobi Forcing's r = 0.85). */
     public static final double SPAWN_RATIO = 0.85;
+    static final boolean NGRAM_REFILL = Boolean.getBoolean("cllm.lookahead.ngramRefill");
 
     private final int window;
     private final int blocks;
@@ -84,10 +85,15 @@ public final class LookaheadDecoder implements Decoder {
     private final GenerationConfig defaults;
     private final Map<ConsistencyModel, Learned> learned = Collections.synchronizedMap(new WeakHashMap<>());
 
-    /** What this decoder keeps per model: the pass costs and the acceptance estimates. */
+    /** What this decoder keeps per model: the pass costs, the acceptance estimates, the window lengths' rates. */
     private static final class Learned {
         volatile PassCost cost;
         final AcceptanceModel acceptance = new AcceptanceModel();
+        final WindowChoice window;
+
+        Learned(int windowSize) {
+            this.window = new WindowChoice(windowSize);
+        }
     }
 
     private LookaheadDecoder(Builder b) {
@@ -165,14 +171,14 @@ public final class LookaheadDecoder implements Decoder {
         Output output = new Output(prompt, config.maxNewTokens(), stops, config.stopStrings(),
                 session.model().tokenizer().orElse(null), listener);
         session.select(selector);
-        Learned l = learned.computeIfAbsent(session.model(), m -> new Learned());
+        Learned l = learned.computeIfAbsent(session.model(), m -> new Learned(window));
         AcceptanceModel acceptance;
-        synchronized (l.acceptance) {
+        synchronized (l) {
             acceptance = l.acceptance.copy();
         }
-        Run run = new Run(session, prompt, output, acceptance);
+        Run run = new Run(session, prompt, output, acceptance, l.window);
         Generation g = run.decode(start.promptIds(), l, sampleSeed);
-        synchronized (l.acceptance) {
+        synchronized (l) {
             l.acceptance.mergeFrom(run.acceptanceLearned, 1.0);
         }
         return g;
@@ -185,6 +191,7 @@ public final class LookaheadDecoder implements Decoder {
         private final Output output;
         private final AcceptanceModel acceptance;          // the estimates used (warm start + this request)
         final AcceptanceModel acceptanceLearned = new AcceptanceModel(); // this request's trials only
+        private final WindowChoice windowChoice;             // the window lengths' rates, shared per model
         private final TreeBuilder trie = new TreeBuilder();
         private final NgramIndex context;
         private final NgramIndex own;
@@ -203,11 +210,13 @@ public final class LookaheadDecoder implements Decoder {
         private final List<Integer> budgetHistogram = new ArrayList<>();
         private final long[] bySource = new long[CandidateSource.values().length];
 
-        Run(DecodingSession session, TokenIds prompt, Output output, AcceptanceModel acceptance) {
+        Run(DecodingSession session, TokenIds prompt, Output output, AcceptanceModel acceptance,
+            WindowChoice windowChoice) {
             this.session = session;
             this.prompt = prompt;
             this.output = output;
             this.acceptance = acceptance;
+            this.windowChoice = windowChoice;
             int contextLength = session.capacity() + 1;
             this.context = new NgramIndex(NgramPool.DEFAULT_MAX_KEY, NgramPool.DEFAULT_PER_KEY, contextLength + 1);
             this.own = new NgramIndex(2, NgramPool.DEFAULT_PER_KEY, 1 << 16);
@@ -269,26 +278,35 @@ public final class LookaheadDecoder implements Decoder {
             int length = output.length();
             int[] seq = output.sequence();           // ends with the root
             trie.reset(root);
+            boolean chose = false;
+            int forced = 0;
             if (maxDepth > 0) {
                 if (sources.contains(CandidateSource.JACOBI) && draft.length > 0) {
-                    trie.insertJacobi(draft, origin, Math.min(draft.length, maxDepth), acceptance);
+                    int room = Math.min(draft.length, Math.min(maxDepth, maxNodes - 1));
+                    if (fixedTree > 0) {
+                        trie.insertJacobi(draft, origin, room, acceptance);
+                    } else {
+                        forced = windowChoice.choose(room, rng);
+                        chose = true;
+                        trie.insertJacobi(draft, origin, forced, acceptance);
+                    }
                 }
                 int len = Math.min(candidateLength, maxDepth);
                 if (sources.contains(CandidateSource.PROMPT)) {
                     context.continuations(seq, length, candidates, len,
-                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.PROMPT, acceptance));
+                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.PROMPT, k, acceptance));
                 }
                 if (sources.contains(CandidateSource.POOL)) {
                     own.continuations(seq, length, candidates, len,
-                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.POOL, acceptance));
+                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.POOL, k, acceptance));
                     if (sharedPool != null) {
                         sharedPool.continuations(seq, length, candidates, len,
-                                (c, k) -> trie.insert(0, c, c.length, CandidateSource.POOL, acceptance));
+                                (c, k) -> trie.insert(0, c, c.length, CandidateSource.POOL, k, acceptance));
                     }
                 }
                 if (sources.contains(CandidateSource.RECYCLED)) {
                     recycled.continuations(seq, length, candidates, len,
-                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.RECYCLED, acceptance));
+                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.RECYCLED, k, acceptance));
                 }
                 if (drafter != null) {
                     int[] proposals = {0};
@@ -300,7 +318,7 @@ public final class LookaheadDecoder implements Decoder {
                     });
                 }
             }
-            DraftTree tree = trie.select(cost, maxNodes, fixedTree);
+            DraftTree tree = trie.select(cost, maxNodes, fixedTree, forced);
             int position = session.position();
             int[] selected = session.forward(tree);
             int v = tree.deepestVerified(selected);
@@ -313,6 +331,9 @@ public final class LookaheadDecoder implements Decoder {
             int bonus = selected[v];
             accepted[path.length - 1] = bonus;
 
+            if (chose) {
+                windowChoice.record(accepted.length, cost.ratio(tree.size()));
+            }
             passes++;
             tokensVerified += tree.size();
             count(budgetHistogram, tree.size());
@@ -341,11 +362,11 @@ public final class LookaheadDecoder implements Decoder {
                 if (!verified[tree.parent(k)]) {
                     continue;
                 }
-                int bits = trie.sources(trie.trieNode(k));
-                for (CandidateSource s : CandidateSource.values()) {
-                    if ((bits & (1 << s.ordinal())) != 0) {
-                        acceptance.record(s, tree.depth(k), verified[k]);
-                        acceptanceLearned.record(s, tree.depth(k), verified[k]);
+                long kinds = trie.kinds(trie.trieNode(k));
+                for (int kind = 0; kind < AcceptanceModel.KINDS; kind++) {
+                    if ((kinds & (1L << kind)) != 0) {
+                        acceptance.record(kind, tree.depth(k), verified[k]);
+                        acceptanceLearned.record(kind, tree.depth(k), verified[k]);
                     }
                 }
             }
@@ -391,22 +412,23 @@ public final class LookaheadDecoder implements Decoder {
         }
 
         /**
-         * The Jacobi update of the window: the predictions after its first wrong guess, aligned to the new root, then
-         * the guesses the pass did not run, then a refill to the window's length. When a candidate outside the window
-         * won, the predictions along that candidate's rejected tail take the window's place.
+         * The Jacobi update of the window, aligned to the new root: the guess for each position beyond it is the
+         * prediction the pass made there, taken from the winning branch below its deepest verified node when that
+         * branch reaches the position (its prefix is the most right), else from the window's own chain (a
+         * prediction under a partly wrong prefix, which is how Jacobi decoding refines), else the window's old guess
+         * if the pass did not run that far. Then a refill to the window's length.
          */
         private void updateDraft(DraftTree tree, int[] selected, int v, int bonus) {
             int a = tree.depth(v);                       // tokens verified beyond the root
             int vTrie = trie.trieNode(v);
-            List<Integer> tail = new ArrayList<>();      // tree nodes below v on the branch that continues
             boolean onChain = v == 0 || trie.chainDepthOf(vTrie) >= 0;
+            List<Integer> tail = new ArrayList<>();      // tree nodes below v, one per depth, on the branch that goes on
             int node = v;
             while (true) {
                 int child = -1;
                 for (int k = node + 1; k < tree.size(); k++) {
-                    if (tree.parent(k) == node && (!onChain || trie.chainDepthOf(trie.trieNode(k)) >= 0)) {
-                        child = k;
-                        break;
+                    if (tree.parent(k) == node && (child < 0 || trie.chainDepthOf(trie.trieNode(k)) >= 0)) {
+                        child = k;                       // the window's own child first, else the first other
                     }
                 }
                 if (child < 0) {
@@ -415,18 +437,31 @@ public final class LookaheadDecoder implements Decoder {
                 tail.add(child);
                 node = child;
             }
-            int size = Math.max(tail.size(), onChain ? draft.length - a - 1 : 0);
-            int[] updated = new int[size];
-            CandidateSource[] from = new CandidateSource[size];
-            int n = 0;
-            for (int k : tail) {
-                from[n] = CandidateSource.JACOBI;
-                updated[n++] = selected[k];
+            int[] chainAt = new int[draft.length + 1];  // tree node of the window at each depth, -1 if not run
+            Arrays.fill(chainAt, -1);
+            for (int k = 1; k < tree.size(); k++) {
+                int d = trie.chainDepthOf(trie.trieNode(k));
+                if (d >= 0 && d + 1 < chainAt.length) {
+                    chainAt[d + 1] = k;
+                }
             }
-            if (onChain) {                               // guesses beyond what the pass ran keep their place
-                for (int j = a + 1 + n; j < draft.length; j++) {
-                    from[n] = origin[j];
-                    updated[n++] = draft[j];
+            int size = Math.max(tail.size(), draft.length - a - 1);
+            int[] updated = new int[Math.max(0, size)];
+            CandidateSource[] from = new CandidateSource[updated.length];
+            int n = 0;
+            for (int i = 0; i < updated.length; i++) {
+                int depth = a + 1 + i;                   // the node whose prediction is the guess i of the new window
+                if (i < tail.size()) {
+                    from[n] = onChain ? CandidateSource.JACOBI : CandidateSource.RECYCLED;
+                    updated[n++] = selected[tail.get(i)];
+                } else if (depth < chainAt.length && chainAt[depth] >= 0) {
+                    from[n] = CandidateSource.JACOBI;
+                    updated[n++] = selected[chainAt[depth]];
+                } else if (depth < draft.length) {
+                    from[n] = origin[depth];
+                    updated[n++] = draft[depth];
+                } else {
+                    break;
                 }
             }
             spawnOrShrink(tree, selected);
@@ -474,7 +509,7 @@ public final class LookaheadDecoder implements Decoder {
             int filled = start.length;
             int[] out = Arrays.copyOf(start, want);
             CandidateSource[] from = Arrays.copyOf(startOrigin, want);
-            while (filled < want) {
+            while (filled < want && NGRAM_REFILL) {
                 int at = length + filled;
                 CandidateSource[] found = new CandidateSource[1];
                 int[] best = firstContinuation(seq, at, want - filled, found);

@@ -23,6 +23,7 @@ final class TreeBuilder {
     private int[] parent = new int[64];
     private int[] depth = new int[64];
     private int[] sourceBits = new int[64];
+    private long[] kindBits = new long[64];     // the candidate kinds that proposed each node (AcceptanceModel.kind)
     private double[] p = new double[64];        // probability of being right given the parent is
     private double[] pathP = new double[64];    // probability of being verified
     private int[] firstChild = new int[64];
@@ -50,18 +51,29 @@ final class TreeBuilder {
      * @return the trie nodes of the path (one per token)
      */
     int[] insert(int from, int[] tokens, int count, CandidateSource source, AcceptanceModel model) {
+        return insert(from, tokens, count, source, 0, model);
+    }
+
+    /** As {@link #insert(int, int[], int, CandidateSource, AcceptanceModel)}, for a candidate that matched the last
+     *  {@code matchLength} tokens of the context. */
+    int[] insert(int from, int[] tokens, int count, CandidateSource source, int matchLength, AcceptanceModel model) {
         int[] path = new int[count];
         int node = from;
+        int kind = AcceptanceModel.kind(source, matchLength);
         for (int i = 0; i < count; i++) {
             int d = depth[node] + 1;
-            double q = model.p(source, d);
             int child = findChild(node, tokens[i]);
+            // a guess beside the window's own guess after the same node is one of two exclusive guesses
+            int k = source != CandidateSource.JACOBI && chainChild(node) >= 0 && chainChild(node) != child
+                    ? AcceptanceModel.departing(kind) : kind;
+            double q = model.p(k, d);
             if (child < 0) {
                 child = newNode(tokens[i], node, q, source.ordinal());
             } else {
                 sourceBits[child] |= 1 << source.ordinal();
                 p[child] = Math.max(p[child], q);
             }
+            kindBits[child] |= 1L << k;
             path[i] = child;
             node = child;
         }
@@ -93,26 +105,38 @@ final class TreeBuilder {
      * @param cost      t(S)
      * @param maxNodes  the most nodes a pass may run (room in the cache, configured cap), >= 1
      * @param fixedSize if > 0, run exactly the min(fixedSize, available) most probable nodes instead of optimising
+     * @param forced    the first this many nodes of the Jacobi chain are run whatever their probability (the window
+     *                  length chosen by {@link WindowChoice}); the other nodes are added by probability
      */
-    DraftTree select(PassCost cost, int maxNodes, int fixedSize) {
+    DraftTree select(PassCost cost, int maxNodes, int fixedSize, int forced) {
         for (int i = 1; i < size; i++) {
             pathP[i] = pathP[parent[i]] * p[i];
         }
-        Integer[] order = new Integer[size - 1];
+        boolean[] keep = new boolean[size];
+        keep[0] = true;
+        int must = Math.min(Math.min(forced, chainLength), Math.max(0, maxNodes - 1));
+        double expected = 1.0;
+        for (int i = 0; i < must; i++) {
+            keep[chain[i]] = true;
+            expected += pathP[chain[i]];
+        }
+        Integer[] order = new Integer[size - 1 - must];
+        int o = 0;
         for (int i = 1; i < size; i++) {
-            order[i - 1] = i;
+            if (!keep[i]) {
+                order[o++] = i;
+            }
         }
         Arrays.sort(order, (a, b) -> pathP[a] != pathP[b] ? Double.compare(pathP[b], pathP[a])
                 : depth[a] != depth[b] ? Integer.compare(depth[a], depth[b]) : Integer.compare(a, b));
         int limit = Math.min(maxNodes, size);
-        int best = 1;
+        int best = 1 + must;
         if (fixedSize > 0) {
-            best = Math.min(fixedSize, limit);
+            best = Math.max(best, Math.min(fixedSize, limit));
         } else {
-            double expected = 1.0;
-            double bestRate = expected / cost.nanos(1);
-            for (int s = 2; s <= limit; s++) {
-                expected += pathP[order[s - 2]];
+            double bestRate = expected / cost.nanos(best);
+            for (int s = best + 1; s <= limit; s++) {
+                expected += pathP[order[s - 2 - must]];
                 double rate = expected / cost.nanos(s);
                 if (rate > bestRate) {
                     bestRate = rate;
@@ -120,9 +144,7 @@ final class TreeBuilder {
                 }
             }
         }
-        boolean[] keep = new boolean[size];
-        keep[0] = true;
-        for (int i = 0; i < best - 1; i++) {
+        for (int i = 0; i < best - 1 - must; i++) {
             keep[order[i]] = true;
         }
         // layout: root, the kept prefix of the Jacobi chain, then the rest in trie order (parents first)
@@ -152,9 +174,23 @@ final class TreeBuilder {
         return DraftTree.of(tokens, parents);
     }
 
+    /** The Jacobi chain's child of trie node {@code node} (the root or a chain node), or -1. */
+    private int chainChild(int node) {
+        int d = depth[node];
+        if (d >= chainLength || (d > 0 && chain[d - 1] != node)) {
+            return -1;
+        }
+        return chain[d];
+    }
+
     /** The trie node behind node {@code k} of the last selected tree. */
     int trieNode(int k) {
         return selectedNodes[k];
+    }
+
+    /** The candidate kinds that proposed trie node {@code node}, as a bit set over {@link AcceptanceModel#kind}. */
+    long kinds(int node) {
+        return kindBits[node];
     }
 
     /** The sources that proposed trie node {@code node}, as a bit set over {@link CandidateSource#ordinal()}. */
@@ -196,6 +232,7 @@ final class TreeBuilder {
             parent = Arrays.copyOf(parent, n);
             depth = Arrays.copyOf(depth, n);
             sourceBits = Arrays.copyOf(sourceBits, n);
+            kindBits = Arrays.copyOf(kindBits, n);
             p = Arrays.copyOf(p, n);
             pathP = Arrays.copyOf(pathP, n);
             firstChild = Arrays.copyOf(firstChild, n);
@@ -206,6 +243,7 @@ final class TreeBuilder {
         parent[i] = par;
         depth[i] = par < 0 ? 0 : depth[par] + 1;
         sourceBits[i] = par < 0 ? 0 : 1 << sourceOrdinal;
+        kindBits[i] = 0;
         p[i] = prob;
         pathP[i] = 1.0;
         firstChild[i] = -1;

@@ -71,14 +71,14 @@ class CandidateMachineryTest {
         t.insertJacobi(new int[]{6, 7}, new CandidateSource[]{CandidateSource.JACOBI, CandidateSource.JACOBI}, 2,
                 model);
         PassCost cost = PassCost.linear(1000, 100);
-        DraftTree tree = t.select(cost, 16, 0);
+        DraftTree tree = t.select(cost, 16, 0, 0);
         assertThat(tree.size()).as("a pass over the root only").isEqualTo(1);
 
         t.reset(5);
         t.insertJacobi(new int[]{6, 7}, new CandidateSource[]{CandidateSource.JACOBI, CandidateSource.JACOBI}, 2,
                 model);
         t.insert(0, new int[]{8, 9}, 2, CandidateSource.POOL, model);
-        tree = t.select(cost, 16, 0);
+        tree = t.select(cost, 16, 0, 0);
         assertThat(tree.size()).isEqualTo(3);
         assertThat(tree.tokens()).containsExactly(5, 8, 9);
 
@@ -87,7 +87,7 @@ class CandidateMachineryTest {
         t.insertJacobi(new int[]{6, 7}, new CandidateSource[]{CandidateSource.JACOBI, CandidateSource.JACOBI}, 2,
                 model);
         t.insert(0, new int[]{8, 9}, 2, CandidateSource.POOL, model);
-        tree = t.select(cost, 16, 5);
+        tree = t.select(cost, 16, 5, 0);
         assertThat(tree.tokens()).containsExactly(5, 6, 7, 8, 9);
         assertThat(tree.parents()).containsExactly(-1, 0, 1, 0, 3);
     }
