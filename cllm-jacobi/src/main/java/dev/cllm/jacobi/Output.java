@@ -24,6 +24,7 @@ final class Output {
     private final int longestStop;
     private final Tokenizer tokenizer;   // null: no text
     private final GenerationListener listener;
+    private final boolean incremental;   // decode as tokens arrive (stop strings, text listeners); else once at the end
 
     private int[] sequence;          // prompt, then every accepted token (up to a stop)
     private int length;
@@ -54,9 +55,20 @@ final class Output {
         }
         this.tokenizer = tokenizer;
         this.listener = listener;
+        this.incremental = tokenizer != null && (!stopStrings.isEmpty() || overridesOnText(listener));
         this.sequence = new int[promptLength + Math.min(maxNewTokens, 1 << 16)];
         prompt.copyTo(sequence, 0);
         this.length = promptLength;
+    }
+
+    /** Whether the listener's class has its own {@code onText} (else nobody reads the text before the end). */
+    private static boolean overridesOnText(GenerationListener listener) {
+        try {
+            return listener.getClass().getMethod("onText", String.class).getDeclaringClass()
+                    != GenerationListener.class;
+        } catch (NoSuchMethodException e) {
+            return true;
+        }
     }
 
     /** The prompt followed by the accepted tokens (read-only view: do not modify). */
@@ -124,7 +136,7 @@ final class Output {
         }
         System.arraycopy(tokens, 0, sequence, length, count);
         length += count;
-        if (tokenizer != null) {
+        if (incremental) {
             for (int i = 0; i < count && cutLength < 0; i++) {
                 appendText(produced() - count + i + 1);
             }
@@ -152,6 +164,9 @@ final class Output {
     String text() {
         if (tokenizer == null) {
             return null;
+        }
+        if (!incremental) {
+            return tokenizer.decode(ids().toArray());
         }
         if (stopReason == StopReason.CANCELLED) {
             return text.substring(0, deliveredChars);
@@ -244,7 +259,7 @@ final class Output {
         }
         int tokenLimit;
         int charLimit;
-        if (tokenizer == null) {
+        if (!incremental) {
             tokenLimit = produced();
             charLimit = 0;
         } else if (cutLength >= 0) {

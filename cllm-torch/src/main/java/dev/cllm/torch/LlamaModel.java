@@ -402,17 +402,19 @@ public final class LlamaModel implements AutoCloseable {
         for (int i = 0; i < s; i++) {
             positions[i] = pos + depths[i];
         }
-        Tensor index = Tensors.longs(positions, s).to(device, org.bytedeco.pytorch.global.torch.ScalarType.Long);
+        Tensor index = Tensors.longs(positions, s).to(device, ScalarType.Long);
         Tensor cos = ropeCos.index_select(0, index).unsqueeze(1);     // [S, 1, hd]
         Tensor sin = ropeSin.index_select(0, index).unsqueeze(1);     // [S, 1, hd]
-        byte[] bits = new byte[s * s];
-        for (int i = 0; i < bits.length; i++) {
-            bits[i] = (byte) (ancestors[i] ? 1 : 0);
+        int width = pos + s;
+        byte[] bits = new byte[s * width];                            // every node sees the committed positions
+        for (int i = 0; i < s; i++) {
+            java.util.Arrays.fill(bits, i * width, i * width + pos, (byte) 1);
+            for (int j = 0; j < s; j++) {
+                bits[i * width + pos + j] = (byte) (ancestors[i * s + j] ? 1 : 0);
+            }
         }
-        Tensor tree = Tensors.bytes(bits, s, s).to(device, ScalarType.Bool);  // [S, S]
-        Tensor mask = pos == 0 ? tree
-                : org.bytedeco.pytorch.global.torch.cat(new TensorVector(ones(new long[]{s, pos}, boolOptions), tree), 1);
-        return run(ids, cache, pos, cos, sin, mask, false, false);    // mask [S, pos + S]
+        Tensor mask = Tensors.bytes(bits, s, width).to(device, ScalarType.Bool);   // [S, pos + S]
+        return run(ids, cache, pos, cos, sin, mask, false, false);
     }
 
     private Tensor run(Tensor ids, KvCache cache, int pos, Tensor cos, Tensor sin, Tensor mask, boolean causal,

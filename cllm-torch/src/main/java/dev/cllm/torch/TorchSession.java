@@ -92,15 +92,22 @@ final class TorchSession implements DecodingSession {
         int s = tree.size();
         long[] depths = new long[s];
         boolean[] ancestors = new boolean[s * s];
-        int[][] prefixes = new int[s][];
+        boolean greedy = selector.isGreedyArgmax();
+        int[][] prefixes = greedy ? null : new int[s][];
         int[] positions = new int[s];
         for (int i = 0; i < s; i++) {
             depths[i] = tree.depth(i);
-            int[] path = tree.path(i);
-            prefixes[i] = new int[path.length];
-            for (int d = 0; d < path.length; d++) {
-                ancestors[i * s + path[d]] = true;
-                prefixes[i][d] = tokens[path[d]];
+            ancestors[i * s + i] = true;
+            int parent = tree.parent(i);
+            if (parent >= 0) {                           // a node sees what its parent sees (parents come first)
+                System.arraycopy(ancestors, parent * s, ancestors, i * s, i);
+            }
+            if (!greedy) {
+                int[] path = tree.path(i);
+                prefixes[i] = new int[path.length];
+                for (int d = 0; d < path.length; d++) {
+                    prefixes[i][d] = tokens[path[d]];
+                }
             }
             positions[i] = position + tree.depth(i) + 1;
         }
@@ -108,7 +115,7 @@ final class TorchSession implements DecodingSession {
         try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
             Tensor logits = llama.forwardTree(Tensors.ids(tokens, s, llama.device()), cache, position, depths,
                     ancestors);
-            int[] next = selectAfter(logits, prefixes, positions);
+            int[] next = greedy ? argmax(logits) : selectAfter(logits, prefixes, positions);
             pending = tree;
             return next;
         } finally {
