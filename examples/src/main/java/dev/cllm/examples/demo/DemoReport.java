@@ -15,11 +15,22 @@ import java.util.Objects;
  * ({@link HtmlReport}). Immutable.
  *
  * @param setting    the models, task and machine
- * @param rows       one row per decoder: ar, jacobi-base, jacobi-cllm
+ * @param rows       one row per decoder: ar, jacobi-base, jacobi-cllm, lookahead-base, lookahead-cllm
  * @param mismatches questions whose jacobi-base output differs from the ar output (0: lossless, as it must be)
+ * @param checks     every losslessness check: a decoder's outputs against those it must equal
  * @param shown      the question whose trajectories are shown, or null when none were recorded
  */
-public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown shown) {
+public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<Check> checks, Shown shown) {
+
+    /**
+     * One losslessness check.
+     *
+     * @param decoder    the decoder checked
+     * @param reference  the decoder whose outputs it must reproduce (its model's greedy output)
+     * @param mismatches questions where they differ
+     */
+    public record Check(String decoder, String reference, int mismatches) {
+    }
 
     /** The definitions of the columns, for the help, the table and the HTML page. */
     public static final String DEF_TOKENS_PER_PASS = "tokens/pass: tokens the decoding passes produced / decoding passes, "
@@ -70,11 +81,22 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown 
      * @param speedup        tokensPerS / ar's tokensPerS
      * @param latencySpeedup ar's summed end-to-end time / this decoder's (prefill included; median over sweeps)
      * @param agreesWithBase share of questions whose output ids equal the base model's ar output
+     * @param bySource       tokens accepted beyond one per pass, by candidate source (empty for ar and Jacobi)
+     * @param meanTree       tokens run per decoding pass (block or tree size)
      */
     public record Row(String decoder, double execAccuracy, double exactMatch, double tokensPerPass,
-                      double tokensPerS, double speedup, double latencySpeedup, double agreesWithBase) {
+                      double tokensPerS, double speedup, double latencySpeedup, double agreesWithBase,
+                      java.util.Map<String, Long> bySource, double meanTree) {
         public Row {
             Objects.requireNonNull(decoder, "decoder");
+            bySource = java.util.Map.copyOf(bySource);
+        }
+
+        /** A row without per-source counts. */
+        public Row(String decoder, double execAccuracy, double exactMatch, double tokensPerPass, double tokensPerS,
+                   double speedup, double latencySpeedup, double agreesWithBase) {
+            this(decoder, execAccuracy, exactMatch, tokensPerPass, tokensPerS, speedup, latencySpeedup,
+                    agreesWithBase, java.util.Map.of(), 0.0);
         }
     }
 
@@ -96,6 +118,12 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown 
     public DemoReport {
         Objects.requireNonNull(setting, "setting");
         rows = List.copyOf(rows);
+        checks = List.copyOf(checks);
+    }
+
+    /** A report whose only check is jacobi-base against ar. */
+    public DemoReport(Setting setting, List<Row> rows, int mismatches, Shown shown) {
+        this(setting, rows, mismatches, List.of(new Check("jacobi-base", "ar", mismatches)), shown);
     }
 
     /** The row of {@code decoder}. */
@@ -113,9 +141,15 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown 
         ObjectNode o = json.createObjectNode();
         ArrayNode array = o.putArray("rows");
         for (Row r : rows) {
-            array.addObject().put("decoder", r.decoder()).put("exec_accuracy", r.execAccuracy())
+            ObjectNode row = array.addObject().put("decoder", r.decoder()).put("exec_accuracy", r.execAccuracy())
                     .put("exact_match", r.exactMatch()).put("tokens_per_pass", r.tokensPerPass())
-                    .put("tokens_per_s", r.tokensPerS()).put("speedup", r.speedup());
+                    .put("tokens_per_s", r.tokensPerS()).put("speedup", r.speedup())
+                    .put("latency_speedup", r.latencySpeedup()).put("agrees_with_ar", r.agreesWithBase())
+                    .put("tokens_per_decoding_pass_run", r.meanTree());
+            if (!r.bySource().isEmpty()) {
+                ObjectNode sources = row.putObject("accepted_by_source");
+                new java.util.TreeMap<>(r.bySource()).forEach(sources::put);
+            }
         }
         o.put("questions", setting.questions());
         o.put("block_size", setting.blockSize());
@@ -128,6 +162,11 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown 
                 .put("platform", setting.platform());
         o.put("task", setting.task());
         o.put("jacobi_base_mismatches", mismatches);
+        ArrayNode lossless = o.putArray("lossless_checks");
+        for (Check c : checks) {
+            lossless.addObject().put("decoder", c.decoder()).put("reference", c.reference())
+                    .put("mismatches", c.mismatches());
+        }
         rows.stream().filter(r -> r.decoder().equals(SqlDemo.JACOBI_CLLM)).findFirst()
                 .ifPresent(r -> o.put("cllm_agrees_with_base", r.agreesWithBase()));
         if (shown != null) {
@@ -146,6 +185,11 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown 
                 s.questions(), s.heldOut(), s.task(), s.maxNewTokens());
         out.printf(Locale.ROOT, "  decoders     ar = base model, one token per pass; jacobi-base, jacobi-cllm = "
                 + "Jacobi decoding with block size %d%n", s.blockSize());
+        if (rows.stream().anyMatch(r -> r.decoder().startsWith("lookahead"))) {
+            out.printf(Locale.ROOT, "               lookahead-base, lookahead-cllm = Jacobi window of %d plus n-gram "
+                    + "candidates (a pool of the task's training answers, prompt lookup, recycled tails) verified in "
+                    + "the same pass; a cost model measured on this machine picks how many%n", s.blockSize());
+        }
         out.printf(Locale.ROOT, "  machine      %d cores, %s, %s, libtorch %d thread%s, OpenBLAS %d thread%s%n",
                 s.cores(), s.platform(), s.device(), s.torchThreads(), s.torchThreads() == 1 ? "" : "s",
                 s.blasThreads(), s.blasThreads() == 1 ? "" : "s");
@@ -153,10 +197,10 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown 
                         + "interleaved per question%n", s.warmup(), s.warmup() == 1 ? "" : "s", s.repeats(),
                 s.repeats() == 1 ? "" : "s");
         out.println();
-        out.printf(Locale.ROOT, "  %-12s %9s %7s %12s %9s %8s %16s %7s%n", "decoder", "exec acc", "exact",
+        out.printf(Locale.ROOT, "  %-14s %9s %7s %12s %9s %8s %16s %7s%n", "decoder", "exec acc", "exact",
                 "tokens/pass", "tokens/s", "speedup", "latency speedup", "agrees");
         for (Row r : rows) {
-            out.printf(Locale.ROOT, "  %-12s %8.1f%% %6.1f%% %12.2f %9.0f %7.2fx %15.2fx %6.1f%%%n", r.decoder(),
+            out.printf(Locale.ROOT, "  %-14s %8.1f%% %6.1f%% %12.2f %9.0f %7.2fx %15.2fx %6.1f%%%n", r.decoder(),
                     100 * r.execAccuracy(), 100 * r.exactMatch(), r.tokensPerPass(), r.tokensPerS(), r.speedup(),
                     r.latencySpeedup(), 100 * r.agreesWithBase());
         }
@@ -165,10 +209,19 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown 
             out.println("  " + d);
         }
         out.println();
-        if (mismatches == 0) {
-            out.printf(Locale.ROOT, "lossless: jacobi-base output = ar output on all %d questions%n", s.questions());
-        } else {
-            out.println(mismatchWarning(mismatches, s.questions()));
+        for (Check c : checks) {
+            if (c.mismatches() == 0) {
+                out.printf(Locale.ROOT, "lossless: %s output = %s output on all %d questions%n", c.decoder(),
+                        c.reference(), s.questions());
+            } else {
+                out.println(mismatchWarning(c, s.questions()));
+            }
+        }
+        for (Row r : rows) {
+            if (!r.bySource().isEmpty()) {
+                out.printf(Locale.ROOT, "%s: %.1f tokens run per pass; tokens accepted beyond one per pass by "
+                        + "source: %s%n", r.decoder(), r.meanTree(), new java.util.TreeMap<>(r.bySource()));
+            }
         }
         if (shown != null) {
             out.println();
@@ -185,8 +238,14 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, Shown 
 
     /** The loud line printed when Jacobi decoding on the base model did not reproduce its ar output. */
     static String mismatchWarning(int mismatches, int questions) {
-        return String.format(Locale.ROOT, "WARNING: NOT LOSSLESS: jacobi-base output differs from ar output on %d of "
-                + "%d questions (Jacobi decoding must reproduce greedy ar decoding exactly)", mismatches, questions);
+        return mismatchWarning(new Check("jacobi-base", "ar", mismatches), questions);
+    }
+
+    /** The loud line printed when a decoder did not reproduce the output it must equal. */
+    static String mismatchWarning(Check c, int questions) {
+        return String.format(Locale.ROOT, "WARNING: NOT LOSSLESS: %s output differs from %s output on %d of "
+                + "%d questions (it must reproduce its model's greedy output exactly)", c.decoder(), c.reference(),
+                c.mismatches(), questions);
     }
 
     static String millions(long parameters) {

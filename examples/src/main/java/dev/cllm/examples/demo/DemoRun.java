@@ -4,7 +4,7 @@ import dev.cllm.api.ConsistencyModel;
 import dev.cllm.api.DecodingSession;
 import dev.cllm.api.GenerationListener;
 import dev.cllm.api.TokenIds;
-import dev.cllm.jacobi.JacobiDecoder;
+import dev.cllm.api.Decoder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,9 +32,9 @@ public final class DemoRun {
      * @param name    its name in the report, e.g. {@code jacobi-cllm}
      * @param model   the model it decodes with (borrowed)
      * @param decoder the decoder
-     * @param record  whether to record trajectories for {@link #run}'s chosen prompts
+     * @param record  whether to record Jacobi trajectories for {@link #run}'s chosen prompts (Jacobi decoders)
      */
-    public record Contender(String name, ConsistencyModel model, JacobiDecoder decoder, boolean record) {
+    public record Contender(String name, ConsistencyModel model, Decoder decoder, boolean record) {
         public Contender {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(model, "model");
@@ -142,7 +142,7 @@ public final class DemoRun {
                             + "token in " + c.name() + "'s context of " + context + " positions");
                 }
                 sessions.add(c.model().newSession((int) Math.min(context,
-                        (long) longest + c.decoder().maxNewTokens())));
+                        (long) longest + c.decoder().defaults().maxNewTokens() + c.decoder().scratchPositions())));
             }
             long start = System.nanoTime();
             int warm = Math.min(warmup, prompts.size());

@@ -84,12 +84,15 @@ public final class HtmlReport {
             h.append("<li>").append(escape(d)).append("</li>\n");
         }
         h.append("</ul>\n");
-        if (report.mismatches() == 0) {
-            h.append("<p>lossless: jacobi-base output = ar output on all ").append(s.questions())
-                    .append(" questions</p>\n");
-        } else {
-            h.append("<p class=\"warning\">").append(escape(DemoReport.mismatchWarning(report.mismatches(),
-                    s.questions()))).append("</p>\n");
+        for (DemoReport.Check c : report.checks()) {
+            if (c.mismatches() == 0) {
+                h.append("<p>lossless: ").append(escape(c.decoder())).append(" output = ")
+                        .append(escape(c.reference())).append(" output on all ").append(s.questions())
+                        .append(" questions</p>\n");
+            } else {
+                h.append("<p class=\"warning\">").append(escape(DemoReport.mismatchWarning(c, s.questions())))
+                        .append("</p>\n");
+            }
         }
 
         DemoReport.Shown shown = report.shown();

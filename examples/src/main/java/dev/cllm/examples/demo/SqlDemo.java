@@ -8,6 +8,8 @@ import dev.cllm.examples.sql.SqlExample.Split;
 import dev.cllm.examples.sql.SqlTask;
 import dev.cllm.examples.sql.SqlTaskConfig;
 import dev.cllm.jacobi.JacobiDecoder;
+import dev.cllm.jacobi.LookaheadDecoder;
+import dev.cllm.jacobi.NgramPool;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
 import dev.cllm.torch.TorchRuntime;
@@ -49,6 +51,10 @@ public final class SqlDemo {
     public static final String JACOBI_BASE = "jacobi-base";
     /** Jacobi decoding on the CLLM. */
     public static final String JACOBI_CLLM = "jacobi-cllm";
+    /** Jacobi decoding with candidates ({@link LookaheadDecoder}) on the base model. */
+    public static final String LOOKAHEAD_BASE = "lookahead-base";
+    /** Jacobi decoding with candidates on the CLLM. */
+    public static final String LOOKAHEAD_CLLM = "lookahead-cllm";
     /** The default trajectory is the best of the first this many questions. */
     public static final int SHOW_CANDIDATES = 20;
 
@@ -144,10 +150,17 @@ public final class SqlDemo {
 
             JacobiDecoder ar = JacobiDecoder.builder().blockSize(1).maxNewTokens(maxNewTokens).build();
             JacobiDecoder jacobi = JacobiDecoder.builder().blockSize(blockSize).maxNewTokens(maxNewTokens).build();
+            // the n-gram pool starts with the task's training answers (the base model's training data), and stays
+            // as it is: both models' rows see the same pool
+            NgramPool answers = trainingAnswers(task, tokenizer, baseModel.config().eosTokenIds());
+            LookaheadDecoder lookahead = LookaheadDecoder.builder().window(blockSize).maxNewTokens(maxNewTokens)
+                    .pool(answers).learnIntoPool(false).build();
             List<DemoRun.Contender> contenders = List.of(
                     new DemoRun.Contender(AR, baseModel, ar, false),
                     new DemoRun.Contender(JACOBI_BASE, baseModel, jacobi, true),
-                    new DemoRun.Contender(JACOBI_CLLM, cllmModel, jacobi, true));
+                    new DemoRun.Contender(JACOBI_CLLM, cllmModel, jacobi, true),
+                    new DemoRun.Contender(LOOKAHEAD_BASE, baseModel, lookahead, false),
+                    new DemoRun.Contender(LOOKAHEAD_CLLM, cllmModel, lookahead, false));
             Set<Integer> recorded = new TreeSet<>();
             for (int q = 0; q < Math.min(SHOW_CANDIDATES, n); q++) {
                 recorded.add(q);
@@ -156,18 +169,35 @@ public final class SqlDemo {
                 recorded.clear();
                 recorded.add(show - 1);
             }
-            LOG.info("decoding {} questions with {}, {} and {} (block size {}), {} timed sweep(s)", n, AR,
-                    JACOBI_BASE, JACOBI_CLLM, blockSize, repeats);
+            LOG.info("decoding {} questions with {}, {}, {}, {} and {} (block size {}), {} timed sweep(s)", n, AR,
+                    JACOBI_BASE, JACOBI_CLLM, LOOKAHEAD_BASE, LOOKAHEAD_CLLM, blockSize, repeats);
             DemoRun.Result result = new DemoRun(contenders, prompts, warmup, repeats, recorded).run();
 
             DemoReport report = report(result, task, golds, tokenizer, TokenLabels.fromCheckpoint(baseDir),
                     setting(options, baseModel, cllmModel, taskConfig, heldOut.size(), n),
                     show == null ? null : show - 1);
-            if (report.mismatches() > 0) {
-                LOG.warn(DemoReport.mismatchWarning(report.mismatches(), n));
+            for (DemoReport.Check c : report.checks()) {
+                if (c.mismatches() > 0) {
+                    LOG.warn(DemoReport.mismatchWarning(c, n));
+                }
             }
             return report;
         }
+    }
+
+    /** The task's training answers (SQL then the stop token), for the n-gram pool. */
+    static NgramPool trainingAnswers(SqlTask task, Tokenizer tokenizer, Set<Integer> eos) {
+        NgramPool pool = NgramPool.create();
+        int stop = eos.isEmpty() ? -1 : eos.iterator().next();
+        for (SqlExample e : task.examples(Split.TRAIN)) {
+            int[] sql = tokenizer.encodeWithoutSpecialTokens(e.sql());
+            int[] ids = stop < 0 ? sql : java.util.Arrays.copyOf(sql, sql.length + 1);
+            if (stop >= 0) {
+                ids[sql.length] = stop;
+            }
+            pool.add(TokenIds.of(ids));
+        }
+        return pool;
     }
 
     private static DemoReport.Setting setting(Options o, TorchConsistencyModel baseModel,
@@ -213,10 +243,22 @@ public final class SqlDemo {
                         first.decodingPasses() == 0 ? 0.0 : (double) first.decodedTokens() / first.decodingPasses(),
                         tokensPerS, arTokensPerS == 0 ? 0.0 : tokensPerS / arTokensPerS,
                         elapsed == 0 ? 0.0 : arElapsed / elapsed,
-                        (double) agreeing(result.samples().get(ar), result.samples().get(c)) / n));
+                        (double) agreeing(result.samples().get(ar), result.samples().get(c)) / n,
+                        bySource(result.samples().get(c)), meanTree(result.samples().get(c))));
             }
         }
         int mismatches = n - agreeing(result.samples().get(ar), result.samples().get(jacobiBase));
+        // every decoder must give its model's greedy output: the base model's ar output, or plain Jacobi on the CLLM
+        List<DemoReport.Check> checks = new ArrayList<>();
+        checks.add(new DemoReport.Check(JACOBI_BASE, AR, mismatches));
+        if (result.contenders().stream().anyMatch(x -> x.name().equals(LOOKAHEAD_BASE))) {
+            checks.add(new DemoReport.Check(LOOKAHEAD_BASE, AR,
+                    n - agreeing(result.samples().get(ar), result.samples().get(result.indexOf(LOOKAHEAD_BASE)))));
+        }
+        if (result.contenders().stream().anyMatch(x -> x.name().equals(LOOKAHEAD_CLLM))) {
+            checks.add(new DemoReport.Check(LOOKAHEAD_CLLM, JACOBI_CLLM, n - agreeing(result.samples().get(jacobiCllm),
+                    result.samples().get(result.indexOf(LOOKAHEAD_CLLM)))));
+        }
 
         Integer shownIndex = shownQuestion(result, jacobiCllm, requested);
         DemoReport.Shown shown = null;
@@ -225,14 +267,34 @@ public final class SqlDemo {
             List<TrajectoryView> views = new ArrayList<>();
             for (int c : new int[]{jacobiBase, jacobiCllm}) {
                 String title = result.contenders().get(c).name() + (c == jacobiBase ? " (base model" : " (CLLM")
-                        + ", block size " + result.contenders().get(c).decoder().blockSize() + ")";
+                        + ", block size " + ((JacobiDecoder) result.contenders().get(c).decoder()).blockSize() + ")";
                 views.add(TrajectoryView.of(title, result.samples().get(c).get(q).generation(),
                         result.recordings().get(c).get(q), labels, texts.get(c).get(q)));
             }
             SqlExample gold = golds.get(q);
             shown = new DemoReport.Shown(q + 1, gold.db(), gold.question(), gold.sql(), views);
         }
-        return new DemoReport(setting, rows, mismatches, shown);
+        return new DemoReport(setting, rows, mismatches, checks, shown);
+    }
+
+    /** Tokens accepted beyond one per pass, by candidate source, over the samples (empty for plain decoders). */
+    private static java.util.Map<String, Long> bySource(List<DecodeSample> samples) {
+        java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
+        for (DecodeSample s : samples) {
+            s.generation().stats().acceptedBySource().forEach((k, v) -> out.merge(k, v, Long::sum));
+        }
+        return out;
+    }
+
+    /** Tokens run per decoding pass (block or tree size), the work the speedup is paid with. */
+    private static double meanTree(List<DecodeSample> samples) {
+        long tokens = 0;
+        long passes = 0;
+        for (DecodeSample s : samples) {
+            tokens += s.generation().stats().tokensVerified();
+            passes += s.decodingPasses();
+        }
+        return passes == 0 ? 0.0 : (double) tokens / passes;
     }
 
     /** The question to show: {@code requested} (0-based) if given, else the recorded one where the CLLM accepts the
