@@ -368,6 +368,23 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Logits for sequences that are not plain left-to-right text, without a cache (training on packed sequences):
+     * token t of each row sits at position {@code positions[t]} (its rotary angle) and attends to the tokens
+     * {@code mask[t]} allows. With {@code positions[t] = t} and a lower-triangular mask this is {@link #logits(Tensor)}.
+     *
+     * @param ids       int64 {@code [B, T]} on this model's device
+     * @param positions int64 {@code [T]}: the position of each token, shared by the rows
+     * @param mask      bool {@code [T, T]}, true where token t may attend to token u (shared by the rows)
+     * @return logits {@code [B, T, V]}, attached to the caller's {@code PointerScope}
+     */
+    public Tensor logits(Tensor ids, Tensor positions, Tensor mask) {
+        checkOpen();
+        Tensor cos = ropeCos.index_select(0, positions).unsqueeze(1);   // [T, 1, hd]
+        Tensor sin = ropeSin.index_select(0, positions).unsqueeze(1);   // [T, 1, hd]
+        return run(ids, null, 0, cos, sin, mask, false, false);
+    }
+
+    /**
      * The forward pass. Tokens {@code ids} occupy positions {@code [pos, pos + T)}; with a cache they attend to
      * the cached positions {@code [0, pos)} too, and their keys and values are written at {@code [pos, pos + T)}.
      *
