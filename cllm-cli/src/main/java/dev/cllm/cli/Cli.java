@@ -15,7 +15,7 @@ import java.util.stream.Stream;
 @Command(name = "cllm", mixinStandardHelpOptions = true, version = "cllm-java 0.1.0-SNAPSHOT",
         description = "Consistency LLMs on the JVM: lossless Jacobi decoding for LLaMA-family checkpoints.",
         subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class, TrainCommand.class,
-                PretrainCommand.class, ExportCommand.class, PipelineCommand.class, SqlTaskCommand.class, BenchCommand.class, TrainingBenchCommand.class,
+                PretrainCommand.class, ExportCommand.class, PipelineCommand.class, SqlTaskCommand.class, MathTaskCommand.class, BenchCommand.class, TrainingBenchCommand.class,
                 DemoCommand.class,
                 ExampleCommand.class,
                 CommandLine.HelpCommand.class})

@@ -79,7 +79,7 @@ public final class MathTask {
      * Writes the task to {@code dir} (created if absent; files replaced):
      * <ul>
      *   <li>{@code train.prompts.jsonl}, {@code heldout.prompts.jsonl}: one {@code {"prompt": ..., "answer": ...}}
-     *       line per example, as {@link dev.cllm.train.PromptFile} reads them (it rejects other fields);</li>
+     *       line per example, as {@link dev.cllm.data.PromptFile} reads them (it rejects other fields);</li>
      *   <li>{@code train.examples.jsonl}, {@code heldout.examples.jsonl}: line i describes prompt i:
      *       {@code {"question", "solution", "final_answer", "story", "phrasing"}};</li>
      *   <li>{@code task.json}: the config.</li>

@@ -3,7 +3,7 @@ package dev.cllm.examples.math;
 import dev.cllm.api.Prompt;
 import dev.cllm.examples.math.MathExample.Split;
 import dev.cllm.torch.HfTokenizer;
-import dev.cllm.train.PromptFile;
+import dev.cllm.data.PromptFile;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

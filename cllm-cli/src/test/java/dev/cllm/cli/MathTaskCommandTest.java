@@ -1,8 +1,8 @@
-package dev.cllm.examples.math;
+package dev.cllm.cli;
 
+import dev.cllm.examples.math.MathTask;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 import java.nio.file.Path;
 
@@ -12,9 +12,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 class MathTaskCommandTest {
     @Test
     void theCommandWritesTheTaskAndTokenizer(@TempDir Path dir) {
-        int exit = new CommandLine(new MathTaskCommand()).execute("--out", dir.toString(), "--seed", "5",
-                "--train", "40", "--held-out", "10");
-        assertThat(exit).isZero();
+        CliRunner.Run r = CliRunner.run("math-task", "--out", dir.toString(), "--seed", "5", "--train", "40",
+                "--held-out", "10");
+        assertThat(r.status()).as(r.err()).isZero();
         assertThat(MathTask.read(dir).examples()).hasSize(50);
         assertThat(dir.resolve("tokenizer.json")).isRegularFile();
         assertThat(dir.resolve("tokenizer_config.json")).isRegularFile();

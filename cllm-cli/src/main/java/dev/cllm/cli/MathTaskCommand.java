@@ -1,8 +1,11 @@
-package dev.cllm.examples.math;
+package dev.cllm.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.examples.math.MathEvaluator;
 import dev.cllm.examples.math.MathExample.Split;
-import picocli.CommandLine;
+import dev.cllm.examples.math.MathTask;
+import dev.cllm.examples.math.MathTaskConfig;
+import dev.cllm.examples.math.MathTokenizerFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -40,9 +43,5 @@ public final class MathTaskCommand implements Callable<Integer> {
                 .put("held_out_prompts", MathTask.promptsFile(out, Split.HELD_OUT).toString())
                 .put("tokenizer", tokenizer.toString()).put("vocab_size", MathTokenizerFiles.vocabulary().size()));
         return 0;
-    }
-
-    public static void main(String[] args) {
-        System.exit(new CommandLine(new MathTaskCommand()).execute(args));
     }
 }
