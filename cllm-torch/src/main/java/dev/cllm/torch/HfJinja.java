@@ -111,13 +111,14 @@ final class HfJinja {
                         .withUseTrimmingForNotesAndExpressions(true)   // {{- x -}} and {#- c -#}
                         .withIterateOverMapKeys(true)                  // {% for k in dict %}: the keys
                         .withEvaluateMapKeys(true)                     // {k: v}: the value of k
-                        .withKeepNullableLoopValues(true)              // {% for x in [1, none] %}: two items
-                        .withUsePyishObjectMapper(true)                // {{ {'a': 1} }} prints as Python does
                         .build())
                 .build());
         var context = jinjava.getGlobalContext();
         context.registerFunction(function("raise_exception", "raiseException"));
         context.registerFunction(function("strftime_now", "strftimeNow"));
+        // Jinjava's functions are not variables; templates ask "strftime_now is defined" before calling it
+        context.put("raise_exception", "raise_exception");
+        context.put("strftime_now", "strftime_now");
         context.registerFilter(new PythonTrim());
         context.registerExpTest(new PythonIterable());
         return jinjava;
