@@ -28,24 +28,36 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * Jinjava set up to render chat templates as Hugging Face transformers renders them: Jinja2 with
- * {@code trim_blocks=True, lstrip_blocks=True}, the globals {@code raise_exception} and {@code strftime_now}, and
- * Python's semantics where Jinjava's differ and real templates notice:
+ * Jinjava set up to render chat templates as Hugging Face transformers renders them with Python's Jinja2, where
+ * Jinjava's defaults differ in ways real templates notice:
  * <ul>
- *   <li>string methods ({@code .strip()}, {@code .split()}, {@code .startswith()}, {@code .title()}, ...) resolve to
- *       Python's behaviour, not {@link String}'s (Java has no {@code title}, and its {@code split} takes a regex and
- *       returns an array);</li>
- *   <li>the {@code trim} filter and {@code .strip()} remove Python's whitespace (U+00A0 and U+3000 included) and
- *       nothing else (Jinjava's trim removes every char up to U+0020, and neither no-break nor ideographic space);</li>
- *   <li>{@code is iterable} holds for strings, as in Python (Llama 3.1 quotes a tool message's string content through
- *       that test);</li>
- *   <li>{@code raise_exception(msg)} stops rendering with the template's message (Jinjava records errors and carries
- *       on).</li>
+ *   <li>{@code trim_blocks} and {@code lstrip_blocks} on, as transformers sets them, the latter and comments done
+ *       by {@link JinjaWhitespace} as Jinja2 does them (Jinjava's strips indentation in front of mid-line tags
+ *       too);</li>
+ *   <li>the dash of {@code {{- x -}}} strips whitespace (Jinjava honours it on block tags only unless told
+ *       to);</li>
+ *   <li>{@code raise_exception(msg)} stops rendering with the template's message (Jinjava records a failing
+ *       function as an error and renders on), and {@code strftime_now(fmt)} formats the current time; both count as
+ *       defined for {@code is defined};</li>
+ *   <li>string methods ({@code .strip()}, {@code .split()}, {@code .startswith()}, {@code .title()}, ...) are
+ *       Python's, not {@link String}'s (Java has no {@code title}, and its {@code split} takes a regex and returns an
+ *       array);</li>
+ *   <li>the {@code trim} filter and {@code .strip()} remove Python's whitespace (U+00A0 and U+3000 included) and only
+ *       that (Jinjava's trim removes every char up to U+0020 and keeps both);</li>
+ *   <li>{@code is iterable} holds for strings (Llama 3.1 quotes a tool result through that test);</li>
+ *   <li>{@code for k in dict} walks the keys, and the keys of a dict literal are expressions.</li>
  * </ul>
- * Undefined variables render empty, as with Jinja2's default {@code Undefined} that transformers uses (Jinjava's
- * {@code failOnUnknownTokens} would instead reject {@code {% if message.tool_calls %}} on a message without tool
- * calls, which Qwen2.5's template writes). Any other error Jinjava reports fails the render rather than leaving a
- * silently wrong prompt. Thread-safe.
+ * Undefined variables render empty, as with Jinja2's default {@code Undefined} that transformers uses: Jinjava's
+ * {@code failOnUnknownTokens} would also reject {@code {% if message.tool_calls %}} on a message without tool calls
+ * (Qwen2.5's template asks that), while letting {@code {% if not message.tool_calls %}} pass. Any other error Jinjava
+ * reports fails the render rather than leaving a silently wrong prompt.
+ *
+ * <p>Not matched, as no template of the families tested needs it: booleans print as {@code true}/{@code false} and
+ * None as nothing (Python: {@code True}, {@code None}), lists and dicts print in Java's form, a variable bound to None
+ * counts as undefined, strings cannot be indexed from the end or sliced with a step, {@code tojson} writes JSON
+ * without Python's spaces and ignores {@code indent}, and transformers' {@code {% generation %}} tag is unknown.
+ *
+ * <p>Thread-safe.
  */
 final class HfJinja {
     /** Whitespace as Python's {@code str.strip()} sees it ({@code str.isspace()}). */
@@ -71,7 +83,7 @@ final class HfJinja {
         RenderResult result;
         CLOCK.set(clock);
         try {
-            result = JINJAVA.renderForResult(template, bindings);
+            result = JINJAVA.renderForResult(JinjaWhitespace.apply(template), bindings);
         } finally {
             CLOCK.remove();
         }
@@ -105,10 +117,10 @@ final class HfJinja {
         resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_ONLY);
         Jinjava jinjava = new Jinjava(JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
-                .withLstripBlocks(true)
+                .withLstripBlocks(false)                               // JinjaWhitespace does it as Jinja2 does
                 .withElResolver(resolver)
                 .withLegacyOverrides(LegacyOverrides.newBuilder()
-                        .withUseTrimmingForNotesAndExpressions(true)   // {{- x -}} and {#- c -#}
+                        .withUseTrimmingForNotesAndExpressions(true)   // {{- x -}}
                         .withIterateOverMapKeys(true)                  // {% for k in dict %}: the keys
                         .withEvaluateMapKeys(true)                     // {k: v}: the value of k
                         .build())

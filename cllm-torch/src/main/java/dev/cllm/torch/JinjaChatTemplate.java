@@ -125,7 +125,7 @@ public final class JinjaChatTemplate implements ChatTemplate {
     }
 
     /**
-     * A template from its text, for tests and for templates kept outside a checkpoint.
+     * A template from its text (for tests).
      *
      * @param specialTokens template variables such as {@code bos_token} to their token strings
      * @param addedTokens   further special token strings an end of turn may hold

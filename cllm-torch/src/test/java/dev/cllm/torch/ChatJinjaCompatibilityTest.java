@@ -41,12 +41,39 @@ class ChatJinjaCompatibilityTest {
                 + "{% endfor %}\n")).isEqualTo("[hello]\n");
     }
 
-    /** Jinjava ignores the dash of {@code {{-}}, {@code -}}} and {@code {#-}} unless told otherwise. */
+    /** Jinjava's lstripBlocks also strips the spaces in front of a tag that does not start its line. */
     @Test
-    void dashesOnExpressionsAndCommentsStripWhitespace() {
+    void onlyIndentationThatStartsALineIsStrippedBeforeBlockTags() {
+        assertThat(render("a {% if true %}b{% endif %}c")).isEqualTo("a bc");
+        assertThat(render("a {% set x = 1 %} b")).isEqualTo("a  b");
+        assertThat(render("{{ 'a' }}  {% if true %}b{% endif %}")).isEqualTo("a  b");
+        assertThat(render("a\n\t  {% if true %}b{% endif %}")).isEqualTo("a\nb");
+        assertThat(render("  {%+ if true %}x{% endif %}")).isEqualTo("  x");
+    }
+
+    /** Jinjava ignores the dash of {@code {{-}} and {@code -}}} unless told otherwise. */
+    @Test
+    void dashesOnExpressionsStripWhitespace() {
         assertThat(render("a\n    {%- if true %}\n        {{- 'x' }}\n    {%- endif %}\nb")).isEqualTo("axb");
         assertThat(render("a\n  {{- 'x' -}}  \nb")).isEqualTo("axb");
-        assertThat(render("a\n{#- a comment #}\nb")).isEqualTo("ab");
+    }
+
+    /** Told to honour {@code {#-}, Jinjava strips both sides of the comment. */
+    @Test
+    void commentsStripWhitespaceAsInJinja2() {
+        assertThat(render("b {#- c #} d")).isEqualTo("b d");
+        assertThat(render("b {# c #} d")).isEqualTo("b  d");
+        assertThat(render("b {# c -#} d")).isEqualTo("b d");
+        assertThat(render("b\n  {# c #}\nd")).isEqualTo("b\nd");
+        assertThat(render("a\n    {#- c -#}\n   b")).isEqualTo("ab");
+        assertThat(render("x{# c #}\n  {% if true %}y{% endif %}")).isEqualTo("xy");
+    }
+
+    /** Tags inside raw blocks and delimiters inside string literals are text, not tags. */
+    @Test
+    void rawBlocksAndStringLiteralsAreLeftAlone() {
+        assertThat(render("{% raw %}  {# keep #} {% if %}{% endraw %}z")).isEqualTo("  {# keep #} {% if %}z");
+        assertThat(render("{{ '%}' }}  {% if true %}q{% endif %}")).isEqualTo("%}  q");
     }
 
     // ------------------------------------------------------------------------------------------ functions
