@@ -32,8 +32,8 @@ import java.util.stream.Collectors;
  * Jinjava's defaults differ in ways real templates notice:
  * <ul>
  *   <li>{@code trim_blocks} and {@code lstrip_blocks} on, as transformers sets them, the latter and comments done
- *       by {@link JinjaWhitespace} as Jinja2 does them (Jinjava's strips indentation in front of mid-line tags
- *       too);</li>
+ *       by {@link JinjaSource} as Jinja2 does them (Jinjava's strips indentation in front of mid-line tags too);</li>
+ *   <li>{@code not} binds more loosely than comparisons, {@code in} and {@code is} ({@link JinjaSource});</li>
  *   <li>the dash of {@code {{- x -}}} strips whitespace (Jinjava honours it on block tags only unless told
  *       to);</li>
  *   <li>{@code raise_exception(msg)} stops rendering with the template's message (Jinjava records a failing
@@ -53,9 +53,12 @@ import java.util.stream.Collectors;
  * reports fails the render rather than leaving a silently wrong prompt.
  *
  * <p>Not matched, as no template of the families tested needs it: booleans print as {@code true}/{@code false} and
- * None as nothing (Python: {@code True}, {@code None}), lists and dicts print in Java's form, a variable bound to None
- * counts as undefined, strings cannot be indexed from the end or sliced with a step, {@code tojson} writes JSON
- * without Python's spaces and ignores {@code indent}, and transformers' {@code {% generation %}} tag is unknown.
+ * None as nothing (Python: {@code True}, {@code None}), and {@code default} replaces None too (a variable bound to
+ * None counts as undefined); lists and dicts print in Java's form; {@code ~} binds tighter than {@code +} and
+ * {@code **} no tighter than {@code *}; strings cannot be indexed or repeated with {@code *}; {@code tojson} writes
+ * JSON without Python's spaces and ignores {@code indent}; the {@code filter} tag and transformers'
+ * {@code generation} tag are unknown (an error). Loop filters and a loop's {@code else}, which Jinjava would ignore,
+ * fail the render ({@link JinjaSource}).
  *
  * <p>Thread-safe.
  */
@@ -83,7 +86,7 @@ final class HfJinja {
         RenderResult result;
         CLOCK.set(clock);
         try {
-            result = JINJAVA.renderForResult(JinjaWhitespace.apply(template), bindings);
+            result = JINJAVA.renderForResult(JinjaSource.forJinjava(template), bindings);
         } finally {
             CLOCK.remove();
         }
@@ -117,7 +120,7 @@ final class HfJinja {
         resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_ONLY);
         Jinjava jinjava = new Jinjava(JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
-                .withLstripBlocks(false)                               // JinjaWhitespace does it as Jinja2 does
+                .withLstripBlocks(false)                               // JinjaSource does it as Jinja2 does
                 .withElResolver(resolver)
                 .withLegacyOverrides(LegacyOverrides.newBuilder()
                         .withUseTrimmingForNotesAndExpressions(true)   // {{- x -}}

@@ -76,6 +76,43 @@ class ChatJinjaCompatibilityTest {
         assertThat(render("{{ '%}' }}  {% if true %}q{% endif %}")).isEqualTo("%}  q");
     }
 
+    /** Jinja2 drops one newline at the end of a template ({@code keep_trailing_newline=False}); Jinjava keeps it. */
+    @Test
+    void aTrailingNewlineOfTheTemplateIsDropped() {
+        assertThat(render("{{ messages[0].content }}\n")).isEqualTo("hello");
+        assertThat(render("{{ messages[0].content }}\n\n")).isEqualTo("hello\n");
+    }
+
+    // ------------------------------------------------------------------------------------------ operators
+
+    /**
+     * In Jinja2 {@code not} binds more loosely than comparisons, {@code in} and {@code is}; Jinjava binds it to the
+     * next operand ({@code not 'system' in role} was {@code (not 'system') in role}: MPT's template).
+     */
+    @Test
+    void notAppliesToTheWholeComparison() {
+        assertThat(render("{% if not 'system' in messages[0].role %}A{% endif %}|{% if not 'a' == 'b' %}B{% endif %}|"
+                + "{% if not 1 > 2 %}C{% endif %}|{% if 1 in [1] and not 2 in [1] %}D{% endif %}|"
+                + "{{ 'y' if not 1 == 2 else 'n' }}|{% if not not 1 == 1 %}E{% endif %}|{{ [not 1 == 2] | length }}"))
+                .isEqualTo("A|B|C|D|y|E|1");
+        assertThat(render("{% if none is not none %}F{% endif %}{% if 'a' not in 'bc' %}G{% endif %}"
+                + "{% set note = 'not' %}{{ note }}{{ ' not ' }}{% if not (1 == 2) %}H{% endif %}"))
+                .isEqualTo("Gnot not H");
+    }
+
+    /** Jinjava ignores a loop filter and a loop's else branch: such templates fail instead of rendering wrongly. */
+    @Test
+    void loopFiltersAndLoopElseAreRejected() {
+        assertThatThrownBy(() -> render("{% for m in messages if m.role == 'user' %}{{ m.content }}{% endfor %}"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("loop filter");
+        assertThatThrownBy(() -> render("{% for m in [] %}{{ m }}{% else %}none{% endfor %}"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("{% else %}");
+        assertThat(render("{% for m in messages %}{% if m.role == 'user' %}u{% else %}a{% endif %}{% endfor %}"
+                + "{% for x in ([1] if true else [2]) %}{{ x }}{% endfor %}")).isEqualTo("u1");
+    }
+
     // ------------------------------------------------------------------------------------------ functions
 
     /** Jinjava records a failing function as an error and renders on; transformers stops with the message. */
