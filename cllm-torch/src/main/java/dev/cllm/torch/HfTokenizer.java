@@ -3,6 +3,7 @@ package dev.cllm.torch;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.api.ChatTemplate;
 import dev.cllm.api.CheckpointException;
 import dev.cllm.api.Tokenizer;
 
@@ -12,6 +13,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 
@@ -20,7 +22,8 @@ import java.util.Set;
  * Python's fast tokenizers run).
  *
  * <p>Special ids come from {@code tokenizer_config.json}'s {@code bos_token}/{@code eos_token} when present, else
- * from {@code config.json}. Thread-safe.
+ * from {@code config.json}. The chat template, when the checkpoint has one, is {@code tokenizer_config.json}'s
+ * {@code chat_template} ({@link JinjaChatTemplate}). Thread-safe.
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -30,14 +33,16 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private final int vocabSize;
     private final int bosTokenId;
     private final Set<Integer> eosTokenIds;
+    private final ChatTemplate chatTemplate;      // null when the checkpoint has none
 
     private HfTokenizer(HuggingFaceTokenizer tokenizer, Map<String, Integer> vocab, int bosTokenId,
-                        Set<Integer> eosTokenIds) {
+                        Set<Integer> eosTokenIds, ChatTemplate chatTemplate) {
         this.tokenizer = tokenizer;
         this.vocab = vocab;
         this.vocabSize = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
         this.bosTokenId = bosTokenId;
         this.eosTokenIds = Set.copyOf(eosTokenIds);
+        this.chatTemplate = chatTemplate;
     }
 
     /**
@@ -82,6 +87,10 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
                 throw new CheckpointException(tokenizerConfig + ": invalid JSON: " + ex.getMessage(), ex);
             }
         }
+        // the template's end-of-turn tokens are looked for among the tokenizer's added tokens too
+        Set<String> addedTokens = new LinkedHashSet<>();
+        root.path("added_tokens").forEach(t -> addedTokens.add(t.path("content").asText()));
+        ChatTemplate chatTemplate = JinjaChatTemplate.read(dir, addedTokens).orElse(null);
         HuggingFaceTokenizer djl;
         try {
             djl = HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "true",
@@ -89,7 +98,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException(file + ": cannot load tokenizer: " + e.getMessage(), e);
         }
-        return new HfTokenizer(djl, vocab, bos, eos);
+        return new HfTokenizer(djl, vocab, bos, eos, chatTemplate);
     }
 
     private static Map<String, Integer> vocabulary(Path file, JsonNode root) {
@@ -165,6 +174,11 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     @Override
     public Set<Integer> eosTokenIds() {
         return eosTokenIds;
+    }
+
+    @Override
+    public Optional<ChatTemplate> chatTemplate() {
+        return Optional.ofNullable(chatTemplate);
     }
 
     /** Releases the native tokenizer. */

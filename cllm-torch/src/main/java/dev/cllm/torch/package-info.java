@@ -5,5 +5,9 @@
  * <p>Entry point: {@link dev.cllm.torch.TorchConsistencyModel#load}. This is the only module that touches tensors;
  * everything above it sees token ids. Native memory has three owners: the model (weights), a session (its KV cache)
  * and one {@code PointerScope} per forward pass (temporaries).
+ *
+ * <p>A checkpoint's chat template ({@code tokenizer_config.json}'s {@code chat_template}) comes with its tokenizer
+ * ({@link dev.cllm.api.Tokenizer#chatTemplate()}), rendered by {@link dev.cllm.torch.JinjaChatTemplate} as Hugging
+ * Face transformers renders it.
  */
 package dev.cllm.torch;
