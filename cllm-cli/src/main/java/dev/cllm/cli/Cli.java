@@ -15,10 +15,9 @@ import java.util.stream.Stream;
 @Command(name = "cllm", mixinStandardHelpOptions = true, version = "cllm-java 0.1.0-SNAPSHOT",
         description = "Consistency LLMs on the JVM: lossless Jacobi decoding for LLaMA-family checkpoints.",
         subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class, TrainCommand.class,
-                PretrainCommand.class, ExportCommand.class, PipelineCommand.class, SqlTaskCommand.class, BenchCommand.class, TrainingBenchCommand.class,
-                DemoCommand.class,
-                ExampleCommand.class,
-                CommandLine.HelpCommand.class})
+                PretrainCommand.class, ExportCommand.class, PipelineCommand.class, SqlTaskCommand.class,
+                BenchCommand.class, BlockSizeOracleCommand.class, TrainingBenchCommand.class, DemoCommand.class,
+                ExampleCommand.class, CommandLine.HelpCommand.class})
 public final class Cli {
     /** Exit status for invalid input (bad option, file, id or size). */
     static final int BAD_INPUT = 2;
