@@ -115,6 +115,7 @@ public final class TrainingConfig {
     private final int maxSequenceLength;
     private final int noiseWindow;
     private final NoiseSchedule noiseSchedule;
+    private final boolean arOnPrompt;
 
     private TrainingConfig(Builder b) {
         this.objective = b.objective;
@@ -141,6 +142,7 @@ public final class TrainingConfig {
         this.maxSequenceLength = b.maxSequenceLength;
         this.noiseWindow = b.noiseWindow;
         this.noiseSchedule = b.noiseSchedule;
+        this.arOnPrompt = b.arOnPrompt;
     }
 
     public static Builder builder() {
@@ -173,6 +175,7 @@ public final class TrainingConfig {
         b.maxSequenceLength = maxSequenceLength;
         b.noiseWindow = noiseWindow;
         b.noiseSchedule = noiseSchedule;
+        b.arOnPrompt = arOnPrompt;
         return b;
     }
 
@@ -289,6 +292,16 @@ public final class TrainingConfig {
         return noiseSchedule;
     }
 
+    /**
+     * Whether Jacobi Forcing's AR term also scores the prompt's next-token pairs, as the authors' code does (default);
+     * false scores the answer alone, as the CLLM objective's AR term here always does: the choice for a base model
+     * trained on answers only, whose loss on prompt tokens is large and says nothing about its answers. Only
+     * {@link Objective#JACOBI_FORCING} reads it.
+     */
+    public boolean arOnPrompt() {
+        return arOnPrompt;
+    }
+
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "TrainingConfig[%s, %s %s, ar weight %.3g on %s, smoothing %.3g, states %s, "
@@ -297,7 +310,8 @@ public final class TrainingConfig {
                 warmupRatio, weightDecay, beta1, beta2, maxGradNorm, batchSize, gradientAccumulation,
                 maxSteps > 0 ? maxSteps + " steps" : epochs + " epochs", seed,
                 // only for Jacobi Forcing, so that the summaries older checkpoints recorded still compare equal
-                objective == Objective.JACOBI_FORCING ? ", noise " + noiseSchedule + " window " + noiseWindow : "");
+                objective == Objective.JACOBI_FORCING ? ", noise " + noiseSchedule + " window " + noiseWindow
+                        + (arOnPrompt ? "" : ", AR on the answer only") : "");
     }
 
     /** Configures a {@link TrainingConfig}; {@link #build()} validates. */
@@ -326,6 +340,7 @@ public final class TrainingConfig {
         private int maxSequenceLength = 2048;    // the authors' model_max_length
         private int noiseWindow = JACOBI_FORCING_NOISE_WINDOW;
         private NoiseSchedule noiseSchedule = NoiseSchedule.LINEAR;   // the paper's
+        private boolean arOnPrompt = true;                            // the authors' Jacobi Forcing code
 
         private Builder() {
         }
@@ -447,6 +462,11 @@ public final class TrainingConfig {
             return this;
         }
 
+        public Builder arOnPrompt(boolean v) {
+            arOnPrompt = v;
+            return this;
+        }
+
         /** @throws IllegalArgumentException naming the invalid setting */
         public TrainingConfig build() {
             require(objective != null && consistencyLoss != null && distance != null && arTarget != null
@@ -477,6 +497,9 @@ public final class TrainingConfig {
                         + "apply to JACOBI_FORCING: the noise schedule picks one state per block (use ONE_SAMPLED)");
                 require(arTarget == ArTarget.TEACHER_OUTPUT, "arTarget " + arTarget + " does not apply to "
                         + "JACOBI_FORCING: its AR term reads the packed fixed points (use TEACHER_OUTPUT)");
+            } else {
+                require(arOnPrompt, "arOnPrompt false applies only to JACOBI_FORCING; the " + objective
+                        + " objective decides what its AR term scores");
             }
             return new TrainingConfig(this);
         }

@@ -15,6 +15,7 @@ class TrainingConfigTest {
         TrainingConfig c = TrainingConfig.builder().objective(Objective.JACOBI_FORCING).build();
         assertThat(c.noiseWindow()).isEqualTo(16);
         assertThat(c.noiseSchedule()).isEqualTo(NoiseSchedule.LINEAR);
+        assertThat(c.arOnPrompt()).as("the authors' code scores the prompt too").isTrue();
         assertThat(c.toBuilder().build().noiseWindow()).isEqualTo(16);
         assertThat(c.toString()).endsWith("seed 42, noise LINEAR window 16]");
         assertThat(TrainingConfig.builder().noiseWindow(3).build().toString()).as("CLLM summaries are unchanged")
@@ -34,5 +35,9 @@ class TrainingConfigTest {
                 .stateSampling(TrainingConfig.StateSampling.ALL).build()).hasMessageContaining("stateSampling ALL");
         assertThatThrownBy(() -> TrainingConfig.builder().objective(Objective.JACOBI_FORCING)
                 .arTarget(TrainingConfig.ArTarget.LABELS).build()).hasMessageContaining("arTarget LABELS");
+        assertThatThrownBy(() -> TrainingConfig.builder().arOnPrompt(false).build())
+                .hasMessageContaining("arOnPrompt false applies only to JACOBI_FORCING");
+        assertThat(TrainingConfig.builder().objective(Objective.JACOBI_FORCING).arOnPrompt(false).build().toString())
+                .endsWith("window 16, AR on the answer only]");
     }
 }

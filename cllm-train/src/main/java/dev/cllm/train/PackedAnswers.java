@@ -36,8 +36,8 @@ final class PackedAnswers implements ExampleSource {
      * Consecutive blocks of one answer that train together.
      *
      * @param context      the first block's context
-     * @param promptLength the original prompt's length when the answer starts at its prompt's first block, else 0:
-     *                     the AR term scores the prompt once
+     * @param promptLength the original prompt's length when the answer starts at its prompt's first block, else 0
+     *                     (the AR term scores the prompt once), and 0 when it does not score the prompt at all
      * @param blocks       the blocks, in order
      * @param firstRecord  index of the first block's record in the data (keys the random schedule)
      * @param stop         offset of the first stop token in the last block's fixed point, or n
@@ -61,7 +61,7 @@ final class PackedAnswers implements ExampleSource {
      */
     static PackedAnswers of(List<TrajectoryRecord> records, TrainingConfig config, Set<Integer> stopIds,
                             int maxPositions) {
-        Grouping g = new Grouping(config.maxSequenceLength(), maxPositions, stopIds);
+        Grouping g = new Grouping(config.maxSequenceLength(), maxPositions, stopIds, config.arOnPrompt());
         for (int i = 0; i < records.size(); i++) {
             g.add(records.get(i), i);
         }
@@ -118,6 +118,7 @@ final class PackedAnswers implements ExampleSource {
         final int maxLength;
         final int maxPositions;
         final Set<Integer> stopIds;
+        final boolean arOnPrompt;
         final List<Answer> answers = new ArrayList<>();
         long skipped;
         long afterStop;
@@ -132,10 +133,11 @@ final class PackedAnswers implements ExampleSource {
         long stoppedPrompt = -1;
         int stoppedBlock = -1;
 
-        Grouping(int maxLength, int maxPositions, Set<Integer> stopIds) {
+        Grouping(int maxLength, int maxPositions, Set<Integer> stopIds, boolean arOnPrompt) {
             this.maxLength = maxLength;
             this.maxPositions = maxPositions;
             this.stopIds = Set.copyOf(stopIds);
+            this.arOnPrompt = arOnPrompt;
         }
 
         void add(TrajectoryRecord record, int index) {
@@ -161,7 +163,7 @@ final class PackedAnswers implements ExampleSource {
                     return;
                 }
                 context = t.context();
-                promptLength = t.block() == 0 ? Math.min(record.promptLength(), context.size()) : 0;
+                promptLength = arOnPrompt && t.block() == 0 ? Math.min(record.promptLength(), context.size()) : 0;
                 blocks = new ArrayList<>(List.of(t));
                 firstRecord = index;
             }

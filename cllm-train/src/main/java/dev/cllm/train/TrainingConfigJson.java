@@ -53,6 +53,7 @@ final class TrainingConfigJson {
         f.put("maxSequenceLength", TrainingConfig::maxSequenceLength);
         f.put("noiseWindow", TrainingConfig::noiseWindow);
         f.put("noiseSchedule", TrainingConfig::noiseSchedule);
+        f.put("arOnPrompt", TrainingConfig::arOnPrompt);
         return Collections.unmodifiableMap(f);
     }
 
@@ -72,6 +73,8 @@ final class TrainingConfigJson {
                 node.put(name, l);
             } else if (v instanceof Integer i) {
                 node.put(name, i);
+            } else if (v instanceof Boolean z) {
+                node.put(name, z);
             } else {
                 node.put(name, ((Enum<?>) v).name());
             }

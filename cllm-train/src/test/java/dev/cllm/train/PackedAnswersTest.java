@@ -59,6 +59,12 @@ class PackedAnswersTest {
         assertThat(first.stop()).isEqualTo(3);
         assertThat(packed.answers().get(1).blocks()).hasSize(2);
         assertThat(packed.answers().get(1).firstRecord()).isEqualTo(3);
+
+        TrainingConfig answerOnly = JF.toBuilder().arOnPrompt(false).build();
+        PackedAnswers noPrompt = PackedAnswers.of(records, answerOnly, Set.of(EOS), 1000);
+        assertThat(noPrompt.answers().get(0).promptLength()).isZero();
+        assertThat(noPrompt.get(0, 0).arPositions()).as("the answer's 9 tokens").isEqualTo(9);
+        assertThat(packed.get(0, 0).arPositions()).as("and the prompt's second token").isEqualTo(10);
     }
 
     @Test

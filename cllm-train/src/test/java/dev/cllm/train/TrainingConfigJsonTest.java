@@ -69,12 +69,13 @@ class TrainingConfigJsonTest {
         ObjectNode old = TrainingConfigJson.write(TrainingConfig.builder().build());
         old.remove("noiseWindow");
         old.remove("noiseSchedule");
+        old.remove("arOnPrompt");
         ObjectNode now = TrainingConfigJson.write(TrainingConfig.builder().build());
         assertThat(TrainingConfigJson.resumeDifferences(old, now)).isEmpty();
         assertThat(TrainingConfigJson.resumeDifferences(old, TrainingConfigJson.write(TrainingConfig.builder()
                 .noiseWindow(4).build()))).containsExactly("noiseWindow 16 vs 4");
         assertThat(TrainingConfigJson.differences(old, TrainingConfigJson.write(TrainingConfig.builder().build())))
                 .as("ranks compare complete configurations: a missing field is a difference")
-                .containsExactly("noiseWindow none vs 16", "noiseSchedule none vs LINEAR");
+                .containsExactly("noiseWindow none vs 16", "noiseSchedule none vs LINEAR", "arOnPrompt none vs true");
     }
 }
