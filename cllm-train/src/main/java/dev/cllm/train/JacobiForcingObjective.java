@@ -60,6 +60,9 @@ final class JacobiForcingObjective implements TrainingObjective {
      */
     Loss of(LlamaModel model, List<PackedSequence> answers, Device device, long consistencyPositions,
             long arPositions) {
+        if (answers.isEmpty()) {
+            throw new IllegalArgumentException("no answers: every rank needs at least one");
+        }
         Tensor consistency = null;
         Tensor ar = null;
         Tensor logits = null;
