@@ -7,7 +7,9 @@ import java.util.Locale;
  *
  * <p>Defaults are the CLLM authors' (hao-ai-lab/Consistency_LLM, {@code train_cllm_global.py} and
  * {@code cllm_trainer_global.py}) where they chose one, else Hugging Face {@code TrainingArguments}'. The loss is
- * {@code L = L_consistency + ω · L_AR} (Kou et al. 2024, equation 7). Build with {@link #builder()}; immutable.
+ * {@code L = L_consistency + ω · L_AR} (Kou et al. 2024, equation 7). The Jacobi Forcing settings
+ * ({@link Objective#JACOBI_FORCING}, {@link #noiseWindow()}, {@link #noiseSchedule()}) default to that paper's; the
+ * other settings keep the CLLM defaults with every objective. Build with {@link #builder()}; immutable.
  */
 public final class TrainingConfig {
 
@@ -16,7 +18,16 @@ public final class TrainingConfig {
         /** Consistency loss plus ω times the AR loss, on Jacobi trajectories. */
         CONSISTENCY,
         /** AR (next-token cross-entropy) loss only, on token sequences: training or fine-tuning a base model. */
-        LANGUAGE_MODEL
+        LANGUAGE_MODEL,
+        /**
+         * Jacobi Forcing (arXiv 2512.14681): every answer packed into one sequence of noisy and clean copies of its
+         * blocks, the noisy block of each chosen by the progressive noise schedule ({@link #noiseSchedule()},
+         * {@link #noiseWindow()}); the progressive consistency loss (noisy blocks to the fixed point) plus ω times
+         * the AR loss, both from one forward pass. The teacher is always the fixed point and the noise schedule picks
+         * the states, so it takes the default {@link ConsistencyLoss} and {@link StateSampling}, and the AR term reads
+         * the model's own output ({@link ArTarget#TEACHER_OUTPUT}).
+         */
+        JACOBI_FORCING
     }
 
     /** Which states the consistency loss maps where (paper, section 3.2.1). */
@@ -51,6 +62,26 @@ public final class TrainingConfig {
         ALL
     }
 
+    /**
+     * How Jacobi Forcing picks the noisy state of block i of an answer: a target noise t_i (the fraction of the block
+     * not yet converged) from the levels {@code linspace(0, 1, w)} of a window of w blocks, then the trajectory state
+     * whose noise is closest to it (the first such state on ties).
+     */
+    public enum NoiseSchedule {
+        /** t_i = level {@code i mod w}: noise rises from 0 to 1 within each window (the paper's progressive one). */
+        LINEAR,
+        /** A level drawn uniformly per block and epoch, seeded (the paper's ablation). */
+        RANDOM,
+        /** t_i = level {@code w - 1 - (i mod w)}: noise falls from 1 to 0 within each window (the paper's ablation). */
+        REVERSE
+    }
+
+    /**
+     * Jacobi Forcing's noise window: the paper's first round (block size 16, window 16) and the window of the authors'
+     * released checkpoints ({@code n32w16}); the paper's second round uses 8 at block size 32.
+     */
+    public static final int JACOBI_FORCING_NOISE_WINDOW = 16;
+
     /** The authors' ω: the AR term is multiplied by 10. */
     public static final double AUTHORS_AR_WEIGHT = 10.0;
     /** The authors' label smoothing on the AR term. */
@@ -82,6 +113,9 @@ public final class TrainingConfig {
     private final long saveEvery;
     private final long evalEvery;
     private final int maxSequenceLength;
+    private final int noiseWindow;
+    private final NoiseSchedule noiseSchedule;
+    private final boolean arOnPrompt;
 
     private TrainingConfig(Builder b) {
         this.objective = b.objective;
@@ -106,6 +140,9 @@ public final class TrainingConfig {
         this.saveEvery = b.saveEvery;
         this.evalEvery = b.evalEvery;
         this.maxSequenceLength = b.maxSequenceLength;
+        this.noiseWindow = b.noiseWindow;
+        this.noiseSchedule = b.noiseSchedule;
+        this.arOnPrompt = b.arOnPrompt;
     }
 
     public static Builder builder() {
@@ -136,6 +173,9 @@ public final class TrainingConfig {
         b.saveEvery = saveEvery;
         b.evalEvery = evalEvery;
         b.maxSequenceLength = maxSequenceLength;
+        b.noiseWindow = noiseWindow;
+        b.noiseSchedule = noiseSchedule;
+        b.arOnPrompt = arOnPrompt;
         return b;
     }
 
@@ -234,18 +274,44 @@ public final class TrainingConfig {
         return evalEvery;
     }
 
-    /** Longer examples are skipped (and counted). */
+    /**
+     * Longer examples are skipped (and counted). For {@link Objective#JACOBI_FORCING}, the longest packed sequence
+     * (context + 2 copies of each block): a longer answer is split into parts that fit.
+     */
     public int maxSequenceLength() {
         return maxSequenceLength;
+    }
+
+    /** Jacobi Forcing's window w: the noise schedule cycles over blocks i mod w of each answer. */
+    public int noiseWindow() {
+        return noiseWindow;
+    }
+
+    /** How Jacobi Forcing picks each block's noisy state. */
+    public NoiseSchedule noiseSchedule() {
+        return noiseSchedule;
+    }
+
+    /**
+     * Whether Jacobi Forcing's AR term also scores the prompt's next-token pairs, as the authors' code does (default);
+     * false scores the answer alone, as the CLLM objective's AR term here always does: the choice for a base model
+     * trained on answers only, whose loss on prompt tokens is large and says nothing about its answers. Only
+     * {@link Objective#JACOBI_FORCING} reads it.
+     */
+    public boolean arOnPrompt() {
+        return arOnPrompt;
     }
 
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "TrainingConfig[%s, %s %s, ar weight %.3g on %s, smoothing %.3g, states %s, "
-                        + "lr %.3g, warmup %.3g, wd %.3g, betas (%.3g, %.4g), clip %.3g, batch %d x %d, %s, seed %d]",
+                        + "lr %.3g, warmup %.3g, wd %.3g, betas (%.3g, %.4g), clip %.3g, batch %d x %d, %s, seed %d%s]",
                 objective, consistencyLoss, distance, arWeight, arTarget, labelSmoothing, stateSampling, learningRate,
                 warmupRatio, weightDecay, beta1, beta2, maxGradNorm, batchSize, gradientAccumulation,
-                maxSteps > 0 ? maxSteps + " steps" : epochs + " epochs", seed);
+                maxSteps > 0 ? maxSteps + " steps" : epochs + " epochs", seed,
+                // only for Jacobi Forcing, so that the summaries older checkpoints recorded still compare equal
+                objective == Objective.JACOBI_FORCING ? ", noise " + noiseSchedule + " window " + noiseWindow
+                        + (arOnPrompt ? "" : ", AR on the answer only") : "");
     }
 
     /** Configures a {@link TrainingConfig}; {@link #build()} validates. */
@@ -272,6 +338,9 @@ public final class TrainingConfig {
         private long saveEvery = 500;            // transformers' default save_steps
         private long evalEvery;
         private int maxSequenceLength = 2048;    // the authors' model_max_length
+        private int noiseWindow = JACOBI_FORCING_NOISE_WINDOW;
+        private NoiseSchedule noiseSchedule = NoiseSchedule.LINEAR;   // the paper's
+        private boolean arOnPrompt = true;                            // the authors' Jacobi Forcing code
 
         private Builder() {
         }
@@ -383,6 +452,21 @@ public final class TrainingConfig {
             return this;
         }
 
+        public Builder noiseWindow(int v) {
+            noiseWindow = v;
+            return this;
+        }
+
+        public Builder noiseSchedule(NoiseSchedule v) {
+            noiseSchedule = v;
+            return this;
+        }
+
+        public Builder arOnPrompt(boolean v) {
+            arOnPrompt = v;
+            return this;
+        }
+
         /** @throws IllegalArgumentException naming the invalid setting */
         public TrainingConfig build() {
             require(objective != null && consistencyLoss != null && distance != null && arTarget != null
@@ -404,6 +488,19 @@ public final class TrainingConfig {
             require(epochs >= 1, "epochs must be >= 1, got " + epochs);
             require(saveEvery >= 0 && evalEvery >= 0, "save and eval intervals must be >= 0");
             require(maxSequenceLength >= 2, "max sequence length must be >= 2, got " + maxSequenceLength);
+            require(noiseSchedule != null, "noiseSchedule must be set");
+            require(noiseWindow >= 1, "noiseWindow must be >= 1, got " + noiseWindow);
+            if (objective == Objective.JACOBI_FORCING) {
+                require(consistencyLoss == ConsistencyLoss.GLOBAL, "consistencyLoss " + consistencyLoss + " does not "
+                        + "apply to JACOBI_FORCING: its teacher is always the fixed point (use GLOBAL)");
+                require(stateSampling == StateSampling.ONE_SAMPLED, "stateSampling " + stateSampling + " does not "
+                        + "apply to JACOBI_FORCING: the noise schedule picks one state per block (use ONE_SAMPLED)");
+                require(arTarget == ArTarget.TEACHER_OUTPUT, "arTarget " + arTarget + " does not apply to "
+                        + "JACOBI_FORCING: its AR term reads the packed fixed points (use TEACHER_OUTPUT)");
+            } else {
+                require(arOnPrompt, "arOnPrompt false applies only to JACOBI_FORCING; the " + objective
+                        + " objective decides what its AR term scores");
+            }
             return new TrainingConfig(this);
         }
 

@@ -64,6 +64,25 @@ final class TrainCommand implements Callable<Integer> {
             description = "trajectory states per record and epoch: one sampled (the authors') or all")
     String states;
 
+    @Option(names = "--objective", defaultValue = "consistency", paramLabel = "consistency|jacobi-forcing",
+            description = "CLLM consistency training, or Jacobi Forcing: each answer's noisy and clean blocks packed "
+                    + "into one sequence, both losses from one pass (default: ${DEFAULT-VALUE})")
+    String objective;
+
+    @Option(names = "--noise-window", paramLabel = "W", description = "Jacobi Forcing: the noise levels cycle over "
+            + "windows of W blocks (default: the paper's 16)")
+    Integer noiseWindow;
+
+    @Option(names = "--noise-schedule", defaultValue = "linear", paramLabel = "linear|random|reverse",
+            description = "Jacobi Forcing: each block's target noise rises through its window, is drawn at random, or "
+                    + "falls (default: ${DEFAULT-VALUE}, the paper's)")
+    String noiseSchedule;
+
+    @Option(names = "--ar-on-prompt", defaultValue = "true", arity = "1", paramLabel = "true|false",
+            description = "Jacobi Forcing: the AR term also scores the prompt (default: ${DEFAULT-VALUE}, the authors' "
+                    + "code); false scores the answer only, for a base model trained on answers only")
+    boolean arOnPrompt;
+
     @Option(names = "--eval-prompts", paramLabel = "FILE", description = "held-out prompts for the evaluation hook")
     Path evalPrompts;
 
@@ -103,10 +122,25 @@ final class TrainCommand implements Callable<Integer> {
                     case "all" -> TrainingConfig.StateSampling.ALL;
                     default -> throw new IllegalArgumentException("--states must be one or all");
                 })
+                .objective(switch (objective) {
+                    case "consistency" -> TrainingConfig.Objective.CONSISTENCY;
+                    case "jacobi-forcing" -> TrainingConfig.Objective.JACOBI_FORCING;
+                    default -> throw new IllegalArgumentException("--objective must be consistency or jacobi-forcing");
+                })
+                .noiseSchedule(switch (noiseSchedule) {
+                    case "linear" -> TrainingConfig.NoiseSchedule.LINEAR;
+                    case "random" -> TrainingConfig.NoiseSchedule.RANDOM;
+                    case "reverse" -> TrainingConfig.NoiseSchedule.REVERSE;
+                    default -> throw new IllegalArgumentException("--noise-schedule must be linear, random or reverse");
+                })
                 .evalEvery(evalEvery);
         if (arWeight != null) {
             b.arWeight(arWeight);
         }
+        if (noiseWindow != null) {
+            b.noiseWindow(noiseWindow);
+        }
+        b.arOnPrompt(arOnPrompt);
         TrainingConfig config = training.apply(b).build();
         List<TrajectoryRecord> records = data.toString().endsWith(".json")
                 ? readAuthors(data) : TrajectoryReader.readAll(data);

@@ -54,7 +54,8 @@ final class TrainingOptions {
             + "(default: 500)")
     Long saveEvery;
 
-    @Option(names = "--max-seq-len", paramLabel = "L", description = "skip longer examples (default: 2048)")
+    @Option(names = "--max-seq-len", paramLabel = "L", description = "skip longer examples; Jacobi Forcing splits "
+            + "longer packed answers (default: 2048)")
     Integer maxSequenceLength;
 
     @Option(names = "--save-dtype", defaultValue = "f32", paramLabel = "TYPE",

@@ -3,9 +3,14 @@ package dev.cllm.train;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingConfig.Distance;
 import dev.cllm.torch.LlamaModel;
+import dev.cllm.train.GlobalBatches.MicroBatch;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The loss of one micro-batch (Kou et al. 2024, equation 7): the consistency term plus ω times the AR term; for
@@ -18,7 +23,7 @@ import org.bytedeco.pytorch.Tensor;
  * by the positions of the whole global micro-batch ({@link Losses}), so that the ranks' gradients sum to the
  * single-process gradient.
  */
-final class ConsistencyObjective {
+final class ConsistencyObjective implements TrainingObjective {
     private final double arWeight;
     private final double labelSmoothing;
     private final Distance distance;
@@ -29,14 +34,13 @@ final class ConsistencyObjective {
         this.distance = config.distance();
     }
 
-    /**
-     * The terms of a micro-batch's loss: scalar tensors with their graphs, in the caller's {@code PointerScope}.
-     *
-     * @param total       what is back-propagated
-     * @param consistency the consistency term, or null for language-model training
-     * @param ar          the AR term, or null when ω is 0
-     */
-    record Loss(Tensor total, Tensor consistency, Tensor ar) {
+    @Override
+    public Loss loss(LlamaModel model, MicroBatch batch, Device device) {
+        List<Example> pairs = new ArrayList<>(batch.share().size());
+        for (TrainingExample e : batch.share()) {
+            pairs.add((Example) e);
+        }
+        return of(model, Batch.of(pairs, device), batch.consistencyPositions(), batch.arPositions());
     }
 
     /**

@@ -18,7 +18,7 @@ package dev.cllm.train;
  * @param arTo            end (exclusive) of the AR positions
  */
 record Example(int[] student, int[] teacher, int consistencyFrom, int consistencyTo, int[] arInput, int arFrom,
-               int arTo) {
+               int arTo) implements TrainingExample {
 
     Example {
         if ((student == null) != (teacher == null)) {
@@ -45,14 +45,20 @@ record Example(int[] student, int[] teacher, int consistencyFrom, int consistenc
         return arInput == teacher;
     }
 
-    /** Positions the consistency term scores. */
-    long consistencyPositions() {
+    @Override
+    public long consistencyPositions() {
         return consistencyTo - consistencyFrom;
     }
 
-    /** Positions the AR term scores. */
-    long arPositions() {
+    @Override
+    public long arPositions() {
         return arTo - arFrom;
+    }
+
+    /** The AR pass and the student pass (a teacher pass of the same input as the AR pass is not counted again). */
+    @Override
+    public long inputTokens() {
+        return arInput.length + (student == null ? 0 : student.length);
     }
 
     int length() {

@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
  * The examples of one training run, indexed so that example i of epoch e is the same on every run with the same seed:
  * shuffling, state sampling and resumption need no stored random state.
  */
-final class Examples {
+final class Examples implements ExampleSource {
     /** A source of examples: trajectory records or plain token sequences. */
     private final List<TrajectoryRecord> records;
     private final List<int[]> sequences;
@@ -111,22 +111,34 @@ final class Examples {
                 config, skipped, Set.of());
     }
 
-    /** Examples per epoch. */
-    int size() {
+    @Override
+    public int size() {
         return records.isEmpty() ? sequences.size() : recordOfExample.length;
     }
 
-    long skipped() {
+    @Override
+    public long skipped() {
         return skipped;
     }
 
     /** The permutation of epoch {@code epoch}: a seeded Fisher-Yates shuffle. */
-    int[] order(int epoch) {
-        int[] order = new int[size()];
+    @Override
+    public int[] order(int epoch) {
+        return permutation(size(), config.seed(), epoch);
+    }
+
+    @Override
+    public TrainingExample get(int index, int epoch) {
+        return example(index, epoch);
+    }
+
+    /** A seeded Fisher-Yates shuffle of {@code 0..size-1}, a function of (seed, epoch) alone. */
+    static int[] permutation(int size, long seed, int epoch) {
+        int[] order = new int[size];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        SplittableRandom rng = new SplittableRandom(mix(config.seed(), epoch, -1));
+        SplittableRandom rng = new SplittableRandom(mix(seed, epoch, -1));
         for (int i = order.length - 1; i > 0; i--) {
             int j = rng.nextInt(i + 1);
             int t = order[i];

@@ -11,8 +11,9 @@ import static org.bytedeco.pytorch.global.torch.log_softmax;
  * The two terms of the CLLM objective (Kou et al. 2024, equations 4-7), as masked means over token positions.
  *
  * <p>All inputs are {@code [B, T, ...]} over the same positions; a float mask {@code [B, T]} of 1s and 0s selects the
- * positions that count. The result is a scalar: the sum over selected positions divided by their number (0 when none
- * is selected), or by a given count: a data-parallel rank divides its share by the positions of the whole global
+ * positions that count (other values weigh them: Jacobi Forcing weighs its consistency positions by 1/T). The result
+ * is a scalar: the weighted sum over selected positions divided by their number (0 when none is selected), or by a
+ * given count: a data-parallel rank divides its share by the positions of the whole global
  * batch, so that the ranks' gradients sum to the gradient of the whole batch's mean.
  */
 final class Losses {

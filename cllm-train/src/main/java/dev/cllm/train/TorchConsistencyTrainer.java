@@ -29,8 +29,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Consistency training (and plain language-model training) of a {@link LlamaModel} on libtorch.
  *
  * <p>Each optimizer step runs {@code gradientAccumulation} micro-batches of {@code batchSize} examples; the loss of a
- * micro-batch is the consistency term plus ω times the AR term ({@link ConsistencyObjective}). Gradients are clipped
- * to a global norm, then {@link AdamW} steps with a cosine schedule ({@link TrainingLoop}).
+ * micro-batch is the consistency term plus ω times the AR term ({@link ConsistencyObjective}; with
+ * {@link TrainingConfig.Objective#JACOBI_FORCING}, an example is a whole answer packed into one sequence and both terms
+ * come from one pass over it: {@link PackedAnswers}, {@link JacobiForcingObjective}). Gradients are clipped to a global
+ * norm, then {@link AdamW} steps with a cosine schedule ({@link TrainingLoop}).
  *
  * <p>Checkpoints go to the output directory ({@link TrainingCheckpoints}); running the same trainer again resumes
  * from the last one: examples are drawn from (seed, epoch, index) alone, so a resumed run takes the same steps as an
@@ -114,10 +116,12 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         // the architecture training starts from, read once: its EOS ids, the ranks' agreement check, the model
         LlamaConfig start = baseModel != null ? LlamaConfig.read(baseModel.resolve("config.json")) : scratchConfig;
         // positions after an EOS of the target model in a fixed point are not trained on
-        Examples examples = data.examples(config, start.eosTokenIds());
+        ExampleSource examples = data.examples(config, start.eosTokenIds(), start.maxPositions());
         if (examples.size() == 0) {
             throw new IllegalArgumentException("no training examples (" + examples.skipped() + " skipped as longer "
-                    + "than the maximum sequence length " + config.maxSequenceLength() + ")");
+                    + "than the maximum sequence length " + config.maxSequenceLength()
+                    + (config.objective() == TrainingConfig.Objective.JACOBI_FORCING ? ", packed with both copies of "
+                    + "every block, or than the model's " + start.maxPositions() + " positions" : "") + ")");
         }
         if (config.batchSize() < group.worldSize()) {
             throw new IllegalArgumentException("the batch (" + config.batchSize() + " examples per micro-batch, split "

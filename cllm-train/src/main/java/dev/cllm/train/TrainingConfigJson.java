@@ -51,6 +51,9 @@ final class TrainingConfigJson {
         f.put("saveEvery", TrainingConfig::saveEvery);
         f.put("evalEvery", TrainingConfig::evalEvery);
         f.put("maxSequenceLength", TrainingConfig::maxSequenceLength);
+        f.put("noiseWindow", TrainingConfig::noiseWindow);
+        f.put("noiseSchedule", TrainingConfig::noiseSchedule);
+        f.put("arOnPrompt", TrainingConfig::arOnPrompt);
         return Collections.unmodifiableMap(f);
     }
 
@@ -70,6 +73,8 @@ final class TrainingConfigJson {
                 node.put(name, l);
             } else if (v instanceof Integer i) {
                 node.put(name, i);
+            } else if (v instanceof Boolean z) {
+                node.put(name, z);
             } else {
                 node.put(name, ((Enum<?>) v).name());
             }
@@ -96,11 +101,14 @@ final class TrainingConfigJson {
 
     /**
      * The differences that forbid resuming: every field but how often the run saves and evaluates, which do not
-     * change the weights (a resumed run may checkpoint more or less often).
+     * change the weights (a resumed run may checkpoint more or less often). A field that {@code saved} lacks was added
+     * to the configuration after that checkpoint was written: it had its default value then.
      */
     static List<String> resumeDifferences(JsonNode saved, JsonNode now) {
+        ObjectNode complete = write(TrainingConfig.builder().build());
+        saved.fields().forEachRemaining(e -> complete.set(e.getKey(), e.getValue()));
         List<String> out = new ArrayList<>();
-        for (String d : differences(saved, now)) {
+        for (String d : differences(complete, now)) {
             if (!d.startsWith("saveEvery ") && !d.startsWith("evalEvery ")) {
                 out.add(d);
             }

@@ -46,15 +46,20 @@ final class TrainingData {
 
     /**
      * The examples of a run with {@code config}; in a trajectory's fixed point, the positions after a token of
-     * {@code stopIds} (the target model's EOS) are not trained on.
+     * {@code stopIds} (the target model's EOS) are not trained on. Jacobi Forcing packs whole answers, whose positions
+     * must stay below {@code maxPositions} (the model's {@code max_position_embeddings}).
      */
-    Examples examples(TrainingConfig config, Set<Integer> stopIds) {
-        return trajectories != null ? Examples.ofTrajectories(trajectories, config, stopIds)
-                : Examples.ofSequences(sequences, lossStarts, config);
+    ExampleSource examples(TrainingConfig config, Set<Integer> stopIds, int maxPositions) {
+        if (trajectories == null) {
+            return Examples.ofSequences(sequences, lossStarts, config);
+        }
+        return config.objective() == TrainingConfig.Objective.JACOBI_FORCING
+                ? PackedAnswers.of(trajectories, config, stopIds, maxPositions)
+                : Examples.ofTrajectories(trajectories, config, stopIds);
     }
 
     /** {@code DESCRIPTION, N examples, hash H}: H a 64-bit hash of every token the data holds. */
-    String fingerprint(Examples examples) {
+    String fingerprint(ExampleSource examples) {
         long h = 1125899906842597L;
         if (trajectories != null) {
             for (TrajectoryRecord r : trajectories) {

@@ -22,7 +22,7 @@ import static org.bytedeco.pytorch.global.torch.clip_grad_norm_;
 
 /**
  * The optimizer steps of one run, from a start step to the last: each step accumulates the gradients of
- * {@code gradientAccumulation} micro-batches ({@link GlobalBatches}, {@link ConsistencyObjective}), agrees with the
+ * {@code gradientAccumulation} micro-batches ({@link GlobalBatches}, {@link TrainingObjective}), agrees with the
  * other ranks on the losses, sums the gradients ({@link GradientSync}), clips them to a global norm and steps
  * {@link AdamW}; the loop then reports the step ({@link TrainingMetrics}), saves and evaluates when due, and stops
  * after a step in which any rank was asked to stop (saving it first).
@@ -38,7 +38,7 @@ final class TrainingLoop {
 
     private final LlamaModel model;
     private final AdamW optimizer;
-    private final Examples examples;
+    private final ExampleSource examples;
     private final TrainingConfig config;
     private final Collectives group;
     private final TrainingCheckpoints checkpoints;
@@ -46,14 +46,14 @@ final class TrainingLoop {
     private final BooleanSupplier stopRequested;
     private final List<Tensor> params;
     private final GlobalBatches batches;
-    private final ConsistencyObjective objective;
+    private final TrainingObjective objective;
     private final GradientSync sync;
 
     /**
      * @param evaluator     run at the start, every {@code evalEvery} steps and at the end on rank 0, or null
      * @param stopRequested polled once per step (besides the thread's interrupt flag)
      */
-    TrainingLoop(LlamaModel model, AdamW optimizer, Examples examples, TrainingConfig config, Collectives group,
+    TrainingLoop(LlamaModel model, AdamW optimizer, ExampleSource examples, TrainingConfig config, Collectives group,
                  TrainingCheckpoints checkpoints, TrainingEvaluator evaluator, BooleanSupplier stopRequested) {
         this.model = model;
         this.optimizer = optimizer;
@@ -66,7 +66,7 @@ final class TrainingLoop {
         this.params = List.copyOf(model.weights().values());
         this.batches = new GlobalBatches(examples, config.batchSize(), config.gradientAccumulation(), group.rank(),
                 group.worldSize());
-        this.objective = new ConsistencyObjective(config);
+        this.objective = TrainingObjective.of(config);
         this.sync = GradientSync.over(group);
     }
 
@@ -177,8 +177,7 @@ final class TrainingLoop {
 
     /** Adds a micro-batch's gradients, divided by the accumulation, and its losses to {@code result}. */
     private void accumulate(MicroBatch batch, Device device, int accumulation, long step, StepResult result) {
-        ConsistencyObjective.Loss loss = objective.of(model, Batch.of(batch.share(), device),
-                batch.consistencyPositions(), batch.arPositions());
+        TrainingObjective.Loss loss = objective.loss(model, batch, device);
         double total = loss.total().item_double();
         double c = loss.consistency() == null ? 0 : loss.consistency().item_double();
         double a = loss.ar() == null ? 0 : loss.ar().item_double();

@@ -8,7 +8,8 @@
  * <p>A run, top-down: {@link dev.cllm.train.TorchConsistencyTrainer} (orchestration and the public builder) →
  * {@code RankAgreement} and {@code TrainingCheckpoints} (what to train, from which step) → {@code TrainingLoop}
  * (optimizer steps) → {@code GlobalBatches}, {@code Batch}, {@code ConsistencyObjective} and {@code Losses} (the loss
- * of a micro-batch) → {@code GradientSync} and {@code AdamW} (the update) → {@code TrainingMetrics} (what it
- * reports).
+ * of a micro-batch; for Jacobi Forcing {@code PackedAnswers}, {@code ProgressiveNoise}, {@code PackedSequence} and
+ * {@code JacobiForcingObjective}) → {@code GradientSync} and {@code AdamW} (the update) → {@code TrainingMetrics}
+ * (what it reports).
  */
 package dev.cllm.train;

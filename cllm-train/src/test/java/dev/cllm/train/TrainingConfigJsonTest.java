@@ -2,6 +2,7 @@ package dev.cllm.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cllm.api.TrainingConfig;
 import org.junit.jupiter.api.Test;
 
@@ -61,5 +62,20 @@ class TrainingConfigJsonTest {
                 100, "llama");
         assertThat(TrainingPlan.differences(other.toJson(), plan.toJson())).containsExactly(
                 "data \"tiny, 10 examples, hash 2\" vs \"tiny, 10 examples, hash 1\"", "config: evalEvery 5 vs 0");
+    }
+
+    @Test
+    void aCheckpointWrittenBeforeAFieldExistedResumesWhenTheFieldHasItsDefault() {
+        ObjectNode old = TrainingConfigJson.write(TrainingConfig.builder().build());
+        old.remove("noiseWindow");
+        old.remove("noiseSchedule");
+        old.remove("arOnPrompt");
+        ObjectNode now = TrainingConfigJson.write(TrainingConfig.builder().build());
+        assertThat(TrainingConfigJson.resumeDifferences(old, now)).isEmpty();
+        assertThat(TrainingConfigJson.resumeDifferences(old, TrainingConfigJson.write(TrainingConfig.builder()
+                .noiseWindow(4).build()))).containsExactly("noiseWindow 16 vs 4");
+        assertThat(TrainingConfigJson.differences(old, TrainingConfigJson.write(TrainingConfig.builder().build())))
+                .as("ranks compare complete configurations: a missing field is a difference")
+                .containsExactly("noiseWindow none vs 16", "noiseSchedule none vs LINEAR", "arOnPrompt none vs true");
     }
 }
