@@ -84,7 +84,7 @@ public final class GgufExporter {
         List<GgufTensor> plan = GgufTensor.plan(config, type);
         Path part = out.resolveSibling(out.getFileName() + ".part");
         try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(modelDir);
-             Sources sources = new Sources(checkpoint)) {
+             Sources sources = new Sources(modelDir, checkpoint)) {
             for (GgufTensor t : plan) {
                 if (t.hfName() != null) {
                     sources.check(t);
@@ -196,19 +196,23 @@ public final class GgufExporter {
 
     /** The checkpoint's files, opened for reading raw tensor bytes. */
     private static final class Sources implements AutoCloseable {
+        private final Path dir;
         private final SafetensorsCheckpoint checkpoint;
         private final Map<Path, FileChannel> channels = new HashMap<>();
         private final Map<Path, Long> dataStarts = new HashMap<>();
 
-        Sources(SafetensorsCheckpoint checkpoint) {
+        Sources(Path dir, SafetensorsCheckpoint checkpoint) {
+            this.dir = dir;
             this.checkpoint = checkpoint;
         }
 
         /** Checks that the tensor exists with the planned shape and a readable dtype. */
         void check(GgufTensor t) {
             if (!checkpoint.contains(t.hfName())) {
-                throw new CheckpointException(checkpoint.fileOf(t.hfName()) + ": missing tensor '" + t.hfName()
-                        + "' (needed for " + t.name() + ")");
+                Path single = dir.resolve("model.safetensors");
+                Path weights = Files.isRegularFile(single) ? single : dir.resolve("model.safetensors.index.json");
+                throw new CheckpointException(weights + ": missing tensor '" + t.hfName() + "' (needed for "
+                        + t.name() + ")");
             }
             TensorInfo info = checkpoint.info(t.hfName());
             Path file = checkpoint.fileOf(t.hfName());
