@@ -69,6 +69,46 @@ class GgufLlamaCppTest {
         compare(sqlBase(), GgufType.Q8_0, sqlPrompts(sqlBase()));
     }
 
+    @Test
+    void textWrittenAsOurTokensTokenizesToOurIdsInLlamaCpp() throws IOException {
+        Path dir = sqlBase();
+        Path gguf = tmp.resolve("sql.gguf");
+        GgufExporter.export(dir, gguf, GgufType.F16);
+        java.util.Map<Integer, String> vocab = new java.util.HashMap<>();
+        new ObjectMapper().readTree(dir.resolve("tokenizer.json").toFile()).path("model").path("vocab").properties()
+                .forEach(e -> vocab.put(e.getValue().intValue(), e.getKey()));
+        try (HfTokenizer ours = HfTokenizer.open(dir.resolve("tokenizer.json"));
+             LlamaCpp llama = LlamaCpp.load(gguf, THREADS, 256, CacheType.F16)) {
+            for (int[] prompt : sqlPrompts(dir)) {
+                int[] words = Arrays.copyOfRange(prompt, 1, prompt.length); // without BOS
+                String text = String.join(" ", Arrays.stream(words).mapToObj(vocab::get).toList())
+                        .replace(" ##'", "'");
+                assertThat(llama.encode(text)).as(text).containsExactly(words);
+                assertThat(ours.encode(text)).containsExactly(prompt);
+            }
+            // text our tokenizer splits further is not split by llama.cpp: "42" is ids 4, 2 for us, 4, <unk> there
+            assertThat(ours.encode("age = 42 'paris'")).containsExactly(ours.encode("age = 4 2 ' paris ##'"));
+            int[] age4 = ours.encode("age = 4");
+            assertThat(llama.encode("age = 42")).containsExactly(age4[1], age4[2], age4[3], 3);
+        }
+        Path stories = tmp.resolve("stories.gguf");
+        GgufExporter.export(Stories260K.dir(), stories, GgufType.F16);
+        try (LlamaCpp llama = LlamaCpp.load(stories, THREADS, 512, CacheType.F16)) {
+            assertThat(llama.encode("404 475 464 454 275")).containsExactly(404, 475, 464, 454, 275);
+        }
+    }
+
+    @Test
+    void benchmarkHelperRuns() throws IOException {
+        Path gguf = tmp.resolve("stories.gguf");
+        GgufExporter.export(Stories260K.dir(), gguf, GgufType.F16);
+        LlamaCppBench.Timings t = LlamaCppBench.measure(gguf, 1, 8, 128, List.of(1, 8, 16), 1);
+        System.out.println("smoke, stories260K F16, 1 thread, 1 repetition: " + t);
+        assertThat(t.arMsPerToken()).isPositive().isFinite();
+        assertThat(t.evalMs().keySet()).containsExactly(1, 8, 16);
+        assertThat(t.evalMs().values()).allSatisfy(ms -> assertThat(ms).isPositive().isFinite());
+    }
+
     /** How long llama.cpp's greedy ids equal ours, and our logit gap where they first differ (NaN if they never do). */
     record Agreement(String model, GgufType type, int prompt, int tokens, double gap) {
     }

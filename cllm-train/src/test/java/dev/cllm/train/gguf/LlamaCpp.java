@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -115,16 +116,28 @@ final class LlamaCpp implements AutoCloseable {
     }
 
     private static int[] concat(int[] a, int[] b) {
-        int[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        int[] c = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, c, a.length, b.length);
         return c;
     }
 
-    /** Evaluates {@code prompt} (reusing the cached prefix of the previous call) and samples one token. */
-    void evaluate(int[] prompt) {
+    /**
+     * Wall-clock nanoseconds of one completion request: {@code prompt} evaluated (its prefix cached from the previous
+     * request reused), then {@code n} tokens generated greedily with EOS banned (for timing only: with EOS banned the
+     * ids are not our greedy output).
+     */
+    long timeRequest(int[] prompt, int n) {
         InferenceParameters params = TokenIdPrompts.withPrompt(new InferenceParameters(""), prompt)
-                .setNPredict(1).setTemperature(0f).setSamplers(Sampler.TEMPERATURE).setCachePrompt(true);
+                .setNPredict(n).setTemperature(0f).setSamplers(Sampler.TEMPERATURE).setIgnoreEos(true)
+                .setCachePrompt(true);
+        long start = System.nanoTime();
         model.complete(params);
+        return System.nanoTime() - start;
+    }
+
+    /** Token texts as llama.cpp tokenizes {@code text} (no BOS added). */
+    int[] encode(String text) {
+        return model.encode(text);
     }
 
     int eos() {
