@@ -5,24 +5,37 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import de.kherud.llama.args.CacheType;
 import dev.cllm.api.TokenIds;
 import dev.cllm.jacobi.JacobiDecoder;
+import dev.cllm.torch.ComputeDtype;
 import dev.cllm.torch.HfTokenizer;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
 import dev.cllm.torch.fixtures.Stories260K;
+import dev.cllm.torch.fixtures.TinyCheckpoints;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import dev.cllm.torch.SafetensorsDtype;
+import dev.cllm.torch.SafetensorsHeader;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
+import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.bytedeco.pytorch.global.torch.tensor;
@@ -32,7 +45,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Our GGUF exports run in llama.cpp (java-llama.cpp 4.2.0's bundled build, CPU, F32 KV cache) and its greedy output
  * equals ours ({@code JacobiDecoder.autoregressive(n).noStop()} on the checkpoint, fp32).
  *
- * <p>F32 exports match exactly, which pins the layout (names, q/k permutation, RoPE, norms, GQA). F16 exports match
+ * <p>F32 exports match exactly, which pins the layout (names, q/k permutation, RoPE, norms, GQA): stories260K, and
+ * sharpened random tiny models of every architecture variant (Qwen2, biases, RoPE scaling, head_dim override; they
+ * fail when the q/k permutation is dropped for LLaMA or applied to Qwen2). F16 exports match
  * for at least three prompts per model; where one stops matching, our own top two logits there are within
  * {@link #NEAR_TIE} (f16 rounding of weights and of llama.cpp's activations flips a near tie). Q8_0 agreement is
  * printed, not required (tag "slow"). Each comparison is printed to the test output.
@@ -42,6 +57,8 @@ class GgufLlamaCppTest {
     private static final int NEW_TOKENS = 48;
     /** Logit gap below which a greedy choice is a tie at 16-bit precision (stories260K's flips are 0.0015-0.0023). */
     private static final double NEAR_TIE = 0.01;
+    /** The same for F32 exports, where only summation order differs. */
+    private static final double FP32_NEAR_TIE = 1e-4;
 
     @TempDir
     Path tmp;
@@ -50,6 +67,61 @@ class GgufLlamaCppTest {
     void f32ExportOfStories260KEqualsOursExactly() throws IOException {
         List<Agreement> result = compare(Stories260K.dir(), GgufType.F32, storiesPrompts());
         assertThat(result).allSatisfy(a -> assertThat(a.tokens()).as(a.toString()).isEqualTo(NEW_TOKENS));
+    }
+
+    static List<TinyCheckpoints.Variant> layoutVariants() {
+        List<TinyCheckpoints.Variant> out = new ArrayList<>(TinyCheckpoints.variants().stream().filter(v -> Set.of(
+                "f32-tied-mha", "llama-attention-and-mlp-bias", "qwen2-qkv-bias", "rope-llama3-scaling",
+                "rope-linear-scaling", "head-dim-override").contains(v.name())).toList());
+        // Qwen2 with LLaMA's RoPE base: at base 1e6 and head_dim 8 RoPE barely rotates, so a wrong q/k row order
+        // (which leaves q.k unchanged) would go unnoticed
+        out.add(new TinyCheckpoints.Variant("qwen2-rope-base-1e4", TinyCheckpoints.base()
+                .architecture("Qwen2ForCausalLM").qkvBias(true).build(), ComputeDtype.F32, Long.MAX_VALUE));
+        return out;
+    }
+
+    /** Random tiny models of each layout-relevant variant, exported F32: equal up to fp32 near ties. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("layoutVariants")
+    void f32ExportOfEveryArchitectureVariantEqualsOurs(TinyCheckpoints.Variant variant) throws IOException {
+        Path dir = variant.write(tmp.resolve(variant.name()), 3);
+        sharpen(dir.resolve("model.safetensors"));
+        Random random = new Random(5);
+        List<int[]> prompts = List.of(random.ints(6, 3, 97).toArray(), random.ints(3, 3, 97).toArray(),
+                random.ints(9, 3, 97).toArray());
+        List<Agreement> result = compare(dir, GgufType.F32, prompts);
+        assertThat(result).allSatisfy(a -> {
+            if (a.tokens() < NEW_TOKENS) {
+                assertThat(a.gap()).as(a.toString()).isLessThan(FP32_NEAR_TIE);
+            }
+        });
+        assertThat(result.stream().mapToInt(Agreement::tokens).sum()).as(result.toString())
+                .isGreaterThanOrEqualTo(NEW_TOKENS);
+    }
+
+    /**
+     * Scales a random model's weights in place so that its greedy output depends on attention: q and k by 6 (peaked
+     * attention, so RoPE and the q/k layout matter), v and o by 3, embeddings and output by 10 (logits far from ties).
+     * Random initialisation alone gives nearly uniform attention and logits within 1e-3, which hide layout errors.
+     */
+    private static void sharpen(Path file) throws IOException {
+        SafetensorsHeader header = SafetensorsHeader.read(file);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            for (SafetensorsHeader.TensorInfo t : header.tensors().values()) {
+                String n = t.name();
+                float scale = n.contains("q_proj") || n.contains("k_proj") ? 6 : n.contains("v_proj")
+                        || n.contains("o_proj") ? 3 : n.contains("embed_tokens") || n.contains("lm_head") ? 10 : 1;
+                if (scale == 1 || t.dtype() != SafetensorsDtype.F32) {
+                    continue;
+                }
+                ByteBuffer b = ByteBuffer.allocate((int) t.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+                ch.read(b, header.dataStart() + t.begin());
+                for (int i = 0; i < b.capacity(); i += 4) {
+                    b.putFloat(i, b.getFloat(i) * scale);
+                }
+                ch.write(b.rewind(), header.dataStart() + t.begin());
+            }
+        }
     }
 
     @Test
@@ -134,7 +206,8 @@ class GgufLlamaCppTest {
             }
         }
         List<Agreement> out = new ArrayList<>();
-        int contextLength = new GgufReader(gguf).<Long>get("llama.context_length").intValue();
+        GgufReader reader = new GgufReader(gguf);
+        int contextLength = reader.<Long>get(reader.<String>get("general.architecture") + ".context_length").intValue();
         try (LlamaCpp llama = LlamaCpp.load(gguf, THREADS, contextLength, CacheType.F32)) {
             for (int i = 0; i < prompts.size(); i++) {
                 int[] theirs = llama.greedyNoStop(prompts.get(i), NEW_TOKENS);
