@@ -135,10 +135,17 @@ class GgufLlamaCppTest {
     }
 
     @Test
+    void f16ExportOfTheShippedCllmEqualsOursUpToNearTies() throws IOException {
+        Path dir = shipped("sql-cllm");
+        assertEqualUpToNearTies(compare(dir, GgufType.F16, sqlPrompts(dir)));
+    }
+
+    @Test
     @Tag("slow")
     void q8_0AgreementIsMeasured() throws IOException {
         compare(Stories260K.dir(), GgufType.Q8_0, storiesPrompts());
         compare(sqlBase(), GgufType.Q8_0, sqlPrompts(sqlBase()));
+        compare(shipped("sql-cllm"), GgufType.Q8_0, sqlPrompts(shipped("sql-cllm")));
     }
 
     @Test
@@ -247,13 +254,18 @@ class GgufLlamaCppTest {
     }
 
     static Path sqlBase() {
+        return shipped("sql-base");
+    }
+
+    /** {@code models/<name>} of the repository; skips the test when it is absent. */
+    static Path shipped(String name) {
         for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            Path candidate = p.resolve("models").resolve("sql-base");
+            Path candidate = p.resolve("models").resolve(name);
             if (Files.isRegularFile(candidate.resolve("model.safetensors"))) {
                 return candidate;
             }
         }
-        assumeTrue(false, "models/sql-base not found; skipping");
+        assumeTrue(false, "models/" + name + " not found; skipping");
         return null;
     }
 
