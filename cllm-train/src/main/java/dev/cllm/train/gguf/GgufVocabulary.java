@@ -15,6 +15,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /**
@@ -92,7 +93,7 @@ final class GgufVocabulary {
         JsonNode m = tj.path("model");
         String type = m.path("type").asText("");
         Builder b = new Builder(config.vocabSize(), tokenizerJson);
-        b.tokenizerJson(tj);
+        b.tokenizerJson = tj;
         switch (type) {
             case "WordLevel" -> wordLevel(b, tj);
             case "BPE" -> {
@@ -309,7 +310,7 @@ final class GgufVocabulary {
                 + "names (supported: GPT-2's, LLaMA 3's, Qwen2's)");
     }
 
-    private static void visit(JsonNode node, java.util.function.Consumer<JsonNode> f) {
+    private static void visit(JsonNode node, Consumer<JsonNode> f) {
         if (node == null || node.isMissingNode() || node.isNull()) {
             return;
         }
@@ -344,16 +345,12 @@ final class GgufVocabulary {
         boolean addBos, addEos;
         Boolean addSpacePrefix;
         String chatTemplate;
-        private JsonNode tokenizerJson;
+        JsonNode tokenizerJson;
 
         Builder(int vocabSize, Path file) {
             this.file = file;
             this.tokens = new String[vocabSize];
             this.types = new int[vocabSize];
-        }
-
-        void tokenizerJson(JsonNode tj) {
-            this.tokenizerJson = tj;
         }
 
         int id(String token, JsonNode idNode) {
