@@ -11,6 +11,7 @@ import de.kherud.llama.args.Sampler;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,6 +30,20 @@ import java.util.function.LongConsumer;
  * Logging is off (the server's and ggml's). Not thread-safe; close it.
  */
 final class LlamaCpp implements AutoCloseable {
+    static {
+        // the binding extracts its natives to one fixed file in the temp directory, which concurrent builds on one
+        // machine would overwrite under each other: give each build its own
+        if (System.getProperty("de.kherud.llama.tmpdir") == null) {
+            Path dir = Path.of("target", "jllama").toAbsolutePath();
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            System.setProperty("de.kherud.llama.tmpdir", dir.toString());
+        }
+    }
+
     private final LlamaModel model;
     private final Map<String, Integer> idByPiece = new HashMap<>();
     private final int eos;
