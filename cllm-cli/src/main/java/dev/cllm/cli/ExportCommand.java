@@ -6,6 +6,9 @@ import dev.cllm.torch.CpuGemm;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.TorchOptions;
+import dev.cllm.train.gguf.GgufExport;
+import dev.cllm.train.gguf.GgufExporter;
+import dev.cllm.train.gguf.GgufType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -13,26 +16,44 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-/** {@code ./cllm export}: a checkpoint's weights (without training state) in another storage precision. */
+/**
+ * {@code ./cllm export}: a checkpoint's weights (without training state) in another storage precision, as a Hugging
+ * Face checkpoint or as one GGUF file for llama.cpp.
+ */
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = {"Write a checkpoint's weights, config and tokenizer files to a new directory, in f32, bf16 or "
-                + "f16 (for shipping a trained model without its training state)."})
+                + "f16 (for shipping a trained model without its training state); or, with --to gguf, one GGUF file "
+                + "that llama.cpp (and everything built on it) runs, weights in f32, f16 or q8_0."})
 final class ExportCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "a Hugging Face checkpoint")
     Path model;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "the directory to write (must not "
-            + "exist or be empty)")
+    @Option(names = "--out", required = true, paramLabel = "DIR|FILE.gguf",
+            description = "the directory to write (must not exist or be empty), or with --to gguf the file")
     Path out;
 
+    @Option(names = "--to", defaultValue = "hf", paramLabel = "hf|gguf",
+            description = "the format: hf (a Hugging Face checkpoint directory) or gguf (default: ${DEFAULT-VALUE})")
+    String to;
+
     @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "TYPE",
-            description = "storage precision: f32, bf16, f16 (default: ${DEFAULT-VALUE})")
+            description = "hf storage precision: f32, bf16, f16 (default: ${DEFAULT-VALUE})")
     String dtype;
+
+    @Option(names = "--type", defaultValue = "f16", paramLabel = "TYPE",
+            description = "gguf weight type: f32, f16, q8_0 (default: ${DEFAULT-VALUE})")
+    String type;
 
     @Override
     public Integer call() throws Exception {
         if (!Files.isRegularFile(model.resolve("config.json"))) {
             throw new IllegalArgumentException("--model " + model + ": no config.json");
+        }
+        if (to.equals("gguf")) {
+            return gguf();
+        }
+        if (!to.equals("hf")) {
+            throw new IllegalArgumentException("--to " + to + ": choose hf or gguf");
         }
         if (Files.exists(out)) {
             try (var entries = Files.list(out)) {
@@ -53,6 +74,19 @@ final class ExportCommand implements Callable<Integer> {
         dev.cllm.train.HfExport.copyCompanionFiles(model, out);
         System.out.println(new ObjectMapper().createObjectNode().put("out", out.toString())
                 .put("dtype", storage.name().toLowerCase(java.util.Locale.ROOT)));
+        return 0;
+    }
+
+    private int gguf() {
+        if (Files.isDirectory(out)) {
+            throw new IllegalArgumentException("--out " + out + ": a directory; --to gguf writes one file");
+        }
+        GgufExport e = GgufExporter.export(model, out, GgufType.parse(type));
+        System.out.println(new ObjectMapper().createObjectNode().put("out", e.file().toString())
+                .put("architecture", e.architecture()).put("type", e.type().name().toLowerCase(java.util.Locale.ROOT))
+                .put("tensors", e.tensors()).put("bytes", e.fileBytes()).put("tokenizer", e.tokenizerModel())
+                .put("vocabulary", e.vocabulary().name().toLowerCase(java.util.Locale.ROOT))
+                .put("vocab_size", e.vocabSize()));
         return 0;
     }
 }
