@@ -17,7 +17,10 @@ public final class BenchCharts {
     private BenchCharts() {
     }
 
-    /** Speedup over AR against block size, one line per model (and dtype/threads where several ran); empty if none. */
+    /**
+     * Speedup over AR against block size (lookahead: window), one line per model and decoder (and dtype/threads where
+     * several ran), each starting from AR at 1; empty if none.
+     */
     public static Optional<LineChart> speedup(BenchResults results, String subtitle) {
         List<BenchResults.GenerationRow> rows = results.generation();
         if (rows.stream().noneMatch(r -> r.speedup() != null)) {
@@ -25,9 +28,22 @@ public final class BenchCharts {
         }
         LineChart chart = new LineChart("Generation speedup over AR", "block size n (1 = AR)",
                 "speedup (tokens/s over AR's)").logX().subtitle(subtitle).horizontalLine(1, "AR");
+        List<String> decoders = rows.stream().map(BenchResults.GenerationRow::decoder).filter(d -> !d.equals("ar"))
+                .distinct().toList();
         Function<BenchResults.GenerationRow, String> name = label(rows, BenchResults.GenerationRow::model,
                 BenchResults.GenerationRow::dtype, BenchResults.GenerationRow::threads);
-        group(rows, name).forEach((series, points) -> chart.add(series,
+        // AR (block size 1) is the first point of every decoder's line
+        List<BenchResults.GenerationRow> lines = new ArrayList<>();
+        for (String decoder : decoders) {
+            for (BenchResults.GenerationRow r : rows) {
+                if (r.decoder().equals("ar") || r.decoder().equals(decoder)) {
+                    lines.add(r.decoder().equals("ar") ? r.withDecoder(decoder) : r);
+                }
+            }
+        }
+        Function<BenchResults.GenerationRow, String> named = decoders.size() > 1
+                ? r -> name.apply(r) + ", " + r.decoder() : name;
+        group(lines.isEmpty() ? rows : lines, named).forEach((series, points) -> chart.add(series,
                 points.stream().mapToDouble(BenchResults.GenerationRow::blockSize).toArray(),
                 points.stream().mapToDouble(r -> r.speedup() == null ? Double.NaN : r.speedup()).toArray()));
         return Optional.of(chart);

@@ -21,7 +21,7 @@ public final class BenchMarkdown {
             out.append("## Forward cost against n\n\n").append(forwardTable(results.forwardCost())).append('\n');
         }
         if (!results.generation().isEmpty()) {
-            out.append("## Generation: AR against Jacobi decoding\n\n")
+            out.append("## Generation: AR against Jacobi and lookahead decoding\n\n")
                     .append(generationTable(results.generation())).append('\n').append(promptSources(results))
                     .append('\n');
         }
@@ -86,7 +86,7 @@ public final class BenchMarkdown {
         for (BenchResults.GenerationRow r : rows) {
             String rate = r.tokensPerS() == null ? "failed: " + cell(r.error()) : fixed(r.tokensPerS(), 1);
             out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s |%n", cell(r.model()),
-                    r.dtype(), r.threads(), r.blockSize() == 1 ? "ar" : "jacobi n=" + r.blockSize(), rate,
+                    r.dtype(), r.threads(), r.label(), rate,
                     fixed(r.tokensPerPass(), 3), r.speedup() == null ? "n/a" : fixed(r.speedup(), 2) + "x"));
         }
         return out.toString();

@@ -19,7 +19,7 @@ public final class BenchOptions {
     public enum Part {
         /** {@link ForwardCostBenchmark}: ms per forward pass against n. */
         FORWARD("forward", ForwardCostBenchmark.class),
-        /** {@link GenerationBenchmark}: AR against Jacobi decoding. */
+        /** {@link GenerationBenchmark}: AR against Jacobi and lookahead decoding. */
         GENERATION("generation", GenerationBenchmark.class),
         /** {@link CollectionBenchmark}: trajectory collection. */
         COLLECTION("collection", CollectionBenchmark.class);
@@ -50,6 +50,8 @@ public final class BenchOptions {
     public static final List<Integer> FULL_BLOCK_SIZES = List.of(1, 4, 8, 16, 32);
     /** Generation, quick run: block sizes (1 = AR). */
     public static final List<Integer> QUICK_BLOCK_SIZES = List.of(1, 8, 16);
+    /** Generation: the decoders that run at each block size from 2 ({@code ar} runs at 1 in any case). */
+    public static final List<String> DECODERS = List.of("jacobi", "lookahead");
     /** Collection: block size unless block sizes are given. */
     public static final int COLLECTION_BLOCK_SIZE = 16;
     /** Forward cost: default models. */
@@ -65,6 +67,7 @@ public final class BenchOptions {
     private final List<String> models;
     private final List<Integer> n;
     private final List<Integer> blockSizes;
+    private final List<String> decoders;
     private final List<Integer> contexts;
     private final List<String> threads;
     private final List<String> dtypes;
@@ -77,6 +80,7 @@ public final class BenchOptions {
         this.models = List.copyOf(b.models);
         this.n = List.copyOf(b.n);
         this.blockSizes = List.copyOf(b.blockSizes);
+        this.decoders = b.decoders.isEmpty() ? DECODERS : List.copyOf(b.decoders);
         this.contexts = b.contexts.isEmpty() ? List.of(128) : List.copyOf(b.contexts);
         this.threads = b.threads.isEmpty() ? List.of("default") : List.copyOf(b.threads);
         this.dtypes = b.dtypes.isEmpty() ? List.of("auto") : List.copyOf(b.dtypes);
@@ -124,6 +128,11 @@ public final class BenchOptions {
         return withOne(blockSizes.isEmpty() ? (quick ? QUICK_BLOCK_SIZES : FULL_BLOCK_SIZES) : blockSizes);
     }
 
+    /** Generation: the decoders run at block sizes from 2, {@code jacobi} and/or {@code lookahead}. */
+    public List<String> decoders() {
+        return decoders;
+    }
+
     /** Collection: the block sizes given that are at least 2, else {@value #COLLECTION_BLOCK_SIZE}. */
     public List<Integer> collectionBlockSizes() {
         List<Integer> out = blockSizes.stream().filter(s -> s >= 2).sorted().distinct().toList();
@@ -169,7 +178,7 @@ public final class BenchOptions {
     @Override
     public String toString() {
         return "BenchOptions[parts=" + parts + ", quick=" + quick + ", models=" + models + ", n=" + n
-                + ", blockSizes=" + blockSizes + ", contexts=" + contexts + ", threads=" + threads + ", dtypes="
+                + ", blockSizes=" + blockSizes + ", decoders=" + decoders + ", contexts=" + contexts + ", threads=" + threads + ", dtypes="
                 + dtypes + ", maxNewTokens=" + maxNewTokens + ", device=" + device + "]";
     }
 
@@ -180,6 +189,7 @@ public final class BenchOptions {
         private List<String> models = List.of();
         private List<Integer> n = List.of();
         private List<Integer> blockSizes = List.of();
+        private List<String> decoders = List.of();
         private List<Integer> contexts = List.of();
         private List<String> threads = List.of();
         private List<String> dtypes = List.of();
@@ -222,6 +232,17 @@ public final class BenchOptions {
         /** Generation and collection: block sizes (1 = AR). */
         public Builder blockSizes(List<Integer> values) {
             this.blockSizes = positive("block size", values, 1);
+            return this;
+        }
+
+        /** Generation: decoders at block sizes from 2, {@code jacobi} and/or {@code lookahead} (default both). */
+        public Builder decoders(List<String> values) {
+            for (String v : values) {
+                if (!DECODERS.contains(v)) {
+                    throw new IllegalArgumentException("decoder must be jacobi or lookahead, got '" + v + "'");
+                }
+            }
+            this.decoders = distinct(values);
             return this;
         }
 

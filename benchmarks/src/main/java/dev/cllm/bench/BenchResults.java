@@ -11,7 +11,7 @@ import java.util.Map;
  * produced none (then {@code error} says why). Ratios and speedups are computed within the run.
  *
  * @param forwardCost one row per model, dtype, threads, context and n
- * @param generation  one row per model, dtype, threads, max new tokens and block size (1 = AR)
+ * @param generation  one row per model, dtype, threads, max new tokens, decoder and block size (1 = AR)
  * @param collection  one row per model, dtype, threads, max new tokens and block size
  * @param skipped     models left out of a benchmark, with the reason
  * @param jmh         the JMH settings in words (forks, warm-up and measurement iterations)
@@ -52,23 +52,34 @@ public record BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> gen
     /**
      * One generation measurement.
      *
-     * @param blockSize       the Jacobi block size; 1 is autoregressive decoding
+     * @param decoder         {@code ar}, {@code jacobi} or {@code lookahead}
+     * @param blockSize       the Jacobi block size (lookahead: its window); 1 is autoregressive decoding
      * @param prompts         where the prompts came from (see {@code Prompts})
      * @param tokensPerS      new tokens per second
      * @param tokensPerSError JMH's 99.9% confidence half-width of {@code tokensPerS}
      * @param tokensPerPass   new tokens per forward pass
      * @param speedup         {@code tokensPerS} over the AR row's of the same model, dtype, threads and length
      */
-    public record GenerationRow(String model, String dtype, String threads, int blockSize, int maxNewTokens,
-                                String prompts, Double tokensPerS, Double tokensPerSError, Double tokensPerPass,
-                                Double speedup, String error) {
-        /** {@code ar} for block size 1, else {@code jacobi}. */
-        public String decoder() {
-            return blockSize == 1 ? "ar" : "jacobi";
+    public record GenerationRow(String model, String dtype, String threads, String decoder, int blockSize,
+                                int maxNewTokens, String prompts, Double tokensPerS, Double tokensPerSError,
+                                Double tokensPerPass, Double speedup, String error) {
+        /** The decoder name of a row: {@code ar} for block size 1, else {@code benchmarkDecoder}. */
+        static String decoderName(String benchmarkDecoder, int blockSize) {
+            return blockSize == 1 ? "ar" : benchmarkDecoder;
+        }
+
+        /** The decoder and its size in words: {@code ar}, {@code jacobi n=16}, {@code lookahead n=8}. */
+        public String label() {
+            return decoder.equals("ar") ? "ar" : decoder + " n=" + blockSize;
+        }
+
+        GenerationRow withDecoder(String value) {
+            return new GenerationRow(model, dtype, threads, value, blockSize, maxNewTokens, prompts, tokensPerS,
+                    tokensPerSError, tokensPerPass, speedup, error);
         }
 
         GenerationRow withSpeedup(Double value) {
-            return new GenerationRow(model, dtype, threads, blockSize, maxNewTokens, prompts, tokensPerS,
+            return new GenerationRow(model, dtype, threads, decoder, blockSize, maxNewTokens, prompts, tokensPerS,
                     tokensPerSError, tokensPerPass, value, error);
         }
 
@@ -116,7 +127,7 @@ public record BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> gen
     public static List<GenerationRow> withSpeedups(List<GenerationRow> rows) {
         Map<String, Double> ar = new HashMap<>();
         for (GenerationRow r : rows) {
-            if (r.blockSize() == 1 && r.tokensPerS() != null) {
+            if (r.decoder().equals("ar") && r.tokensPerS() != null) {
                 ar.put(r.group(), r.tokensPerS());
             }
         }

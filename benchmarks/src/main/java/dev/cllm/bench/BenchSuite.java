@@ -131,10 +131,29 @@ public final class BenchSuite {
                             "context", "n")));
                 }
                 case GENERATION -> {
-                    b.param("blockSize", strings(options.generationBlockSizes()));
-                    b.param("maxNewTokens", String.valueOf(options.maxNewTokens()));
-                    generation.addAll(generationRows(options, models, index(run(b, log), "model", "dtype",
-                            "threads", "blockSize")));
+                    // AR (the Jacobi decoder at block size 1) and Jacobi decoding in one JMH run, lookahead in a
+                    // second; each writes its own raw JSON
+                    Map<String, RunResult> results = new HashMap<>();
+                    for (String decoder : List.of("jacobi", "lookahead")) {
+                        List<Integer> sizes = generationSizes(options, decoder);
+                        if (sizes.isEmpty()) {
+                            continue;
+                        }
+                        // JMH adds to a parameter's values: a fresh builder per decoder
+                        ChainedOptionsBuilder g = decoder.equals("jacobi") ? b : builder(part, options, rawDir);
+                        if (g != b) {
+                            g.param("model", models.toArray(String[]::new))
+                                    .param("threads", options.threads().toArray(String[]::new))
+                                    .param("dtype", options.dtypes().toArray(String[]::new));
+                            if (rawDir != null) {
+                                g.result(rawDir.resolve("jmh-" + part.label() + "-lookahead.json").toString());
+                            }
+                        }
+                        g.param("maxNewTokens", String.valueOf(options.maxNewTokens()))
+                                .param("decoder", decoder).param("blockSize", strings(sizes));
+                        results.putAll(index(run(g, log), "model", "dtype", "threads", "decoder", "blockSize"));
+                    }
+                    generation.addAll(generationRows(options, models, results));
                 }
                 case COLLECTION -> {
                     b.param("blockSize", strings(options.collectionBlockSizes()));
@@ -235,21 +254,38 @@ public final class BenchSuite {
             String prompts = Prompts.describe(model);
             for (String dtype : o.dtypes()) {
                 for (String threads : o.threads()) {
-                    for (int blockSize : o.generationBlockSizes()) {
-                        RunResult r = results.get(key(model, dtype, threads, blockSize));
-                        Result<?> tokens = r == null ? null : r.getSecondaryResults().get("tokens");
-                        Result<?> passes = r == null ? null : r.getSecondaryResults().get("passes");
-                        rows.add(tokens == null || passes == null
-                                ? new BenchResults.GenerationRow(model, dtype, threads, blockSize, o.maxNewTokens(),
-                                prompts, null, null, null, null, FAILED)
-                                : new BenchResults.GenerationRow(model, dtype, threads, blockSize, o.maxNewTokens(),
-                                prompts, tokens.getScore(), finite(tokens.getScoreError()),
-                                tokens.getScore() / passes.getScore(), null, null));
+                    for (String decoder : List.of("jacobi", "lookahead")) {
+                        for (int blockSize : generationSizes(o, decoder)) {
+                            String name = BenchResults.GenerationRow.decoderName(decoder, blockSize);
+                            RunResult r = results.get(key(model, dtype, threads, decoder, blockSize));
+                            Result<?> tokens = r == null ? null : r.getSecondaryResults().get("tokens");
+                            Result<?> passes = r == null ? null : r.getSecondaryResults().get("passes");
+                            rows.add(tokens == null || passes == null
+                                    ? new BenchResults.GenerationRow(model, dtype, threads, name, blockSize,
+                                    o.maxNewTokens(), prompts, null, null, null, null, FAILED)
+                                    : new BenchResults.GenerationRow(model, dtype, threads, name, blockSize,
+                                    o.maxNewTokens(), prompts, tokens.getScore(), finite(tokens.getScoreError()),
+                                    tokens.getScore() / passes.getScore(), null, null));
+                        }
                     }
                 }
             }
         }
         return rows;
+    }
+
+    /**
+     * The block sizes the generation benchmark runs {@code decoder} at: the Jacobi decoder at 1 (AR, always) and, if
+     * selected, at the block sizes from 2; lookahead, if selected, at the block sizes from 2.
+     */
+    static List<Integer> generationSizes(BenchOptions o, String decoder) {
+        List<Integer> out = new ArrayList<>();
+        for (int size : o.generationBlockSizes()) {
+            if (size == 1 ? decoder.equals("jacobi") : o.decoders().contains(decoder)) {
+                out.add(size);
+            }
+        }
+        return out;
     }
 
     private static List<BenchResults.CollectionRow> collectionRows(BenchOptions o, List<String> models,

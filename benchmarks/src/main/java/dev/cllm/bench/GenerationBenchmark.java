@@ -1,10 +1,13 @@
 package dev.cllm.bench;
 
+import dev.cllm.api.Decoder;
 import dev.cllm.api.DecodingSession;
 import dev.cllm.api.Generation;
+import dev.cllm.api.GenerationConfig;
 import dev.cllm.api.GenerationListener;
 import dev.cllm.api.TokenIds;
 import dev.cllm.jacobi.JacobiDecoder;
+import dev.cllm.jacobi.LookaheadDecoder;
 import dev.cllm.torch.TorchConsistencyModel;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -24,8 +27,10 @@ import org.openjdk.jmh.annotations.Warmup;
 import java.util.concurrent.TimeUnit;
 
 /**
- * End-to-end greedy generation, autoregressive (block size 1) against Jacobi decoding, like for like: same model,
- * same prompts, same number of new tokens (EOS ignored), same session. One operation generates
+ * End-to-end greedy generation, autoregressive (block size 1) against Jacobi decoding and lookahead decoding (the
+ * Jacobi window of {@code blockSize} tokens plus n-gram candidates verified in the same pass, with the sources that
+ * need no task data: prompt lookup, the window's own n-grams, recycled tails), like for like: same model, same
+ * prompts, same number of new tokens (EOS ignored), same session. One operation generates
  * {@code maxNewTokens} for each prompt in turn; the counters report tokens and forward passes per second, so
  * tokens/pass = tokens / passes. The prompts are the model's own when its directory has a
  * {@value BenchModels#PROMPTS_FILE} (see {@link Prompts}); such a task model (the text-to-SQL models) stops at EOS,
@@ -40,6 +45,11 @@ import java.util.concurrent.TimeUnit;
 public class GenerationBenchmark {
     @Param({BenchModels.STORIES_260K})
     public String model;
+
+    /** {@code jacobi} ({@link JacobiDecoder}; with block size 1, autoregressive) or {@code lookahead}
+     *  ({@link LookaheadDecoder} with a window of {@code blockSize}, which must be at least 2). */
+    @Param({"jacobi"})
+    public String decoder;
 
     /** 1 = autoregressive. */
     @Param({"1", "16"})
@@ -57,7 +67,8 @@ public class GenerationBenchmark {
 
     private TorchConsistencyModel loaded;
     private DecodingSession session;
-    private JacobiDecoder decoder;
+    private Decoder generator;
+    private GenerationConfig config;
     private TokenIds[] prompts;
 
     /** Tokens and passes; in throughput mode JMH reports them as rates per second. */
@@ -83,17 +94,30 @@ public class GenerationBenchmark {
         for (TokenIds p : prompts) {
             longest = Math.max(longest, p.size());
         }
-        session = loaded.newSession(Math.min(loaded.config().contextLength(), longest + maxNewTokens));
-        JacobiDecoder.Builder b = JacobiDecoder.builder().blockSize(blockSize).maxNewTokens(maxNewTokens);
+        generator = switch (decoder) {
+            case "jacobi" -> JacobiDecoder.builder().blockSize(blockSize).build();
+            case "lookahead" -> {
+                if (blockSize < 2) {
+                    throw new IllegalArgumentException("decoder lookahead needs blockSize >= 2 (its window), got "
+                            + blockSize);
+                }
+                yield LookaheadDecoder.builder().window(blockSize).build();
+            }
+            default -> throw new IllegalArgumentException("decoder must be jacobi or lookahead, got '" + decoder
+                    + "'");
+        };
+        GenerationConfig.Builder c = GenerationConfig.builder().maxNewTokens(maxNewTokens);   // greedy
         // a task model (its own prompts, e.g. text-to-SQL) answers and stops at EOS; others run the full budget
-        decoder = (Prompts.ownTask(model) ? b : b.noStop()).build();
+        config = (Prompts.ownTask(model) ? c : c.noStop()).build();
+        session = loaded.newSession(Math.min(loaded.config().contextLength(),
+                longest + maxNewTokens + generator.scratchPositions()));
     }
 
     @Benchmark
     public int generate(Counters counters) {
         int sum = 0;
         for (TokenIds prompt : prompts) {
-            Generation g = decoder.generate(session, prompt, GenerationListener.NONE);
+            Generation g = generator.generate(session, prompt, config, GenerationListener.NONE);
             counters.tokens += g.stats().newTokens();
             counters.passes += g.stats().forwardPasses();
             sum += g.ids().last();

@@ -19,9 +19,10 @@ class BenchMarkdownTest {
         assertThat(lines.get(6)).contains("failed: failed").contains("n/a");
 
         String generation = BenchMarkdown.generationTable(Samples.results().generation());
-        assertThat(generation.lines()).hasSize(2 + 3)
+        assertThat(generation.lines()).hasSize(2 + 4)
                 .contains("| stories260K | auto | default | ar | 2000.0 | 1.000 | 1.00x |",
-                        "| stories260K | auto | default | jacobi n=16 | 1000.0 | 1.050 | 0.50x |");
+                        "| stories260K | auto | default | jacobi n=16 | 1000.0 | 1.050 | 0.50x |",
+                        "| stories260K | auto | default | lookahead n=8 | 1800.0 | 1.310 | 0.90x |");
         assertThat(BenchMarkdown.collectionTable(Samples.results().collection()).lines())
                 .contains("| stories260K | auto | default | 16 | 40.00 | 700.0 | 1.040 |");
     }
@@ -31,7 +32,7 @@ class BenchMarkdownTest {
         String doc = BenchMarkdown.document(Samples.results(), Samples.machine(), List.of("chart.png"));
         assertThat(doc).contains("Test CPU 3000", "`./cllm bench --quick`", "`-Xmx1g -Dcllm.home=.`",
                 "2025-01-02T03:04:05Z", "threads (libtorch/OpenBLAS): 1/2", "## Forward cost against n",
-                "## Generation: AR against Jacobi decoding", "## Trajectory collection",
+                "## Generation: AR against Jacobi and lookahead decoding", "## Trajectory collection",
                 "- sql-cllm (generation): sql-cllm: no checkpoint", "![chart.png](chart.png)",
                 "Prompts: stories260K: stories260K reference prompts. 128 new tokens");
     }

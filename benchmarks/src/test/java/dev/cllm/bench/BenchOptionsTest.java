@@ -41,7 +41,24 @@ class BenchOptionsTest {
     }
 
     @Test
+    void generationRunsArOnceAndEachDecoderFromBlockSizeTwo() {
+        BenchOptions both = BenchOptions.builder().blockSizes(List.of(8, 16)).build();
+        assertThat(both.decoders()).containsExactly("jacobi", "lookahead");
+        assertThat(BenchSuite.generationSizes(both, "jacobi")).containsExactly(1, 8, 16);
+        assertThat(BenchSuite.generationSizes(both, "lookahead")).containsExactly(8, 16);
+
+        BenchOptions lookahead = BenchOptions.builder().blockSizes(List.of(8)).decoders(List.of("lookahead")).build();
+        assertThat(BenchSuite.generationSizes(lookahead, "jacobi")).as("AR still runs").containsExactly(1);
+        assertThat(BenchSuite.generationSizes(lookahead, "lookahead")).containsExactly(8);
+
+        BenchOptions jacobi = BenchOptions.builder().blockSizes(List.of(8)).decoders(List.of("jacobi")).build();
+        assertThat(BenchSuite.generationSizes(jacobi, "lookahead")).isEmpty();
+    }
+
+    @Test
     void rejectsBadValues() {
+        assertThatThrownBy(() -> BenchOptions.builder().decoders(List.of("medusa")))
+                .hasMessageContaining("decoder must be jacobi or lookahead, got 'medusa'");
         assertThatThrownBy(() -> BenchOptions.builder().blockSizes(List.of(0))).hasMessageContaining(">= 1");
         assertThatThrownBy(() -> BenchOptions.builder().threads(List.of("2"))).hasMessageContaining("TORCH/BLAS");
         assertThatThrownBy(() -> BenchOptions.builder().dtypes(List.of("f64"))).hasMessageContaining("dtype");

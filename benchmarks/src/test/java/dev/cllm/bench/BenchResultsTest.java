@@ -23,11 +23,16 @@ class BenchResultsTest {
     @Test
     void speedupsAreAgainstArOfTheSameModel() {
         List<BenchResults.GenerationRow> rows = BenchResults.withSpeedups(List.of(
-                new BenchResults.GenerationRow("a", "auto", "default", 1, 128, "p", 100.0, null, 1.0, null, null),
-                new BenchResults.GenerationRow("a", "auto", "default", 16, 128, "p", 150.0, null, 2.0, null, null),
-                new BenchResults.GenerationRow("b", "auto", "default", 16, 128, "p", 80.0, null, 1.0, null, null),
-                new BenchResults.GenerationRow("b", "auto", "default", 1, 128, "p", 40.0, null, 1.0, null, null),
-                new BenchResults.GenerationRow("c", "auto", "default", 16, 128, "p", 80.0, null, 1.0, null, null)));
+                new BenchResults.GenerationRow(
+                        "a", "auto", "default", "ar", 1, 128, "p", 100.0, null, 1.0, null, null),
+                new BenchResults.GenerationRow(
+                        "a", "auto", "default", "jacobi", 16, 128, "p", 150.0, null, 2.0, null, null),
+                new BenchResults.GenerationRow(
+                        "b", "auto", "default", "jacobi", 16, 128, "p", 80.0, null, 1.0, null, null),
+                new BenchResults.GenerationRow(
+                        "b", "auto", "default", "ar", 1, 128, "p", 40.0, null, 1.0, null, null),
+                new BenchResults.GenerationRow(
+                        "c", "auto", "default", "jacobi", 16, 128, "p", 80.0, null, 1.0, null, null)));
         assertThat(rows).extracting(BenchResults.GenerationRow::speedup).containsExactly(1.0, 1.5, 2.0, 1.0, null);
         assertThat(rows).extracting(BenchResults.GenerationRow::decoder)
                 .containsExactly("ar", "jacobi", "jacobi", "ar", "jacobi");

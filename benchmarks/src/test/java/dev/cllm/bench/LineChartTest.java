@@ -61,9 +61,12 @@ class LineChartTest {
     }
 
     @Test
-    void chartsOfARunHaveOneSeriesPerModel() {
+    void chartsOfARunHaveOneSeriesPerModelAndDecoder() {
         LineChart speedup = BenchCharts.speedup(Samples.results(), null).orElseThrow();
-        assertThat(speedup.series()).extracting(LineChart.Series::name).containsExactly("stories260K");
+        assertThat(speedup.series()).extracting(LineChart.Series::name)
+                .containsExactly("stories260K, jacobi", "stories260K, lookahead");
+        // both lines start from AR at block size 1
+        assertThat(speedup.series()).allSatisfy(s -> assertThat(s.x()[0]).isEqualTo(1.0));
         LineChart forward = BenchCharts.forwardRatio(Samples.results(), null).orElseThrow();
         assertThat(forward.series()).extracting(LineChart.Series::name).containsExactly("stories260K", "random50M");
         BenchResults none = new BenchResults(List.of(), List.of(), List.of(), List.of(), "x");

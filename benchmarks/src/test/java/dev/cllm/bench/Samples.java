@@ -15,12 +15,14 @@ final class Samples {
                 new BenchResults.ForwardRow("random50M", "auto", "default", 128, 1, 6.0, 0.5, null, null),
                 new BenchResults.ForwardRow("random50M", "auto", "default", 128, 4, null, null, null, "failed")));
         List<BenchResults.GenerationRow> generation = BenchResults.withSpeedups(List.of(
-                new BenchResults.GenerationRow("stories260K", "auto", "default", 1, 128, "stories260K reference "
-                        + "prompts", 2000.0, 50.0, 1.0, null, null),
-                new BenchResults.GenerationRow("stories260K", "auto", "default", 8, 128, "stories260K reference "
-                        + "prompts", 1500.0, 40.0, 1.04, null, null),
-                new BenchResults.GenerationRow("stories260K", "auto", "default", 16, 128, "stories260K reference "
-                        + "prompts", 1000.0, 30.0, 1.05, null, null)));
+                new BenchResults.GenerationRow("stories260K", "auto", "default", "ar", 1, 128,
+                        "stories260K reference prompts", 2000.0, 50.0, 1.0, null, null),
+                new BenchResults.GenerationRow("stories260K", "auto", "default", "jacobi", 8, 128,
+                        "stories260K reference prompts", 1500.0, 40.0, 1.04, null, null),
+                new BenchResults.GenerationRow("stories260K", "auto", "default", "jacobi", 16, 128,
+                        "stories260K reference prompts", 1000.0, 30.0, 1.05, null, null),
+                new BenchResults.GenerationRow("stories260K", "auto", "default", "lookahead", 8, 128,
+                        "stories260K reference prompts", 1800.0, 30.0, 1.31, null, null)));
         List<BenchResults.CollectionRow> collection = List.of(new BenchResults.CollectionRow("stories260K", "auto",
                 "default", 16, 128, "stories260K reference prompts", 40.0, 700.0, 1.04, null));
         return new BenchResults(forward, generation, collection,

@@ -68,6 +68,12 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                     + "collection uses those >= 2 (default 16)")
     List<Integer> blockSizes = new ArrayList<>();
 
+    @Option(names = "--decoders", split = ",", paramLabel = "LIST",
+            description = "generation: decoders run at the block sizes from 2, jacobi and/or lookahead (lookahead: the "
+                    + "block size is its window; candidates from the prompt, the window and recycled tails); AR always "
+                    + "runs (default jacobi,lookahead)")
+    List<String> decoders = new ArrayList<>();
+
     @Option(names = "--contexts", split = ",", paramLabel = "LIST",
             description = "forward: cached tokens before the pass (default 128)")
     List<Integer> contexts = new ArrayList<>();
@@ -110,7 +116,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
      */
     BenchOptions options() {
         BenchOptions.Builder b = BenchOptions.builder().quick(quick).parts(benchmarks).models(models)
-                .n(n.isEmpty() ? blockSizes : n).blockSizes(blockSizes).contexts(contexts).threads(threads)
+                .n(n.isEmpty() ? blockSizes : n).blockSizes(blockSizes).decoders(decoders).contexts(contexts).threads(threads)
                 .dtypes(dtypes).maxNewTokens(maxNewTokens);
         if (device != null) {
             b.device(device);

@@ -28,6 +28,7 @@ class BenchCommandTest {
         assertThat(o.modelsFor(BenchOptions.Part.GENERATION)).containsExactly("stories260K", "sql-base", "sql-cllm");
         assertThat(o.forwardN()).containsExactly(1, 2, 4, 8, 16, 32, 64);
         assertThat(o.generationBlockSizes()).containsExactly(1, 4, 8, 16, 32);
+        assertThat(o.decoders()).containsExactly("jacobi", "lookahead");
         assertThat(o.contexts()).containsExactly(128);
         assertThat(c.resultsDir().getParent().getFileName().toString()).isEqualTo("bench-results");
         assertThat(c.resultsDir().getFileName().toString()).matches("[0-9]{8}-[0-9]{6}(-[0-9]+)?");
@@ -36,7 +37,7 @@ class BenchCommandTest {
     @Test
     void subsetOptionsReachTheRun() {
         BenchCommand c = parse("--quick", "--json", "--out", "results", "--benchmarks", "generation,collection",
-                "--models", "stories260K,dir:some/model", "--n", "2,8", "--block-sizes", "8", "--contexts", "64,512",
+                "--models", "stories260K,dir:some/model", "--n", "2,8", "--block-sizes", "8", "--decoders", "lookahead", "--contexts", "64,512",
                 "--threads", "1/2,default", "--dtypes", "f32", "--max-new-tokens", "32", "--device", "cpu");
         BenchOptions o = c.options();
         assertThat(c.json).isTrue();
@@ -47,6 +48,7 @@ class BenchCommandTest {
         assertThat(o.forwardN()).containsExactly(1, 2, 8);
         assertThat(o.generationBlockSizes()).containsExactly(1, 8);
         assertThat(o.collectionBlockSizes()).containsExactly(8);
+        assertThat(o.decoders()).containsExactly("lookahead");
         assertThat(o.contexts()).containsExactly(64, 512);
         assertThat(o.threads()).containsExactly("1/2", "default");
         assertThat(o.dtypes()).containsExactly("f32");
