@@ -6,7 +6,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.api.CheckpointException;
 import dev.cllm.api.Tokenizer;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -23,7 +27,9 @@ import java.util.Set;
  * from {@code config.json}. Thread-safe.
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(HfTokenizer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static boolean djlLoaded; // guarded by HfTokenizer.class
 
     private final HuggingFaceTokenizer tokenizer;
     private final Map<String, Integer> vocab;
@@ -84,12 +90,59 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         }
         HuggingFaceTokenizer djl;
         try {
-            djl = HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "true",
-                    "truncation", "false", "padding", "false"));
+            djl = newDjlTokenizer(file);
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException(file + ": cannot load tokenizer: " + e.getMessage(), e);
         }
         return new HfTokenizer(djl, vocab, bos, eos);
+    }
+
+    /**
+     * DJL's tokenizer. The first one in the process loads DJL's native library, whose platform detection asks for the
+     * number of CUDA GPUs even though the tokenizer runs on the CPU; where a CUDA runtime is installed without a
+     * usable driver, DJL's {@code ai.djl.util.cuda.CudaUtils} logs "Failed to detect GPU count" at WARN (twice). No DJL
+     * property turns that off ({@code ai.djl.util.cuda.fork} forks a JVM instead), so CudaUtils' own logging switch
+     * (the one its {@code main} uses) is off for that first load, and back on afterwards. Nothing else changes: DJL
+     * still detects the platform the same way.
+     */
+    private static HuggingFaceTokenizer newDjlTokenizer(Path file) throws IOException {
+        Map<String, String> options = Map.of("addSpecialTokens", "true", "truncation", "false", "padding", "false");
+        synchronized (HfTokenizer.class) {
+            if (djlLoaded) {
+                return HuggingFaceTokenizer.newInstance(file, options);
+            }
+            Field logging = cudaUtilsLogging();
+            try {
+                setQuietly(logging, false);
+                HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(file, options);
+                djlLoaded = true;
+                return tokenizer;
+            } finally {
+                setQuietly(logging, true);
+            }
+        }
+    }
+
+    /** CudaUtils' private static {@code logging} flag, or null where it is not there (another DJL version). */
+    private static Field cudaUtilsLogging() {
+        try {
+            Field f = Class.forName("ai.djl.util.cuda.CudaUtils").getDeclaredField("logging");
+            f.setAccessible(true);
+            return f.getType() == boolean.class ? f : null;
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            LOG.debug("DJL's CudaUtils logging switch not found ({}): its GPU detection may log", e.toString());
+            return null;
+        }
+    }
+
+    private static void setQuietly(Field flag, boolean value) {
+        if (flag != null) {
+            try {
+                flag.setBoolean(null, value);
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                LOG.debug("cannot set DJL's CudaUtils logging switch: {}", e.toString());
+            }
+        }
     }
 
     private static Map<String, Integer> vocabulary(Path file, JsonNode root) {

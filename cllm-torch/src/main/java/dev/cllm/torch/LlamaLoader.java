@@ -214,6 +214,7 @@ final class LlamaLoader {
      * not support, packs nothing and the projections stay in OpenBLAS.
      */
     private static LlamaWeights packFp16(LlamaWeights w) {
+        TorchRuntime.raiseFbgemmNotices();
         List<Tensor> packed = new ArrayList<>();
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
             Layer[] layers = new Layer[w.layers.length];

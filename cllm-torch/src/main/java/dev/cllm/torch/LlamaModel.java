@@ -106,7 +106,7 @@ public final class LlamaModel implements AutoCloseable {
         Device device = options.resolveDevice();
         ScalarType dtype = options.dtype().scalarType(device.is_cuda());
         if (!device.is_cuda()) {
-            TorchRuntime.useDefaultsFor(dtype);
+            TorchRuntime.threadsForLoad(dtype);
         }
         LlamaWeights weights = LlamaLoader.load(config, source, device, dtype, options.gemm());
         try {
