@@ -18,13 +18,18 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A Hugging Face {@code tokenizer.json} through DJL's binding of the Rust {@code tokenizers} library (the same code
  * Python's fast tokenizers run).
  *
  * <p>Special ids come from {@code tokenizer_config.json}'s {@code bos_token}/{@code eos_token} when present, else
- * from {@code config.json}. Thread-safe.
+ * from {@code config.json}.
+ *
+ * <p>Thread-safe, closing included: {@link #close()} waits for the calls in flight on other threads, then frees the
+ * native tokenizer; every call after it throws {@link IllegalStateException}. A tokenizer that came with a
+ * {@link TorchConsistencyModel} is closed by the model.
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HfTokenizer.class);
@@ -36,6 +41,9 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private final int vocabSize;
     private final int bosTokenId;
     private final Set<Integer> eosTokenIds;
+    /** Calls into the native tokenizer hold the read lock; {@link #close()} takes the write lock. */
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private volatile boolean closed;
 
     private HfTokenizer(HuggingFaceTokenizer tokenizer, Map<String, Integer> vocab, int bosTokenId,
                         Set<Integer> eosTokenIds) {
@@ -174,12 +182,22 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     @Override
     public int[] encode(String text) {
-        return toInts(tokenizer.encode(text, true, false).getIds());
+        enter();
+        try {
+            return toInts(tokenizer.encode(text, true, false).getIds());
+        } finally {
+            exit();
+        }
     }
 
     @Override
     public int[] encodeWithoutSpecialTokens(String text) {
-        return toInts(tokenizer.encode(text, false, false).getIds());
+        enter();
+        try {
+            return toInts(tokenizer.encode(text, false, false).getIds());
+        } finally {
+            exit();
+        }
     }
 
     @Override
@@ -188,7 +206,12 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         for (int i = 0; i < ids.length; i++) {
             wide[i] = ids[i];
         }
-        return tokenizer.decode(wide, true);
+        enter();
+        try {
+            return tokenizer.decode(wide, true);
+        } finally {
+            exit();
+        }
     }
 
     private static int[] toInts(long[] ids) {
@@ -201,28 +224,63 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     @Override
     public int vocabSize() {
+        checkOpen();
         return vocabSize;
     }
 
     @Override
     public OptionalInt tokenId(String token) {
+        checkOpen();
         Integer id = vocab.get(token);
         return id == null ? OptionalInt.empty() : OptionalInt.of(id);
     }
 
     @Override
     public OptionalInt bosTokenId() {
+        checkOpen();
         return bosTokenId < 0 ? OptionalInt.empty() : OptionalInt.of(bosTokenId);
     }
 
     @Override
     public Set<Integer> eosTokenIds() {
+        checkOpen();
         return eosTokenIds;
     }
 
-    /** Releases the native tokenizer. */
+    /** Holds the native tokenizer for one call (the read lock). @throws IllegalStateException if closed */
+    private void enter() {
+        lifecycle.readLock().lock();
+        if (closed) {
+            lifecycle.readLock().unlock();
+            throw closedException();
+        }
+    }
+
+    private void exit() {
+        lifecycle.readLock().unlock();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw closedException();
+        }
+    }
+
+    private static IllegalStateException closedException() {
+        return new IllegalStateException("tokenizer is closed");
+    }
+
+    /** Waits for the calls in flight, then releases the native tokenizer. Idempotent. */
     @Override
     public void close() {
-        tokenizer.close();
+        lifecycle.writeLock().lock();
+        try {
+            if (!closed) {
+                closed = true;
+                tokenizer.close();
+            }
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
     }
 }

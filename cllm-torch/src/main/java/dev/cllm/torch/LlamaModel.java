@@ -49,6 +49,7 @@ public final class LlamaModel implements AutoCloseable {
     private final DoubleOptional eps;
     private final TensorOptions boolOptions;
     private final boolean gemvFastPath;
+    private final String deviceName;
     /** Forward passes hold the read lock; {@link #close()} takes the write lock, so weights are never freed mid-pass. */
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile boolean closed;
@@ -62,6 +63,7 @@ public final class LlamaModel implements AutoCloseable {
         this.eps = Tensors.own(new DoubleOptional(config.rmsNormEps()));
         this.boolOptions = Tensors.own(Tensors.options(ScalarType.Bool, device));
         this.gemvFastPath = !device.is_cuda() && dtype == ScalarType.Float;
+        this.deviceName = device.str().getString();
         Rope rope = new Rope(config);
         TensorOptions tableOptions = Tensors.options(dtype, device);
         try (PointerScope scope = new PointerScope()) {
@@ -308,7 +310,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** {@code cpu}, {@code cuda:0}, ... */
     public String deviceName() {
-        return device.str().getString();
+        return deviceName;
     }
 
     /** {@code f32}, {@code bf16} or {@code f16}. */
