@@ -31,7 +31,8 @@ import static org.bytedeco.pytorch.global.torch.silu;
  *
  * <p>Owns its weights ({@link LlamaWeights}, built by {@link LlamaLoader} in the layout fixed at load: q, k and v
  * fused into {@code wqkv}, gate and up into {@code w13}); {@link #close()} frees them. Forward passes are thread-safe
- * (weights are only read); {@link #close()} waits for the passes in flight.
+ * (weights are only read). {@link #close()} waits for the passes of {@link TorchConsistencyModel} sessions in flight;
+ * {@link #logits} and {@link #weights()} are for the model's owner (a trainer), who must not close it meanwhile.
  *
  * <p>The kernel of the weight projections ({@link #gemm()}) is fixed at load by {@link TorchOptions#gemm()}.
  * {@link CpuGemm#FBGEMM_FP16} multiplies with fp16 copies of the weights packed at load: a snapshot that does not see
@@ -324,8 +325,12 @@ public final class LlamaModel implements AutoCloseable {
 
     /** A new KV cache on this model's device (the caller closes it). */
     KvCache newCache(int capacity) {
-        checkOpen();
-        return new KvCache(config, capacity, Tensors.options(dtype, device));
+        acquire();
+        try {
+            return new KvCache(config, capacity, Tensors.options(dtype, device));
+        } finally {
+            release();
+        }
     }
 
     /**
