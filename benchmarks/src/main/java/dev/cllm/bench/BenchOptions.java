@@ -1,18 +1,18 @@
 package dev.cllm.bench;
 
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Collection;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
 
 /**
  * What a benchmark run measures: which benchmarks, on which models, at which sizes and settings, and how long JMH
  * measures. Unset lists take the defaults of the full or the {@code quick} run; AR (block size 1) and n = 1 are always
- * added, since speedups and ratios are taken against them. Immutable; see {@link Builder} and {@link #parse}.
+ * added, since speedups and ratios are taken against them. Immutable; made by its {@link Builder}, which rejects bad
+ * values with an {@link IllegalArgumentException} naming them. ({@code ./cllm bench} parses the command line into one.)
  */
 public final class BenchOptions {
     /** The benchmarks a run can include. */
@@ -39,16 +39,6 @@ public final class BenchOptions {
 
         Class<?> benchmark() {
             return benchmark;
-        }
-
-        /** The part called {@code name}. */
-        public static Part parse(String name) {
-            for (Part p : values()) {
-                if (p.label.equals(name.strip().toLowerCase(Locale.ROOT))) {
-                    return p;
-                }
-            }
-            throw new IllegalArgumentException("unknown benchmark '" + name + "' (forward, generation, collection)");
         }
     }
 
@@ -96,68 +86,6 @@ public final class BenchOptions {
 
     public static Builder builder() {
         return new Builder();
-    }
-
-    /**
-     * Parses {@code BenchReport}'s arguments: benchmark names ({@code forward generation collection}) and
-     * {@code --quick}, {@code --models a,b}, {@code --n 1,8}, {@code --block-sizes 1,16} (also n where {@code --n} is
-     * absent), {@code --contexts}, {@code --threads t/b,...}, {@code --dtypes}, {@code --max-new-tokens},
-     * {@code --device}.
-     *
-     * @throws IllegalArgumentException naming a bad argument
-     */
-    public static BenchOptions parse(String... args) {
-        Builder b = builder();
-        List<Integer> blockSizes = null;
-        boolean nGiven = false;
-        for (int i = 0; i < args.length; i++) {
-            String arg = args[i];
-            if (arg.equals("--quick")) {
-                b.quick(true);
-                continue;
-            }
-            if (!arg.startsWith("--")) {
-                b.part(Part.parse(arg));
-                continue;
-            }
-            if (i + 1 >= args.length) {
-                throw new IllegalArgumentException(arg + " needs a value");
-            }
-            String value = args[++i];
-            switch (arg) {
-                case "--models" -> b.models(csv(value));
-                case "--n" -> {
-                    b.n(ints(arg, value));
-                    nGiven = true;
-                }
-                case "--block-sizes" -> blockSizes = ints(arg, value);
-                case "--contexts" -> b.contexts(ints(arg, value));
-                case "--threads" -> b.threads(csv(value));
-                case "--dtypes" -> b.dtypes(csv(value));
-                case "--max-new-tokens" -> b.maxNewTokens(ints(arg, value).get(0));
-                case "--device" -> b.device(value);
-                default -> throw new IllegalArgumentException("unknown option " + arg);
-            }
-        }
-        if (blockSizes != null) {
-            b.blockSizes(blockSizes);
-            if (!nGiven) {
-                b.n(blockSizes);
-            }
-        }
-        return b.build();
-    }
-
-    private static List<String> csv(String value) {
-        return Arrays.stream(value.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
-    }
-
-    private static List<Integer> ints(String option, String value) {
-        try {
-            return csv(value).stream().map(Integer::valueOf).toList();
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(option + " takes integers, got '" + value + "'");
-        }
     }
 
     /** The benchmarks to run, in a fixed order. */
@@ -267,9 +195,9 @@ public final class BenchOptions {
             return this;
         }
 
-        /** Adds benchmarks by name. */
-        public Builder parts(List<String> names) {
-            names.forEach(name -> part(Part.parse(name)));
+        /** Adds benchmarks (none added: forward and generation). */
+        public Builder parts(Collection<Part> values) {
+            values.forEach(this::part);
             return this;
         }
 

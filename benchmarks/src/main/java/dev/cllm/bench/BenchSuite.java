@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
 
 /**
  * Runs a chosen subset of the JMH benchmarks programmatically and collects their results into {@link BenchResults};
- * {@link #runInto} also writes a {@link ResultsFolder}. Used by {@link BenchReport} and by {@code ./cllm bench}.
+ * {@link #runInto} also writes a {@link ResultsFolder}. Used by {@code ./cllm bench}.
  *
  * <p>JMH forks one JVM per configuration with this JVM's class path and flags (plus {@code -Dcllm.home} and
  * {@code -Dcllm.bench.device}), so the class path must hold this module's classes together with the

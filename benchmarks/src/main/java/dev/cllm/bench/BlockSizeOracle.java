@@ -8,6 +8,7 @@ import dev.cllm.jacobi.JacobiDecoder;
 import dev.cllm.torch.TorchConsistencyModel;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -17,26 +18,39 @@ import java.util.Locale;
  * (it sees the answer), and min-of-noisy timings only flatter it, so a small oracle gain means an adaptive block size
  * is not worth having.
  *
- * <pre>
- * java -cp ... dev.cllm.bench.BlockSizeOracle MODEL [n,n,...] [repetitions] [max-new-tokens]
- * </pre>
- * MODEL is a name {@link BenchModels} knows (e.g. {@code sql-cllm}) or {@code dir:PATH}; defaults: n = 1,2,4,6,8,12,16,
- * 5 repetitions, 64 new tokens (task models stop at EOS).
+ * <p>The model is a name {@link BenchModels} knows (e.g. {@code sql-cllm}) or {@code dir:PATH}; task models stop at
+ * EOS. {@code ./cllm bench-oracle} runs it from the command line with the defaults below.
  */
 public final class BlockSizeOracle {
+    /** The block sizes compared unless others are given. */
+    public static final List<Integer> DEFAULT_BLOCK_SIZES = List.of(1, 2, 4, 6, 8, 12, 16);
+    /** Timed repetitions per (prompt, n) pair unless given; the best counts. */
+    public static final int DEFAULT_REPETITIONS = 5;
+    /** New tokens per prompt unless given. */
+    public static final int DEFAULT_MAX_NEW_TOKENS = 64;
+
     private BlockSizeOracle() {
     }
 
-    public static void main(String[] args) {
-        if (args.length < 1) {
-            System.err.println("usage: BlockSizeOracle MODEL [n,n,...] [repetitions] [max-new-tokens]");
-            System.exit(2);
+    /**
+     * Decodes every prompt of {@code model} with each block size, {@code repetitions} timed times after one warm-up,
+     * and returns the comparison as Markdown: a table of tokens per pass and total time per n, then the best fixed n
+     * against the per-prompt oracle.
+     *
+     * @throws IllegalArgumentException for an unknown model, a block size below 1, or a count below 1
+     */
+    public static String run(String model, List<Integer> blockSizes, int repetitions, int maxNewTokens) {
+        if (blockSizes.isEmpty() || blockSizes.stream().anyMatch(n -> n == null || n < 1)) {
+            throw new IllegalArgumentException("block sizes must be >= 1, got " + blockSizes);
         }
-        String model = args[0];
-        int[] ns = args.length > 1 ? Arrays.stream(args[1].split(",")).mapToInt(Integer::parseInt).toArray()
-                : new int[]{1, 2, 4, 6, 8, 12, 16};
-        int reps = args.length > 2 ? Integer.parseInt(args[2]) : 5;
-        int maxNew = args.length > 3 ? Integer.parseInt(args[3]) : 64;
+        if (repetitions < 1) {
+            throw new IllegalArgumentException("repetitions must be >= 1, got " + repetitions);
+        }
+        if (maxNewTokens < 1) {
+            throw new IllegalArgumentException("max new tokens must be >= 1, got " + maxNewTokens);
+        }
+        int[] ns = blockSizes.stream().mapToInt(Integer::intValue).toArray();
+        StringBuilder out = new StringBuilder();
         try (TorchConsistencyModel loaded = BenchModels.load(model, "auto")) {
             TokenIds[] prompts = Prompts.forModel(model, loaded);
             double[][] ms = new double[ns.length][prompts.length];
@@ -46,9 +60,9 @@ public final class BlockSizeOracle {
                 Arrays.fill(row, Double.MAX_VALUE);
             }
             try (DecodingSession session = loaded.newSession()) {
-                for (int rep = 0; rep <= reps; rep++) {   // repetition 0 warms up
+                for (int rep = 0; rep <= repetitions; rep++) {   // repetition 0 warms up
                     for (int k = 0; k < ns.length; k++) {
-                        JacobiDecoder decoder = JacobiDecoder.builder().blockSize(ns[k]).maxNewTokens(maxNew)
+                        JacobiDecoder decoder = JacobiDecoder.builder().blockSize(ns[k]).maxNewTokens(maxNewTokens)
                                 .stopOnEos(Prompts.ownTask(model)).build();
                         for (int p = 0; p < prompts.length; p++) {
                             long start = System.nanoTime();
@@ -65,8 +79,8 @@ public final class BlockSizeOracle {
                     }
                 }
             }
-            System.out.println("| n | tokens/pass | ms, all prompts (best of " + reps + " per prompt) |");
-            System.out.println("|---:|---:|---:|");
+            out.append("| n | tokens/pass | ms, all prompts (best of ").append(repetitions).append(" per prompt) |\n");
+            out.append("|---:|---:|---:|\n");
             int best = 0;
             double[] totals = new double[ns.length];
             for (int k = 0; k < ns.length; k++) {
@@ -74,8 +88,8 @@ public final class BlockSizeOracle {
                 if (totals[k] < totals[best]) {
                     best = k;
                 }
-                System.out.printf(Locale.ROOT, "| %d | %.2f | %.1f |%n", ns[k], (double) tokens[k] / passes[k],
-                        totals[k]);
+                out.append(String.format(Locale.ROOT, "| %d | %.2f | %.1f |%n", ns[k],
+                        (double) tokens[k] / passes[k], totals[k]));
             }
             double oracle = 0;
             int[] chosen = new int[ns.length];
@@ -93,9 +107,10 @@ public final class BlockSizeOracle {
             for (int k = 0; k < ns.length; k++) {
                 picks.append(k == 0 ? "" : ", ").append("n=").append(ns[k]).append(": ").append(chosen[k]);
             }
-            System.out.printf(Locale.ROOT, "%nbest fixed block size n = %d: %.1f ms; per-prompt oracle: %.1f ms "
-                    + "(%.1f%% less); the oracle's choices: %s%n", ns[best], totals[best], oracle,
-                    100 * (1 - oracle / totals[best]), picks);
+            out.append(String.format(Locale.ROOT, "%nbest fixed block size n = %d: %.1f ms; per-prompt oracle: "
+                    + "%.1f ms (%.1f%% less); the oracle's choices: %s%n", ns[best], totals[best], oracle,
+                    100 * (1 - oracle / totals[best]), picks));
         }
+        return out.toString();
     }
 }

@@ -3,6 +3,7 @@ package dev.cllm.bench;
 import dev.cllm.torch.TorchRuntime;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,6 +11,7 @@ import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.Properties;
 
 /**
  * The machine and settings a run measured on, for the header of its results.
@@ -67,8 +69,7 @@ public record MachineInfo(String cpuModel, Integer cpuinfoProcessors, int availa
         String source = pinned ? "system properties " + TorchRuntime.TORCH_THREADS_PROPERTY + "/"
                 + TorchRuntime.BLAS_THREADS_PROPERTY : "library defaults for fp32 (bf16/f16: libtorch every core, "
                 + "OpenBLAS 1); a row whose threads is not 'default' sets its own";
-        Package torch = org.bytedeco.pytorch.global.torch.class.getPackage();
-        String build = torch == null ? null : torch.getImplementationVersion();
+        String build = pytorchVersion();
         return new MachineInfo(cpu, processors, Runtime.getRuntime().availableProcessors(),
                 System.getProperty("os.name") + " " + System.getProperty("os.version") + " "
                         + System.getProperty("os.arch"),
@@ -78,6 +79,24 @@ public record MachineInfo(String cpuModel, Integer cpuinfoProcessors, int availa
                 TorchRuntime.torchThreads(), TorchRuntime.blasThreads(), source,
                 build == null ? null : "Bytedeco pytorch " + build, device, command,
                 OffsetDateTime.now().truncatedTo(ChronoUnit.SECONDS).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
+    }
+
+    /**
+     * The version of the Bytedeco pytorch artifact on the class path, from its Maven metadata (this module does not
+     * import libtorch's classes; cllm-torch is the only one that does), or null where that file is absent.
+     */
+    static String pytorchVersion() {
+        try (InputStream in = MachineInfo.class.getClassLoader()
+                .getResourceAsStream("META-INF/maven/org.bytedeco/pytorch/pom.properties")) {
+            if (in == null) {
+                return null;
+            }
+            Properties p = new Properties();
+            p.load(in);
+            return p.getProperty("version");
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     /** One line for logs and the top of the Markdown report. */

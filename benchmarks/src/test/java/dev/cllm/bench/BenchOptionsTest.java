@@ -7,7 +7,10 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** Options: defaults of the full and quick runs, BenchReport's argument syntax, validation, the model plan. */
+/**
+ * Options: defaults of the full and quick runs, validation, the model plan. The command-line syntax is
+ * {@code ./cllm bench}'s (BenchCommandTest in cllm-cli).
+ */
 class BenchOptionsTest {
     @Test
     void defaultsRunForwardAndGenerationOnTheirModels() {
@@ -38,25 +41,7 @@ class BenchOptionsTest {
     }
 
     @Test
-    void parsesBenchReportArguments() {
-        BenchOptions o = BenchOptions.parse("generation", "collection", "--quick", "--models", "stories260K,dir:x",
-                "--block-sizes", "1,8", "--threads", "1/2,default", "--dtypes", "f32", "--max-new-tokens", "64");
-        assertThat(o.parts()).containsExactly(BenchOptions.Part.GENERATION, BenchOptions.Part.COLLECTION);
-        assertThat(o.quick()).isTrue();
-        assertThat(o.modelsFor(BenchOptions.Part.GENERATION)).containsExactly("stories260K", "dir:x");
-        assertThat(o.generationBlockSizes()).containsExactly(1, 8);
-        assertThat(o.forwardN()).containsExactly(1, 8);   // --block-sizes sets n too when --n is absent
-        assertThat(o.threads()).containsExactly("1/2", "default");
-        assertThat(o.maxNewTokens()).isEqualTo(64);
-        assertThat(BenchOptions.parse("--block-sizes", "1,8", "--n", "2").forwardN()).containsExactly(1, 2);
-    }
-
-    @Test
     void rejectsBadValues() {
-        assertThatThrownBy(() -> BenchOptions.parse("speed")).hasMessageContaining("unknown benchmark 'speed'");
-        assertThatThrownBy(() -> BenchOptions.parse("--n", "a")).hasMessageContaining("--n takes integers");
-        assertThatThrownBy(() -> BenchOptions.parse("--n")).hasMessageContaining("--n needs a value");
-        assertThatThrownBy(() -> BenchOptions.parse("--colour", "red")).hasMessageContaining("unknown option");
         assertThatThrownBy(() -> BenchOptions.builder().blockSizes(List.of(0))).hasMessageContaining(">= 1");
         assertThatThrownBy(() -> BenchOptions.builder().threads(List.of("2"))).hasMessageContaining("TORCH/BLAS");
         assertThatThrownBy(() -> BenchOptions.builder().dtypes(List.of("f64"))).hasMessageContaining("dtype");

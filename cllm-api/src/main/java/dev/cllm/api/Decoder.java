@@ -79,6 +79,24 @@ public interface Decoder {
         return generate(model, TokenIds.of(tokenizer.encode(prompt)), config, listener);
     }
 
+    /**
+     * Generates the assistant's reply to a chat conversation: renders it with the checkpoint's chat template (with the
+     * generation prompt), encodes it without adding special tokens again, and stops at the template's end-of-turn
+     * tokens as well as {@code config}'s stops.
+     *
+     * @throws IllegalStateException if the model has no tokenizer or its checkpoint no chat template
+     */
+    default Generation generate(ConsistencyModel model, java.util.List<ChatMessage> messages, GenerationConfig config,
+                                GenerationListener listener) {
+        Tokenizer tokenizer = model.tokenizer().orElseThrow(
+                () -> new IllegalStateException("the model has no tokenizer, so it cannot take chat messages"));
+        ChatTemplate template = ChatTemplate.require(tokenizer);
+        int[] ids = tokenizer.encodeWithoutSpecialTokens(template.render(messages, true));
+        java.util.Set<Integer> stops = new java.util.LinkedHashSet<>(config.stopTokenIds());
+        stops.addAll(template.endOfTurnIds(tokenizer));
+        return generate(model, TokenIds.of(ids), config.toBuilder().stopTokenIds(stops).build(), listener);
+    }
+
     /** A short name for tables and logs, e.g. {@code ar} or {@code jacobi-16}. */
     String name();
 

@@ -1,5 +1,6 @@
 package dev.cllm.api;
 
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 
@@ -31,4 +32,12 @@ public interface Tokenizer {
 
     /** End-of-sequence ids the tokenizer declares (may be empty). */
     Set<Integer> eosTokenIds();
+
+    /**
+     * The checkpoint's chat template ({@code tokenizer_config.json}'s {@code chat_template}), if it has one. See
+     * {@link ChatTemplate#require(Tokenizer)} for chat input.
+     */
+    default Optional<ChatTemplate> chatTemplate() {
+        return Optional.empty();
+    }
 }

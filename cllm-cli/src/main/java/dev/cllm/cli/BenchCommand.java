@@ -6,6 +6,7 @@ import dev.cllm.bench.BenchOptions;
 import dev.cllm.bench.BenchResults;
 import dev.cllm.bench.BenchSuite;
 import dev.cllm.bench.ResultsFolder;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -18,6 +19,7 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
@@ -45,9 +47,9 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             description = "results folder (default: bench-results/<timestamp> in the repository)")
     Path out;
 
-    @Option(names = "--benchmarks", split = ",", paramLabel = "LIST",
+    @Option(names = "--benchmarks", split = ",", paramLabel = "LIST", converter = PartConverter.class,
             description = "forward, generation, collection (default: forward,generation)")
-    List<String> benchmarks = new ArrayList<>();
+    List<BenchOptions.Part> benchmarks = new ArrayList<>();
 
     @Option(names = "--models", split = ",", paramLabel = "LIST",
             description = "models for every selected benchmark: stories260K, random50M, "
@@ -57,7 +59,8 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     List<String> models = new ArrayList<>();
 
     @Option(names = "--n", split = ",", paramLabel = "LIST",
-            description = "forward: new tokens per pass (default 1,2,4,8,16,32,64; quick 1,4,16,64)")
+            description = "forward: new tokens per pass (default: the --block-sizes if given, else 1,2,4,8,16,32,64; "
+                    + "quick 1,4,16,64)")
     List<Integer> n = new ArrayList<>();
 
     @Option(names = "--block-sizes", split = ",", paramLabel = "LIST",
@@ -85,11 +88,30 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--device", paramLabel = "DEV", description = "cpu (default), cuda or cuda:N")
     String device;
 
-    /** The run these options describe. */
+    /** {@code --benchmarks}: a benchmark by its name on the command line ({@link BenchOptions.Part#label()}). */
+    static final class PartConverter implements CommandLine.ITypeConverter<BenchOptions.Part> {
+        @Override
+        public BenchOptions.Part convert(String value) {
+            for (BenchOptions.Part p : BenchOptions.Part.values()) {
+                if (p.label().equals(value.strip().toLowerCase(Locale.ROOT))) {
+                    return p;
+                }
+            }
+            throw new CommandLine.TypeConversionException("unknown benchmark '" + value
+                    + "' (forward, generation, collection)");
+        }
+    }
+
+    /**
+     * The run these options describe. {@code --block-sizes} without {@code --n} sets the forward n too, so that one
+     * list of sizes measures both the cost of a pass and generation.
+     *
+     * @throws IllegalArgumentException from {@link BenchOptions.Builder}, naming a bad value
+     */
     BenchOptions options() {
-        BenchOptions.Builder b = BenchOptions.builder().quick(quick).parts(benchmarks).models(models).n(n)
-                .blockSizes(blockSizes).contexts(contexts).threads(threads).dtypes(dtypes)
-                .maxNewTokens(maxNewTokens);
+        BenchOptions.Builder b = BenchOptions.builder().quick(quick).parts(benchmarks).models(models)
+                .n(n.isEmpty() ? blockSizes : n).blockSizes(blockSizes).contexts(contexts).threads(threads)
+                .dtypes(dtypes).maxNewTokens(maxNewTokens);
         if (device != null) {
             b.device(device);
         }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.examples.demo.DemoReport;
 import dev.cllm.examples.demo.HtmlReport;
-import dev.cllm.examples.demo.SqlDemo;
+import dev.cllm.examples.demo.Demo;
 import dev.cllm.torch.TorchRuntime;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -15,47 +15,55 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /**
- * {@code ./cllm demo}: the text-to-SQL demo ({@link SqlDemo}): the shipped base model and its CLLM on the held-out
- * questions, decoded as ar, jacobi-base and jacobi-cllm; the table, then one question's Jacobi trajectories in the
- * terminal and as an HTML page, or {@code --json}.
+ * {@code ./cllm demo}: the demo ({@link Demo}): a task's shipped base model and its CLLM on the held-out questions,
+ * decoded as ar, jacobi-base, jacobi-cllm, lookahead-base and lookahead-cllm; the table, then Jacobi trajectories of a
+ * question the CLLM answers right and of one it answers wrong, in the terminal and as an HTML page, or {@code --json}.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"The base model and its CLLM on the held-out text-to-SQL questions: accuracy and speed of "
-                + "ar (base model, one token per pass), jacobi-base (Jacobi decoding on the base model: lossless, "
-                + "the same output as ar) and jacobi-cllm (Jacobi decoding on the CLLM); then one question's "
-                + "Jacobi trajectories, in the terminal and as an HTML page.",
+        description = {"A task's base model and its CLLM on the task's held-out questions (text-to-SQL by default, or "
+                + "arithmetic word problems with --task math): accuracy and speed of ar (base model, one token per "
+                + "pass), jacobi-base (Jacobi decoding on the base model: lossless, the same output as ar), "
+                + "jacobi-cllm (Jacobi decoding on the CLLM), lookahead-base and lookahead-cllm (the Jacobi window "
+                + "plus n-gram candidates verified in the same pass: lossless too); then the Jacobi trajectories of "
+                + "a question the CLLM answers right and of one it answers wrong, in the terminal and as an HTML "
+                + "page.",
                 ""},
         footer = {"", "Columns:", DemoReport.DEF_TOKENS_PER_PASS, DemoReport.DEF_TOKENS_PER_S,
                 DemoReport.DEF_SPEEDUP, DemoReport.DEF_ACCURACY, "",
                 "Trajectories: one row per forward pass; tokens already equal to the final output at their position "
                         + "are green on a terminal (unless NO_COLOR is set), else in [brackets].", "",
-                "--json prints only {\"rows\":[{\"decoder\",\"exec_accuracy\",\"exact_match\",\"tokens_per_pass\","
-                        + "\"tokens_per_s\",\"speedup\"}],\"questions\":N,...} on stdout; logs go to stderr."})
+                "--json prints only {\"rows\":[{\"decoder\",\"exec_accuracy\" (\"accuracy\" for math),\"exact_match\","
+                        + "\"tokens_per_pass\",\"tokens_per_s\",\"speedup\",...}],\"questions\":N,...} on stdout; logs go "
+                        + "to stderr."})
 public final class DemoCommand implements Callable<Integer> {
     static final String DEFAULT_HTML = "cllm-demo.html";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    @Option(names = "--task", paramLabel = "sql|math", defaultValue = "sql",
+            description = "the task: sql (text-to-SQL, the default) or math (arithmetic word problems)")
+    String task;
+
     @Option(names = "--base", paramLabel = "DIR",
-            description = "the base model's checkpoint directory (default: models/sql-base in the repository)")
+            description = "the base model's checkpoint directory (default: models/TASK-base in the repository)")
     Path base;
 
     @Option(names = "--cllm", paramLabel = "DIR",
-            description = "the CLLM's checkpoint directory (default: models/sql-cllm in the repository)")
+            description = "the CLLM's checkpoint directory (default: models/TASK-cllm in the repository)")
     Path cllm;
 
     @Option(names = "--questions", paramLabel = "N",
             description = "decode the first N held-out questions (default: all of them)")
     Integer questions;
 
-    @Option(names = "--block-size", paramLabel = "N", defaultValue = "8",
-            description = "Jacobi block size n (default: ${DEFAULT-VALUE}, the block size the shipped CLLM was "
-                    + "trained with)")
-    int blockSize;
+    @Option(names = "--block-size", paramLabel = "N",
+            description = "Jacobi block size n (default: the block size the task's shipped CLLM was trained with: "
+                    + "8 for sql, 16 for math)")
+    Integer blockSize;
 
-    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "64",
-            description = "most tokens to generate per question (default: ${DEFAULT-VALUE})")
-    int maxNewTokens;
+    @Option(names = "--max-new-tokens", paramLabel = "N",
+            description = "most tokens to generate per question (default: 64 for sql, 160 for math)")
+    Integer maxNewTokens;
 
     @Option(names = "--repeats", paramLabel = "R", defaultValue = "1",
             description = "timed sweeps over the questions; tokens/s is the median (default: ${DEFAULT-VALUE})")
@@ -67,7 +75,8 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--show", paramLabel = "K",
             description = "show the trajectories of question K (1-based; default: the question among the first "
-                    + SqlDemo.SHOW_CANDIDATES + " where the CLLM accepts the most tokens per pass)")
+                    + Demo.SHOW_CANDIDATES + ", the one the CLLM answers right with the most tokens per pass, and "
+                    + "the one it answers wrong with the most)")
     Integer show;
 
     @Option(names = "--html", paramLabel = "FILE",
@@ -97,8 +106,8 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws JsonProcessingException {
         checkOptions();
-        Path baseDir = base != null ? base : home().resolve("models").resolve("sql-base");
-        Path cllmDir = cllm != null ? cllm : home().resolve("models").resolve("sql-cllm");
+        Path baseDir = base != null ? base : home().resolve("models").resolve(task + "-base");
+        Path cllmDir = cllm != null ? cllm : home().resolve("models").resolve(task + "-cllm");
         requireDirectory(baseDir, "--base", base == null, "the base model");
         requireDirectory(cllmDir, "--cllm", cllm == null, "the CLLM");
 
@@ -106,7 +115,7 @@ public final class DemoCommand implements Callable<Integer> {
             TorchRuntime.setThreads(threads != null ? threads : TorchRuntime.torchThreads(),
                     blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
         }
-        DemoReport report = SqlDemo.run(new SqlDemo.Options(baseDir, cllmDir, questions, blockSize, maxNewTokens,
+        DemoReport report = Demo.run(new Demo.Options(task, baseDir, cllmDir, questions, blockSize(), maxNewTokens(),
                 repeats, warmup, show, device));
         PrintStream out = System.out;
         if (json) {
@@ -125,8 +134,16 @@ public final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
+    private int blockSize() {
+        return blockSize != null ? blockSize : task.equals("math") ? 16 : 8;
+    }
+
+    private int maxNewTokens() {
+        return maxNewTokens != null ? maxNewTokens : task.equals("math") ? 160 : 64;
+    }
+
     private void checkOptions() {
-        new SqlDemo.Options(Path.of("."), Path.of("."), questions, blockSize, maxNewTokens, repeats, warmup, show,
+        new Demo.Options(task, Path.of("."), Path.of("."), questions, blockSize(), maxNewTokens(), repeats, warmup, show,
                 device); // validates the decoding options before any model loads
         if (threads != null && threads < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + threads);

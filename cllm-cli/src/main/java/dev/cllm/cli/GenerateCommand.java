@@ -62,7 +62,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--no-stop", description = "ignore EOS: generate exactly --max-new-tokens (context permitting)")
     boolean noStop;
 
-    @Option(names = "--stream", description = "print text (or ids) as tokens are accepted")
+    @Option(names = "--stream", description = "print the text (or, without a tokenizer, the ids) as tokens are "
+            + "accepted, instead of at the end")
     boolean stream;
 
     @Option(names = "--json", description = "print one JSON object on stdout")
@@ -108,7 +109,8 @@ final class GenerateCommand implements Callable<Integer> {
             if (json) {
                 out.println(JSON.writeValueAsString(toJson(g, jacobi)));
             } else {
-                printHuman(out, g, jacobi);
+                // what was streamed (the text, or the ids of a model without a tokenizer) is not printed again
+                printHuman(out, g, jacobi, stream && detokenizer != null, stream && detokenizer == null);
             }
             return 0;
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -164,12 +166,15 @@ final class GenerateCommand implements Callable<Integer> {
         return o;
     }
 
-    private static void printHuman(PrintStream out, Generation g, JacobiDecoder jacobi) {
+    private static void printHuman(PrintStream out, Generation g, JacobiDecoder jacobi, boolean textStreamed,
+                                   boolean idsStreamed) {
         DecodingStats s = g.stats();
-        if (g.text() != null) {
+        if (g.text() != null && !textStreamed) {
             out.println(g.text());
         }
-        out.println("ids: " + g.ids());
+        if (!idsStreamed) {
+            out.println("ids: " + g.ids());
+        }
         out.printf(Locale.ROOT, "%s: %d tokens in %d forward passes (%.2f tokens/pass, %d fast-forwarded, "
                         + "%d stationary), %.1f ms (%.1f tokens/s), stop: %s%n",
                 jacobi.name(), s.newTokens(), s.forwardPasses(), s.tokensPerPass(), s.fastForwarded(),

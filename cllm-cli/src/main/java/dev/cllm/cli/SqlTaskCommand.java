@@ -6,7 +6,6 @@ import dev.cllm.examples.sql.SqlTokenizerFiles;
 import dev.cllm.examples.sql.SqlTaskConfig;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.examples.sql.SqlExample.Split;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -20,7 +19,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "sql-task", mixinStandardHelpOptions = true,
         description = "Write the text-to-SQL task (prompts, databases) and its tokenizer to a directory.")
-public final class SqlTaskCommand implements Callable<Integer> {
+final class SqlTaskCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "the directory to write")
     Path out;
 
@@ -49,9 +48,5 @@ public final class SqlTaskCommand implements Callable<Integer> {
                 .put("held_out_prompts", SqlTask.promptsFile(out, Split.HELD_OUT).toString())
                 .put("tokenizer", tokenizer.toString()).put("vocab_size", SqlTokenizerFiles.vocabulary().size()));
         return 0;
-    }
-
-    public static void main(String[] args) {
-        System.exit(new CommandLine(new SqlTaskCommand()).execute(args));
     }
 }

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -51,6 +52,38 @@ class BenchCommandTest {
         assertThat(o.dtypes()).containsExactly("f32");
         assertThat(o.maxNewTokens()).isEqualTo(32);
         assertThat(o.device()).isEqualTo("cpu");
+    }
+
+    /** Moved from BenchOptionsTest when the benchmarks' own parser (BenchOptions.parse, BenchReport) was removed. */
+    @Test
+    void parsesTheArgumentsOfTheFormerBenchReport() {
+        BenchOptions o = parse("--benchmarks", "generation,collection", "--quick", "--models", "stories260K,dir:x",
+                "--block-sizes", "1,8", "--threads", "1/2,default", "--dtypes", "f32", "--max-new-tokens", "64")
+                .options();
+        assertThat(o.parts()).containsExactly(BenchOptions.Part.GENERATION, BenchOptions.Part.COLLECTION);
+        assertThat(o.quick()).isTrue();
+        assertThat(o.modelsFor(BenchOptions.Part.GENERATION)).containsExactly("stories260K", "dir:x");
+        assertThat(o.generationBlockSizes()).containsExactly(1, 8);
+        assertThat(o.forwardN()).containsExactly(1, 8);   // --block-sizes sets n too when --n is absent
+        assertThat(o.threads()).containsExactly("1/2", "default");
+        assertThat(o.maxNewTokens()).isEqualTo(64);
+        assertThat(parse("--block-sizes", "1,8", "--n", "2").options().forwardN()).containsExactly(1, 2);
+    }
+
+    /** Moved from BenchOptionsTest: the parser's errors, now picocli's, each one line naming the argument. */
+    @Test
+    void rejectsBadArgumentsNamingThem() {
+        assertBad(CliRunner.run("bench", "--benchmarks", "speed"), "unknown benchmark 'speed'");
+        assertBad(CliRunner.run("bench", "--n", "a"), "'--n'", "'a' is not an int");
+        assertBad(CliRunner.run("bench", "--n"), "'--n'", "Missing required parameter");
+        assertBad(CliRunner.run("bench", "--colour", "red"), "Unknown option", "'--colour'");
+    }
+
+    private static void assertBad(CliRunner.Run r, String... mentions) {
+        assertThat(r.status()).as(r.err()).isEqualTo(Cli.BAD_INPUT);
+        List<String> errors = r.err().lines().filter(l -> l.startsWith("error:")).toList();
+        assertThat(errors).hasSize(1);
+        assertThat(errors.get(0)).contains(mentions);
     }
 
     @Test

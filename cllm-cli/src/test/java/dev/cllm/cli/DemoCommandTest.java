@@ -66,16 +66,21 @@ class DemoCommandTest {
         assertThat(o.get("block_size").asInt()).isEqualTo(4);
         assertThat(o.get("jacobi_base_mismatches").asInt()).isZero();
         JsonNode rows = o.get("rows");
-        assertThat(rows).hasSize(3);
+        assertThat(rows).hasSize(5);
         List<String> decoders = new ArrayList<>();
         for (JsonNode row : rows) {
-            assertThat(fields(row)).containsExactly("decoder", "exec_accuracy", "exact_match", "tokens_per_pass",
+            assertThat(fields(row)).startsWith("decoder", "exec_accuracy", "exact_match", "tokens_per_pass",
                     "tokens_per_s", "speedup");
             decoders.add(row.get("decoder").asText());
             assertThat(row.get("tokens_per_s").asDouble()).isPositive();
             assertThat(row.get("exec_accuracy").asDouble()).isBetween(0.0, 1.0);
         }
-        assertThat(decoders).containsExactly("ar", "jacobi-base", "jacobi-cllm");
+        assertThat(decoders).containsExactly("ar", "jacobi-base", "jacobi-cllm", "lookahead-base", "lookahead-cllm");
+        for (JsonNode check : o.get("lossless_checks")) {
+            assertThat(check.get("mismatches").asInt()).as(check.toString()).isZero();
+        }
+        assertThat(rows.get(3).get("accepted_by_source").fieldNames()).toIterable()
+                .contains("jacobi", "pool", "prompt", "recycled");
         JsonNode ar = rows.get(0);
         JsonNode jacobiBase = rows.get(1);
         assertThat(ar.get("tokens_per_pass").asDouble()).isEqualTo(1.0);

@@ -3,7 +3,6 @@ package dev.cllm.jacobi;
 import dev.cllm.api.ConsistencyModel;
 import dev.cllm.api.Decoder;
 import dev.cllm.api.DecodingSession;
-import dev.cllm.api.DecodingStats;
 import dev.cllm.api.DraftTree;
 import dev.cllm.api.Generation;
 import dev.cllm.api.GenerationConfig;
@@ -12,13 +11,8 @@ import dev.cllm.api.StopReason;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.TokenSelector;
 
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumSet;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -63,9 +57,6 @@ public final class LookaheadDecoder implements Decoder {
     public static final int DEFAULT_MAX_TREE = 64;
     /** Default n-gram length of the pool the Jacobi window's trajectories fill (lookahead decoding's N). */
     public static final int DEFAULT_NGRAM = 5;
-    /** Multi-block decoding adds a block when this share of the newest block's guesses agree with their predecessors'
-     *  predictions (Jacobi Forcing's r = 0.85). */
-    public static final double SPAWN_RATIO = 0.85;
 
     private final int window;
     private final int blocks;
@@ -90,8 +81,8 @@ public final class LookaheadDecoder implements Decoder {
         final AcceptanceModel acceptance = new AcceptanceModel();
         final WindowChoice window;
 
-        Learned(int windowSize) {
-            this.window = new WindowChoice(windowSize);
+        Learned(int windowSize, int blocks) {
+            this.window = new WindowChoice(windowSize, blocks);
         }
     }
 
@@ -170,7 +161,7 @@ public final class LookaheadDecoder implements Decoder {
         Output output = new Output(prompt, config.maxNewTokens(), stops, config.stopStrings(),
                 session.model().tokenizer().orElse(null), listener);
         session.select(selector);
-        Learned l = learned.computeIfAbsent(session.model(), m -> new Learned(window));
+        Learned l = learned.computeIfAbsent(session.model(), m -> new Learned(window, blocks));
         AcceptanceModel acceptance;
         synchronized (l) {
             acceptance = l.acceptance.copy();
@@ -192,22 +183,12 @@ public final class LookaheadDecoder implements Decoder {
         final AcceptanceModel acceptanceLearned = new AcceptanceModel(); // this request's trials only
         private final WindowChoice windowChoice;             // the window lengths' rates, shared per model
         private final TreeBuilder trie = new TreeBuilder();
-        private final NgramIndex context;
-        private final NgramIndex own;
-        private final NgramIndex recycled;
-        private final SplittableRandom rng = new SplittableRandom(seed);
-        private int[] draft = new int[0];                   // the Jacobi window after the root
-        private CandidateSource[] origin = new CandidateSource[0]; // where each window token came from
-        private int target;                                  // the window's current length
-        private Map<Integer, int[]> gramAt = new HashMap<>(); // absolute position -> column n-gram ending there
-        // statistics
-        private int passes;
-        private long fastForwarded;
-        private long tokensVerified;
-        private int newTokens;
-        private final List<Integer> acceptedHistogram = new ArrayList<>();
-        private final List<Integer> budgetHistogram = new ArrayList<>();
-        private final long[] bySource = new long[CandidateSource.values().length];
+        private final NgramIndex context;                    // prompt lookup: the prompt and the output
+        private final NgramIndex own;                        // the pool of this generation's own n-grams
+        private final NgramIndex recycled;                   // rejected tails
+        private final JacobiWindow window;
+        private final WindowNgrams ngrams;
+        private final PassStatistics statistics = new PassStatistics();
 
         Run(DecodingSession session, TokenIds prompt, Output output, AcceptanceModel acceptance,
             WindowChoice windowChoice) {
@@ -216,19 +197,23 @@ public final class LookaheadDecoder implements Decoder {
             this.output = output;
             this.acceptance = acceptance;
             this.windowChoice = windowChoice;
-            int contextLength = session.capacity() + 1;
-            this.context = new NgramIndex(NgramPool.DEFAULT_MAX_KEY, NgramPool.DEFAULT_PER_KEY, contextLength + 1);
+            this.context = new NgramIndex(NgramPool.DEFAULT_MAX_KEY, NgramPool.DEFAULT_PER_KEY, session.capacity() + 2);
             this.own = new NgramIndex(2, NgramPool.DEFAULT_PER_KEY, 1 << 16);
             this.recycled = new NgramIndex(2, 4, 1 << 14);
-            this.target = window;
+            SplittableRandom rng = new SplittableRandom(seed);
+            this.window = new JacobiWindow(sources.contains(CandidateSource.JACOBI)
+                    ? LookaheadDecoder.this.window * blocks - 1 : 0, initializer, rng);
+            this.ngrams = new WindowNgrams(ngram, own, learnIntoPool ? sharedPool : null);
+            this.rng = rng;
         }
+
+        private final SplittableRandom rng;
 
         Generation decode(int[] promptIds, Learned l, Long sampleSeed) {
             long start = System.nanoTime();
             int root = session.prefill(promptIds);
             long prefillNanos = System.nanoTime() - start;
-            passes++;
-            count(acceptedHistogram, 1);
+            statistics.prefill();
             for (int id : promptIds) {
                 context.append(id);
             }
@@ -241,7 +226,7 @@ public final class LookaheadDecoder implements Decoder {
                     l.cost = cost;
                 }
             }
-            refill(new int[0], new CandidateSource[0], root);
+            window.start(output.sequence(), output.length());
             while (!output.stopped()) {
                 // a pass over S tokens at position p fills cache slots up to p + S - 1 and selects the token at
                 // p + S, which must still be inside the context
@@ -259,65 +244,20 @@ public final class LookaheadDecoder implements Decoder {
             }
             output.finish(StopReason.MAX_NEW_TOKENS);
             long decodeNanos = System.nanoTime() - start - prefillNanos;
-            Map<String, Long> accepted = new LinkedHashMap<>();
-            for (CandidateSource s : CandidateSource.values()) {
-                if (sources.contains(s) || s == CandidateSource.EXTERNAL && drafter != null) {
-                    accepted.put(s.label(), bySource[s.ordinal()]);
-                }
+            Set<CandidateSource> reported = EnumSet.copyOf(sources.isEmpty()
+                    ? EnumSet.noneOf(CandidateSource.class) : sources);
+            if (drafter != null) {
+                reported.add(CandidateSource.EXTERNAL);
             }
-            DecodingStats stats = new DecodingStats(window, newTokens, passes, 0, fastForwarded, 0,
-                    acceptedHistogram, List.of(), prefillNanos, decodeNanos, accepted, tokensVerified,
-                    budgetHistogram);
-            return new Generation(prompt, output.ids(), output.text(), output.stopReason(), stats, sampleSeed,
+            return new Generation(prompt, output.ids(), output.text(), output.stopReason(),
+                    statistics.stats(LookaheadDecoder.this.window, reported, prefillNanos, decodeNanos), sampleSeed,
                     output.stopToken(), output.stopString());
         }
 
         /** One forward pass; returns the new root. */
         private int pass(int root, int maxNodes, int maxDepth, PassCost cost) {
-            int length = output.length();
-            int[] seq = output.sequence();           // ends with the root
-            trie.reset(root);
-            boolean chose = false;
-            int forced = 0;
-            if (maxDepth > 0) {
-                if (sources.contains(CandidateSource.JACOBI) && draft.length > 0) {
-                    int room = Math.min(draft.length, Math.min(maxDepth, maxNodes - 1));
-                    if (fixedTree > 0) {
-                        trie.insertJacobi(draft, origin, room, acceptance);
-                    } else {
-                        forced = windowChoice.choose(room, rng);
-                        chose = true;
-                        trie.insertJacobi(draft, origin, forced, acceptance);
-                    }
-                }
-                int len = Math.min(candidateLength, maxDepth);
-                if (sources.contains(CandidateSource.PROMPT)) {
-                    context.continuations(seq, length, candidates, len,
-                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.PROMPT, k, acceptance));
-                }
-                if (sources.contains(CandidateSource.POOL)) {
-                    own.continuations(seq, length, candidates, len,
-                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.POOL, k, acceptance));
-                    if (sharedPool != null) {
-                        sharedPool.continuations(seq, length, candidates, len,
-                                (c, k) -> trie.insert(0, c, c.length, CandidateSource.POOL, k, acceptance));
-                    }
-                }
-                if (sources.contains(CandidateSource.RECYCLED)) {
-                    recycled.continuations(seq, length, candidates, len,
-                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.RECYCLED, k, acceptance));
-                }
-                if (drafter != null) {
-                    int[] proposals = {0};
-                    drafter.propose(seq, length, len, c -> {
-                        if (proposals[0]++ < candidates && c.length > 0) {
-                            checkIds(c);
-                            trie.insert(0, c, Math.min(c.length, len), CandidateSource.EXTERNAL, acceptance);
-                        }
-                    });
-                }
-            }
-            DraftTree tree = trie.select(cost, maxNodes, fixedTree, forced);
+            int forced = propose(root, maxNodes, maxDepth);
+            DraftTree tree = trie.select(cost, maxNodes, fixedTree, Math.max(0, forced));
             int position = session.position();
             int[] selected = session.forward(tree);
             int v = tree.deepestVerified(selected);
@@ -330,29 +270,75 @@ public final class LookaheadDecoder implements Decoder {
             int bonus = selected[v];
             accepted[path.length - 1] = bonus;
 
-            if (chose) {
+            if (forced >= 0 && fixedTree == 0) {
                 windowChoice.record(accepted.length, cost.ratio(tree.size()));
             }
-            passes++;
-            tokensVerified += tree.size();
-            count(budgetHistogram, tree.size());
-            count(acceptedHistogram, accepted.length);
-            fastForwarded += accepted.length - 1;
-            if (path.length > 1) {
-                bySource[creditedSource(trie.trieNode(v))] += path.length - 1;
-            }
+            statistics.pass(tree.size(), accepted.length, creditedSource(trie.trieNode(v)));
             accept(accepted);
-            learn(tree, selected, path);
-            harvest(tree, selected, position);
-            updateDraft(tree, selected, v, bonus);
-            if (sources.contains(CandidateSource.RECYCLED)) {
-                recycled.add(concat(bonus, draft), 0, draft.length + 1);
+            learn(tree, path);
+            if (sources.contains(CandidateSource.POOL)) {
+                ngrams.harvest(tree, selected, position, trie);
+            }
+            window.update(tree, selected, v, trie, output.sequence(), output.length());
+            if (sources.contains(CandidateSource.RECYCLED)) {   // the rejected tail, keyed by the new root
+                int[] tail = new int[window.size() + 1];
+                tail[0] = bonus;
+                System.arraycopy(window.guesses(), 0, tail, 1, window.size());
+                recycled.add(tail, 0, tail.length);
             }
             return bonus;
         }
 
-        /** Records each tested guess (its parent was verified) as a trial of every source that proposed it. */
-        private void learn(DraftTree tree, int[] selected, int[] path) {
+        /**
+         * Puts this pass's candidates into the trie: the Jacobi window (its length chosen by the window choice), then
+         * every other source's continuations of the context.
+         *
+         * @return the window guesses the pass must run (-1 when the window is off)
+         */
+        private int propose(int root, int maxNodes, int maxDepth) {
+            int length = output.length();
+            int[] seq = output.sequence();           // ends with the root
+            trie.reset(root);
+            if (maxDepth <= 0) {
+                return -1;
+            }
+            int forced = -1;
+            if (window.size() > 0) {
+                int room = Math.min(window.size(), Math.min(maxDepth, maxNodes - 1));
+                forced = fixedTree > 0 ? room : windowChoice.choose(room, rng);
+                trie.insertJacobi(window.guesses(), window.origins(), forced, acceptance);
+            }
+            int len = Math.min(candidateLength, maxDepth);
+            if (sources.contains(CandidateSource.PROMPT)) {
+                context.continuations(seq, length, candidates, len,
+                        (c, k) -> trie.insert(0, c, c.length, CandidateSource.PROMPT, k, acceptance));
+            }
+            if (sources.contains(CandidateSource.POOL)) {
+                own.continuations(seq, length, candidates, len,
+                        (c, k) -> trie.insert(0, c, c.length, CandidateSource.POOL, k, acceptance));
+                if (sharedPool != null) {
+                    sharedPool.continuations(seq, length, candidates, len,
+                            (c, k) -> trie.insert(0, c, c.length, CandidateSource.POOL, k, acceptance));
+                }
+            }
+            if (sources.contains(CandidateSource.RECYCLED)) {
+                recycled.continuations(seq, length, candidates, len,
+                        (c, k) -> trie.insert(0, c, c.length, CandidateSource.RECYCLED, k, acceptance));
+            }
+            if (drafter != null) {
+                int[] proposals = {0};
+                drafter.propose(seq, length, len, c -> {
+                    if (proposals[0]++ < candidates && c.length > 0) {
+                        session.model().config().checkTokenIds(c, c.length, "drafter proposal");
+                        trie.insert(0, c, Math.min(c.length, len), CandidateSource.EXTERNAL, acceptance);
+                    }
+                });
+            }
+            return fixedTree > 0 ? 0 : forced;
+        }
+
+        /** Records each tested guess (its parent was verified) as a trial of every kind that proposed it. */
+        private void learn(DraftTree tree, int[] path) {
             boolean[] verified = new boolean[tree.size()];
             for (int n : path) {
                 verified[n] = true;
@@ -371,158 +357,10 @@ public final class LookaheadDecoder implements Decoder {
             }
         }
 
-        /**
-         * Lookahead decoding's pool, from the Jacobi window: the token at each position followed by what was
-         * predicted after it, extended pass after pass down the positions (a column of the lookahead window),
-         * becomes an n-gram of the pool once it is {@code ngram} tokens long.
-         */
-        private void harvest(DraftTree tree, int[] selected, int position) {
-            if (!sources.contains(CandidateSource.POOL)) {
-                return;
-            }
-            Map<Integer, int[]> next = new HashMap<>();
-            int chainRun = 0;
-            while (chainRun + 1 < tree.size() && tree.parent(chainRun + 1) == chainRun
-                    && trie.chainDepthOf(trie.trieNode(chainRun + 1)) == chainRun) {
-                chainRun++;
-            }
-            for (int k = 0; k <= chainRun; k++) {       // root and the Jacobi chain: positions position + k
-                int q = position + k;
-                int x = tree.token(k);
-                int[] prev = gramAt.get(q - 1);
-                int[] gram;
-                if (prev != null && prev[prev.length - 1] == x) {
-                    int keep = Math.min(prev.length, ngram - 1);   // slide: the newest ngram - 1 tokens
-                    gram = new int[keep + 1];
-                    System.arraycopy(prev, prev.length - keep, gram, 0, keep);
-                    gram[keep] = selected[k];
-                } else {
-                    gram = new int[]{x, selected[k]};
-                }
-                if (gram.length == ngram) {
-                    own.add(gram, 0, gram.length);
-                    if (sharedPool != null && learnIntoPool) {
-                        sharedPool.add(gram, 0, gram.length);
-                    }
-                }
-                next.put(q, gram);
-            }
-            gramAt = next;
-        }
-
-        /**
-         * The Jacobi update of the window, aligned to the new root: the guess for each position beyond it is the
-         * prediction the pass made there, taken from the winning branch below its deepest verified node when that
-         * branch reaches the position (its prefix is the most right), else from the window's own chain (a
-         * prediction under a partly wrong prefix, which is how Jacobi decoding refines), else the window's old guess
-         * if the pass did not run that far. Then a refill to the window's length.
-         */
-        private void updateDraft(DraftTree tree, int[] selected, int v, int bonus) {
-            int a = tree.depth(v);                       // tokens verified beyond the root
-            int vTrie = trie.trieNode(v);
-            boolean onChain = v == 0 || trie.chainDepthOf(vTrie) >= 0;
-            List<Integer> tail = new ArrayList<>();      // tree nodes below v, one per depth, on the branch that goes on
-            int node = v;
-            while (true) {
-                int child = -1;
-                for (int k = node + 1; k < tree.size(); k++) {
-                    if (tree.parent(k) == node && (child < 0 || trie.chainDepthOf(trie.trieNode(k)) >= 0)) {
-                        child = k;                       // the window's own child first, else the first other
-                    }
-                }
-                if (child < 0) {
-                    break;
-                }
-                tail.add(child);
-                node = child;
-            }
-            int[] chainAt = new int[draft.length + 1];  // tree node of the window at each depth, -1 if not run
-            Arrays.fill(chainAt, -1);
-            for (int k = 1; k < tree.size(); k++) {
-                int d = trie.chainDepthOf(trie.trieNode(k));
-                if (d >= 0 && d + 1 < chainAt.length) {
-                    chainAt[d + 1] = k;
-                }
-            }
-            int size = Math.max(tail.size(), draft.length - a - 1);
-            int[] updated = new int[Math.max(0, size)];
-            CandidateSource[] from = new CandidateSource[updated.length];
-            int n = 0;
-            for (int i = 0; i < updated.length; i++) {
-                int depth = a + 1 + i;                   // the node whose prediction is the guess i of the new window
-                if (i < tail.size()) {
-                    from[n] = onChain ? CandidateSource.JACOBI : CandidateSource.RECYCLED;
-                    updated[n++] = selected[tail.get(i)];
-                } else if (depth < chainAt.length && chainAt[depth] >= 0) {
-                    from[n] = CandidateSource.JACOBI;
-                    updated[n++] = selected[chainAt[depth]];
-                } else if (depth < draft.length) {
-                    from[n] = origin[depth];
-                    updated[n++] = draft[depth];
-                } else {
-                    break;
-                }
-            }
-            spawnOrShrink(tree, selected);
-            refill(Arrays.copyOf(updated, n), Arrays.copyOf(from, n), bonus);
-        }
-
-        /** Multi-block: grows the window by a block when its newest guesses already agree with each other. */
-        private void spawnOrShrink(DraftTree tree, int[] selected) {
-            if (blocks <= 1) {
-                return;
-            }
-            int agree = 0;
-            int run = 0;
-            for (int k = 1; k < tree.size() && tree.parent(k) == k - 1
-                    && trie.chainDepthOf(trie.trieNode(k)) == k - 1; k++) {
-                run++;
-                if (tree.token(k) == selected[k - 1]) {
-                    agree++;
-                }
-            }
-            if (run >= target - 1 && agree >= Math.ceil(SPAWN_RATIO * (target - 1))) {
-                target = Math.min(blocks * window, target + window);
-            } else if (agree < run / 2) {
-                target = Math.max(window, target - window);
-            }
-        }
-
-        /**
-         * Sets the window to {@code start} extended to its target length with the initializer's guesses (by default
-         * tokens drawn from the context, as the CLLM authors do and as a CLLM is trained to refine). Extending it
-         * with n-gram continuations instead was measured to cost the text-to-SQL CLLM a third of its tokens per
-         * pass: the model converges from the noise it was trained on, not from plausible text.
-         */
-        private void refill(int[] start, CandidateSource[] startOrigin, int root) {
-            int want = Math.max(0, target - 1);
-            if (!sources.contains(CandidateSource.JACOBI) || start.length >= want) {
-                draft = Arrays.copyOf(start, Math.min(start.length, want));
-                origin = Arrays.copyOf(startOrigin, draft.length);
-                return;
-            }
-            int length = output.length();
-            int[] seq = Arrays.copyOf(output.sequence(), length + want + 1);
-            if (length == 0 || seq[length - 1] != root) {
-                seq[length++] = root;
-            }
-            System.arraycopy(start, 0, seq, length, start.length);
-            int[] out = Arrays.copyOf(start, want);
-            CandidateSource[] from = Arrays.copyOf(startOrigin, want);
-            initializer.fill(out, start.length, want - start.length, seq, length + start.length, rng);
-            Arrays.fill(from, start.length, want, CandidateSource.JACOBI);
-            draft = out;
-            origin = from;
-        }
-
-        private void checkIds(int[] proposal) {
-            session.model().config().checkTokenIds(proposal, proposal.length, "drafter proposal");
-        }
-
         /** Hands the accepted tokens to the output, and the context index learns them. */
         private void accept(int[] tokens) {
             int appended = output.accept(tokens);
-            newTokens += appended;
+            statistics.delivered(appended);
             for (int i = 0; i < appended; i++) {
                 context.append(tokens[i]);
             }
@@ -530,36 +368,21 @@ public final class LookaheadDecoder implements Decoder {
 
         /**
          * The source a verified run is credited to: for a node of the window, where its token came from (a Jacobi
-         * prediction, or the pool or prompt continuation that refilled the window); else the first source that
-         * proposed it.
+         * prediction, or a recycled tail that replaced the window); else the first source that proposed it.
          */
-        private int creditedSource(int trieNode) {
+        private CandidateSource creditedSource(int trieNode) {
             int d = trie.chainDepthOf(trieNode);
-            if (d >= 0 && d < origin.length) {
-                return origin[d].ordinal();
+            if (d >= 0 && d < window.size()) {
+                return window.origins()[d];
             }
             int bits = trie.sources(trieNode);
             for (CandidateSource s : CandidateSource.values()) {
                 if ((bits & (1 << s.ordinal())) != 0) {
-                    return s.ordinal();
+                    return s;
                 }
             }
-            return CandidateSource.JACOBI.ordinal();
+            return CandidateSource.JACOBI;
         }
-    }
-
-    private static int[] concat(int first, int[] rest) {
-        int[] out = new int[rest.length + 1];
-        out[0] = first;
-        System.arraycopy(rest, 0, out, 1, rest.length);
-        return out;
-    }
-
-    private static void count(List<Integer> histogram, int index) {
-        while (histogram.size() <= index) {
-            histogram.add(0);
-        }
-        histogram.set(index, histogram.get(index) + 1);
     }
 
     @Override
@@ -598,7 +421,10 @@ public final class LookaheadDecoder implements Decoder {
             return this;
         }
 
-        /** Multi-block decoding: the window may grow to this many blocks of n (Jacobi Forcing's K), >= 1. */
+        /**
+         * Multi-block decoding: the window may reach this many blocks of n ahead (Jacobi Forcing's K), >= 1; the
+         * window choice decides, from their measured rates, how many blocks the passes refine.
+         */
         public Builder blocks(int k) {
             this.blocks = k;
             return this;

@@ -16,7 +16,7 @@ import java.util.TreeMap;
 public final class PassCost {
     /** The sizes {@link #calibrate} measures. */
     static final int[] CALIBRATION_SIZES = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
-    static final int CALIBRATION_REPEATS = 5;
+    static final int CALIBRATION_ROUNDS = 9;
 
     private final int[] sizes;     // increasing, starting at 1
     private final double[] nanos;  // non-decreasing
@@ -58,9 +58,10 @@ public final class PassCost {
     }
 
     /**
-     * Measures t(S) on {@code session}'s model at its current position: for each calibration size up to
-     * {@code maxSize} (and the remaining capacity), the median of a few passes over a tree of that many tokens, after
-     * a warm-up; nothing is committed, so the session is left as it was.
+     * Measures t(S) on {@code session}'s model at its current position: a warm-up, then rounds that each time one pass
+     * per calibration size up to {@code maxSize} (and the remaining capacity), and per size the fastest of the rounds:
+     * the pass's own cost, which load elsewhere on the machine only ever adds to (the minimum is far steadier than a
+     * median on a busy machine). Nothing is committed, so the session is left as it was.
      *
      * @param root a token to fill the trees with (any id in the vocabulary)
      */
@@ -70,21 +71,25 @@ public final class PassCost {
             throw new IllegalArgumentException("no room to calibrate at position " + session.position()
                     + " of a session of " + session.capacity());
         }
-        Map<Integer, Double> measured = new TreeMap<>();
-        for (int warm = 0; warm < 2; warm++) {
-            time(session, tree(root, Math.min(limit, 8)));
+        int count = 0;
+        while (count < CALIBRATION_SIZES.length && CALIBRATION_SIZES[count] <= limit) {
+            count++;
         }
-        for (int size : CALIBRATION_SIZES) {
-            if (size > limit) {
-                break;
+        DraftTree[] trees = new DraftTree[count];
+        long[][] samples = new long[count][CALIBRATION_ROUNDS];
+        for (int i = 0; i < count; i++) {
+            trees[i] = tree(root, CALIBRATION_SIZES[i]);
+            time(session, trees[i]);                      // warm-up
+        }
+        for (int r = 0; r < CALIBRATION_ROUNDS; r++) {
+            for (int i = 0; i < count; i++) {
+                samples[i][r] = time(session, trees[i]);
             }
-            DraftTree tree = tree(root, size);
-            long[] samples = new long[CALIBRATION_REPEATS];
-            for (int r = 0; r < samples.length; r++) {
-                samples[r] = time(session, tree);
-            }
-            Arrays.sort(samples);
-            measured.put(size, (double) Math.max(1, samples[samples.length / 2]));
+        }
+        Map<Integer, Double> measured = new TreeMap<>();
+        for (int i = 0; i < count; i++) {
+            Arrays.sort(samples[i]);
+            measured.put(CALIBRATION_SIZES[i], (double) Math.max(1, samples[i][0]));
         }
         return of(measured);
     }

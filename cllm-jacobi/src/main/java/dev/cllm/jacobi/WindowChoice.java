@@ -32,11 +32,19 @@ final class WindowChoice {
     private double epochAccepted;
     private double epochCost;
 
-    /** The lengths tried for a window of {@code window} tokens: none, about a quarter, a half, and all of it. */
-    WindowChoice(int window) {
+    /**
+     * The lengths tried for a window of {@code blocks} blocks of {@code window} tokens: none, about a quarter of a
+     * block, half a block, one block, and each further block (Jacobi Forcing's multi-block decoding, judged by its
+     * rate like everything else).
+     */
+    WindowChoice(int window, int blocks) {
+        java.util.stream.IntStream.Builder b = java.util.stream.IntStream.builder();
         int guesses = Math.max(1, window - 1);
-        this.lengths = java.util.stream.IntStream.of(0, guesses / 4, guesses / 2, guesses).filter(l -> l >= 0)
-                .distinct().sorted().toArray();
+        b.add(0).add(guesses / 4).add(guesses / 2).add(guesses);
+        for (int k = 2; k <= blocks; k++) {
+            b.add(k * window - 1);
+        }
+        this.lengths = b.build().distinct().sorted().toArray();
         this.epochs = new double[lengths.length];
         this.sum = new double[lengths.length];
         this.squares = new double[lengths.length];

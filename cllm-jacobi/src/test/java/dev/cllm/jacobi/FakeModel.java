@@ -26,6 +26,7 @@ final class FakeModel implements ConsistencyModel {
     private final long salt;
     private final int attractor;
     final AtomicLong forwardCalls = new AtomicLong();
+    private Tokenizer tokenizer;
 
     /**
      * @param attractor if >= 0, a token that always predicts itself (so repetitive stretches appear, which Jacobi
@@ -116,7 +117,13 @@ final class FakeModel implements ConsistencyModel {
 
     @Override
     public Optional<Tokenizer> tokenizer() {
-        return Optional.empty();
+        return Optional.ofNullable(tokenizer);
+    }
+
+    /** Gives the model a tokenizer (for text, stop strings and chat tests). */
+    FakeModel withTokenizer(Tokenizer t) {
+        this.tokenizer = t;
+        return this;
     }
 
     @Override

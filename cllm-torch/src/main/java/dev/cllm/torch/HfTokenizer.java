@@ -3,6 +3,7 @@ package dev.cllm.torch;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.api.ChatTemplate;
 import dev.cllm.api.CheckpointException;
 import dev.cllm.api.Tokenizer;
 
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -25,7 +27,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * Python's fast tokenizers run).
  *
  * <p>Special ids come from {@code tokenizer_config.json}'s {@code bos_token}/{@code eos_token} when present, else
- * from {@code config.json}.
+ * from {@code config.json}. The chat template, when the checkpoint has one, is {@code tokenizer_config.json}'s
+ * {@code chat_template} ({@link JinjaChatTemplate}).
  *
  * <p>Thread-safe, closing included: {@link #close()} waits for the calls in flight on other threads, then frees the
  * native tokenizer; every call after it throws {@link IllegalStateException}. A tokenizer that came with a
@@ -41,17 +44,19 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private final int vocabSize;
     private final int bosTokenId;
     private final Set<Integer> eosTokenIds;
+    private final ChatTemplate chatTemplate;      // null when the checkpoint has none
     /** Calls into the native tokenizer hold the read lock; {@link #close()} takes the write lock. */
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
     private HfTokenizer(HuggingFaceTokenizer tokenizer, Map<String, Integer> vocab, int bosTokenId,
-                        Set<Integer> eosTokenIds) {
+                        Set<Integer> eosTokenIds, ChatTemplate chatTemplate) {
         this.tokenizer = tokenizer;
         this.vocab = vocab;
         this.vocabSize = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
         this.bosTokenId = bosTokenId;
         this.eosTokenIds = Set.copyOf(eosTokenIds);
+        this.chatTemplate = chatTemplate;
     }
 
     /**
@@ -96,13 +101,17 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
                 throw new CheckpointException(tokenizerConfig + ": invalid JSON: " + ex.getMessage(), ex);
             }
         }
+        // the template's end-of-turn tokens are looked for among the tokenizer's added tokens too
+        Set<String> addedTokens = new LinkedHashSet<>();
+        root.path("added_tokens").forEach(t -> addedTokens.add(t.path("content").asText()));
+        ChatTemplate chatTemplate = JinjaChatTemplate.read(dir, addedTokens).orElse(null);
         HuggingFaceTokenizer djl;
         try {
             djl = newDjlTokenizer(file);
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException(file + ": cannot load tokenizer: " + e.getMessage(), e);
         }
-        return new HfTokenizer(djl, vocab, bos, eos);
+        return new HfTokenizer(djl, vocab, bos, eos, chatTemplate);
     }
 
     /**
@@ -245,6 +254,12 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     public Set<Integer> eosTokenIds() {
         checkOpen();
         return eosTokenIds;
+    }
+
+    @Override
+    public Optional<ChatTemplate> chatTemplate() {
+        checkOpen();
+        return Optional.ofNullable(chatTemplate);
     }
 
     /** Holds the native tokenizer for one call (the read lock). @throws IllegalStateException if closed */

@@ -11,5 +11,9 @@
  * {@code config.json}), {@code LlamaLoader} (checks a checkpoint and fixes the weight layout once, into
  * {@code LlamaWeights}) and {@code LlamaModel} (the forward pass). {@code TorchRuntime} holds the process-wide
  * settings: native libraries, thread pools, JavaCPP's memory check.
+ *
+ * <p>A checkpoint's chat template ({@code tokenizer_config.json}'s {@code chat_template}) comes with its tokenizer
+ * ({@link dev.cllm.api.Tokenizer#chatTemplate()}), rendered by {@link dev.cllm.torch.JinjaChatTemplate} as Hugging
+ * Face transformers renders it.
  */
 package dev.cllm.torch;

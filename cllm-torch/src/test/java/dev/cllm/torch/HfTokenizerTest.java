@@ -240,7 +240,8 @@ class HfTokenizerTest {
         assertThat(t.encode("the cat")).containsExactly(BOS, THE, CAT);
         own.close();
         List<Runnable> calls = List.of(() -> t.encode("the"), () -> t.encodeWithoutSpecialTokens("the"),
-                () -> t.decode(new int[]{THE}), t::vocabSize, () -> t.tokenId("the"), t::bosTokenId, t::eosTokenIds);
+                () -> t.decode(new int[]{THE}), t::vocabSize, () -> t.tokenId("the"), t::bosTokenId, t::eosTokenIds,
+                t::chatTemplate);
         for (Runnable call : calls) {
             assertThatThrownBy(call::run).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
         }

@@ -18,9 +18,9 @@ import java.util.Objects;
  * @param rows       one row per decoder: ar, jacobi-base, jacobi-cllm, lookahead-base, lookahead-cllm
  * @param mismatches questions whose jacobi-base output differs from the ar output (0: lossless, as it must be)
  * @param checks     every losslessness check: a decoder's outputs against those it must equal
- * @param shown      the question whose trajectories are shown, or null when none were recorded
+ * @param shown      the questions whose trajectories are shown (none when none were recorded)
  */
-public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<Check> checks, Shown shown) {
+public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<Check> checks, List<Shown> shown) {
 
     /**
      * One losslessness check.
@@ -40,10 +40,9 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
             + "questions; the median over the timed sweeps";
     public static final String DEF_SPEEDUP = "speedup: tokens/s over ar's tokens/s in this run; latency speedup: ar's "
             + "end-to-end time over the decoder's (prefill included), summed over the questions";
-    public static final String DEF_ACCURACY = "exec acc: share of questions whose predicted SQL returns the gold SQL's "
-            + "result on SQLite; exact: share equal to the gold SQL; agrees: share of outputs identical to ar's";
-    static final List<String> DEFINITIONS = List.of(DEF_TOKENS_PER_PASS, DEF_TOKENS_PER_S, DEF_SPEEDUP,
-            DEF_ACCURACY);
+    public static final String DEF_ACCURACY = "accuracy: the task's (execution on SQLite for text-to-SQL, the final "
+            + "answer for the word problems); exact: share equal to the gold answer; agrees: share of outputs "
+            + "identical to ar's";
 
     /**
      * The setting of a run.
@@ -64,18 +63,28 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
      * @param blasThreads    OpenBLAS threads
      * @param device         device and compute dtype, e.g. {@code cpu fp32}
      * @param platform       OS, architecture and Java version
+     * @param title          what the task is, for the header
+     * @param accuracyKey    the accuracy's JSON name ({@code exec_accuracy}, {@code accuracy})
+     * @param accuracyHeader the accuracy column's header
+     * @param accuracyNote   what the accuracy and the other checks mean
      */
     public record Setting(String base, String cllm, long baseParameters, long cllmParameters, String task,
                           int heldOut, int questions, int blockSize, int maxNewTokens, int warmup, int repeats,
-                          int cores, int torchThreads, int blasThreads, String device, String platform) {
+                          int cores, int torchThreads, int blasThreads, String device, String platform,
+                          String title, String accuracyKey, String accuracyHeader, String accuracyNote) {
+
+        /** The column definitions, for the table and the page. */
+        public List<String> definitions() {
+            return List.of(DEF_TOKENS_PER_PASS, DEF_TOKENS_PER_S, DEF_SPEEDUP, accuracyNote);
+        }
     }
 
     /**
      * One decoder's results over the questions.
      *
-     * @param decoder        ar, jacobi-base or jacobi-cllm
-     * @param execAccuracy   share of questions whose predicted SQL executes to the gold result
-     * @param exactMatch     share of predictions equal to the gold SQL (whitespace aside)
+     * @param decoder        ar, jacobi-base, jacobi-cllm, lookahead-base or lookahead-cllm
+     * @param accuracy       the task's accuracy: share of questions answered right
+     * @param exactMatch     share of predictions equal to the gold answer (whitespace aside)
      * @param tokensPerPass  decoded tokens / decoding passes ({@link DecodeSample})
      * @param tokensPerS     decoded tokens / decode seconds, median over the sweeps
      * @param speedup        tokensPerS / ar's tokensPerS
@@ -84,7 +93,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
      * @param bySource       tokens accepted beyond one per pass, by candidate source (empty for ar and Jacobi)
      * @param meanTree       tokens run per decoding pass (block or tree size)
      */
-    public record Row(String decoder, double execAccuracy, double exactMatch, double tokensPerPass,
+    public record Row(String decoder, double accuracy, double exactMatch, double tokensPerPass,
                       double tokensPerS, double speedup, double latencySpeedup, double agreesWithBase,
                       java.util.Map<String, Long> bySource, double meanTree) {
         public Row {
@@ -93,23 +102,23 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         }
 
         /** A row without per-source counts. */
-        public Row(String decoder, double execAccuracy, double exactMatch, double tokensPerPass, double tokensPerS,
+        public Row(String decoder, double accuracy, double exactMatch, double tokensPerPass, double tokensPerS,
                    double speedup, double latencySpeedup, double agreesWithBase) {
-            this(decoder, execAccuracy, exactMatch, tokensPerPass, tokensPerS, speedup, latencySpeedup,
+            this(decoder, accuracy, exactMatch, tokensPerPass, tokensPerS, speedup, latencySpeedup,
                     agreesWithBase, java.util.Map.of(), 0.0);
         }
     }
 
     /**
-     * The question whose trajectories are shown.
+     * A question whose trajectories are shown.
      *
      * @param number   its 1-based number among the decoded questions
-     * @param db       its database
+     * @param source   where it comes from (its database, or its story and phrasing)
      * @param question the question
-     * @param gold     the gold SQL
-     * @param views    the trajectory of each Jacobi decoder (base model first, then the CLLM)
+     * @param gold     the gold answer
+     * @param views    the trajectory of each Jacobi decoder (base model first, then the CLLM), each output marked
      */
-    public record Shown(int number, String db, String question, String gold, List<TrajectoryView> views) {
+    public record Shown(int number, String source, String question, String gold, List<TrajectoryView> views) {
         public Shown {
             views = List.copyOf(views);
         }
@@ -119,11 +128,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         Objects.requireNonNull(setting, "setting");
         rows = List.copyOf(rows);
         checks = List.copyOf(checks);
-    }
-
-    /** A report whose only check is jacobi-base against ar. */
-    public DemoReport(Setting setting, List<Row> rows, int mismatches, Shown shown) {
-        this(setting, rows, mismatches, List.of(new Check("jacobi-base", "ar", mismatches)), shown);
+        shown = List.copyOf(shown);
     }
 
     /** The row of {@code decoder}. */
@@ -141,7 +146,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         ObjectNode o = json.createObjectNode();
         ArrayNode array = o.putArray("rows");
         for (Row r : rows) {
-            ObjectNode row = array.addObject().put("decoder", r.decoder()).put("exec_accuracy", r.execAccuracy())
+            ObjectNode row = array.addObject().put("decoder", r.decoder()).put(setting.accuracyKey(), r.accuracy())
                     .put("exact_match", r.exactMatch()).put("tokens_per_pass", r.tokensPerPass())
                     .put("tokens_per_s", r.tokensPerS()).put("speedup", r.speedup())
                     .put("latency_speedup", r.latencySpeedup()).put("agrees_with_ar", r.agreesWithBase())
@@ -167,10 +172,17 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
             lossless.addObject().put("decoder", c.decoder()).put("reference", c.reference())
                     .put("mismatches", c.mismatches());
         }
-        rows.stream().filter(r -> r.decoder().equals(SqlDemo.JACOBI_CLLM)).findFirst()
+        rows.stream().filter(r -> r.decoder().equals(Demo.JACOBI_CLLM)).findFirst()
                 .ifPresent(r -> o.put("cllm_agrees_with_base", r.agreesWithBase()));
-        if (shown != null) {
-            o.put("shown_question", shown.number());
+        if (!shown.isEmpty()) {
+            o.put("shown_question", shown.get(0).number());
+            ArrayNode questions = o.putArray("shown_questions");
+            for (Shown q : shown) {
+                ObjectNode node = questions.addObject().put("question", q.number());
+                for (TrajectoryView v : q.views()) {
+                    node.put(v.title().split(" ")[0] + "_correct", v.correct());
+                }
+            }
         }
         return o;
     }
@@ -178,7 +190,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
     /** Prints the header, the table, the losslessness check and the trajectories. */
     public void printHuman(PrintStream out, boolean ansi) {
         Setting s = setting;
-        out.println("cllm demo: text-to-SQL on held-out questions (unseen schemas and phrasings), greedy decoding");
+        out.println("cllm demo: " + s.title() + ", greedy decoding");
         out.printf(Locale.ROOT, "  base model   %s (%s parameters)%n", s.base(), millions(s.baseParameters()));
         out.printf(Locale.ROOT, "  CLLM         %s (%s parameters)%n", s.cllm(), millions(s.cllmParameters()));
         out.printf(Locale.ROOT, "  questions    %d of %d held out (task: %s); stop at EOS, at most %d new tokens%n",
@@ -197,15 +209,15 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
                         + "interleaved per question%n", s.warmup(), s.warmup() == 1 ? "" : "s", s.repeats(),
                 s.repeats() == 1 ? "" : "s");
         out.println();
-        out.printf(Locale.ROOT, "  %-14s %9s %7s %12s %9s %8s %16s %7s%n", "decoder", "exec acc", "exact",
+        out.printf(Locale.ROOT, "  %-14s %9s %7s %12s %9s %8s %16s %7s%n", "decoder", s.accuracyHeader(), "exact",
                 "tokens/pass", "tokens/s", "speedup", "latency speedup", "agrees");
         for (Row r : rows) {
             out.printf(Locale.ROOT, "  %-14s %8.1f%% %6.1f%% %12.2f %9.0f %7.2fx %15.2fx %6.1f%%%n", r.decoder(),
-                    100 * r.execAccuracy(), 100 * r.exactMatch(), r.tokensPerPass(), r.tokensPerS(), r.speedup(),
+                    100 * r.accuracy(), 100 * r.exactMatch(), r.tokensPerPass(), r.tokensPerS(), r.speedup(),
                     r.latencySpeedup(), 100 * r.agreesWithBase());
         }
         out.println();
-        for (String d : DEFINITIONS) {
+        for (String d : s.definitions()) {
             out.println("  " + d);
         }
         out.println();
@@ -223,13 +235,13 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
                         + "source: %s%n", r.decoder(), r.meanTree(), new java.util.TreeMap<>(r.bySource()));
             }
         }
-        if (shown != null) {
+        for (Shown q : shown) {
             out.println();
-            out.printf(Locale.ROOT, "Jacobi trajectories of question %d (%s): %s%n", shown.number(), shown.db(),
-                    shown.question());
-            out.println("  gold SQL: " + shown.gold());
+            out.printf(Locale.ROOT, "Jacobi trajectories of question %d (%s): %s%n", q.number(), q.source(),
+                    q.question());
+            out.println("  gold: " + q.gold());
             out.println("  " + TrajectoryView.legend(ansi));
-            for (TrajectoryView v : shown.views()) {
+            for (TrajectoryView v : q.views()) {
                 out.println();
                 out.print(v.render(ansi));
             }

@@ -30,6 +30,7 @@ public final class HtmlReport {
             table.block td.acc { background: none; color: #555; }
             .ok { background: #b7e4b0 !important; color: #0a4d00; }
             code { background: #f3f3f3; padding: 0 .2em; }
+            .right { color: #0a4d00; font-weight: bold; } .wrong { color: #b00; font-weight: bold; }
             """;
 
     private HtmlReport() {
@@ -59,7 +60,7 @@ public final class HtmlReport {
         h.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
                 .append("<title>cllm demo: Jacobi decoding, base model and CLLM</title>\n<style>\n").append(CSS)
                 .append("</style>\n</head>\n<body>\n");
-        h.append("<h1>cllm demo: text-to-SQL on held-out questions, base model and CLLM</h1>\n");
+        h.append("<h1>cllm demo: ").append(escape(s.title())).append(", base model and CLLM</h1>\n");
         h.append("<p class=\"setting\">base model <code>").append(escape(s.base())).append("</code> (")
                 .append(DemoReport.millions(s.baseParameters())).append(" parameters), CLLM <code>")
                 .append(escape(s.cllm())).append("</code> (").append(DemoReport.millions(s.cllmParameters()))
@@ -71,16 +72,17 @@ public final class HtmlReport {
         h.append(escape(String.format(Locale.ROOT, "%d cores, %s, %s, libtorch %d thread(s), OpenBLAS %d thread(s)",
                 s.cores(), s.platform(), s.device(), s.torchThreads(), s.blasThreads()))).append("</p>\n");
 
-        h.append("<table class=\"results\">\n<tr><th>decoder</th><th>exec acc</th><th>exact</th><th>tokens/pass</th>"
-                + "<th>tokens/s</th><th>speedup</th><th>latency speedup</th><th>agrees</th></tr>\n");
+        h.append("<table class=\"results\">\n<tr><th>decoder</th><th>").append(escape(s.accuracyHeader()))
+                .append("</th><th>exact</th><th>tokens/pass</th><th>tokens/s</th><th>speedup</th>"
+                        + "<th>latency speedup</th><th>agrees</th></tr>\n");
         for (DemoReport.Row r : report.rows()) {
             h.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%.1f%%</td><td>%.1f%%</td><td>%.2f</td>"
                             + "<td>%.0f</td><td>%.2fx</td><td>%.2fx</td><td>%.1f%%</td></tr>%n", escape(r.decoder()),
-                    100 * r.execAccuracy(), 100 * r.exactMatch(), r.tokensPerPass(), r.tokensPerS(), r.speedup(),
+                    100 * r.accuracy(), 100 * r.exactMatch(), r.tokensPerPass(), r.tokensPerS(), r.speedup(),
                     r.latencySpeedup(), 100 * r.agreesWithBase()));
         }
         h.append("</table>\n<ul class=\"setting\">\n");
-        for (String d : DemoReport.DEFINITIONS) {
+        for (String d : s.definitions()) {
             h.append("<li>").append(escape(d)).append("</li>\n");
         }
         h.append("</ul>\n");
@@ -95,11 +97,10 @@ public final class HtmlReport {
             }
         }
 
-        DemoReport.Shown shown = report.shown();
-        if (shown != null) {
+        for (DemoReport.Shown shown : report.shown()) {
             h.append("<h2>Jacobi trajectories of question ").append(shown.number()).append("</h2>\n");
-            h.append("<p>").append(escape(shown.db())).append(": ").append(escape(shown.question()))
-                    .append("<br>\ngold SQL: <code>").append(escape(shown.gold())).append("</code></p>\n");
+            h.append("<p>").append(escape(shown.source())).append(": ").append(escape(shown.question()))
+                    .append("<br>\ngold: <code>").append(escape(shown.gold())).append("</code></p>\n");
             h.append("<p class=\"legend\"><span class=\"ok\">green</span> = already equal to the fixed point (the "
                     + "final output) at its position; one row per forward pass, +k = tokens that pass accepted</p>\n");
             for (TrajectoryView v : shown.views()) {

@@ -26,9 +26,10 @@ import java.util.Objects;
  * @param decodedTokens  tokens produced after the prefill ({@link DecodeSample#decodedTokens()})
  * @param decodingPasses forward passes after the prefill
  * @param blocks         the blocks, in order
+ * @param correct        whether the output answers the question right (the task's accuracy)
  */
 public record TrajectoryView(String title, String output, int decodedTokens, int decodingPasses,
-                             List<Block> blocks) {
+                             List<Block> blocks, boolean correct) {
     private static final String GREEN = "\u001B[32m";
     private static final String RESET = "\u001B[0m";
 
@@ -85,7 +86,7 @@ public record TrajectoryView(String title, String output, int decodedTokens, int
      * @param output the generated text to show ({@code g.text()} or the ids decoded by another tokenizer)
      */
     public static TrajectoryView of(String title, Generation g, TrajectoryRecorder recorder, TokenLabels labels,
-                                    String output) {
+                                    String output, boolean correct) {
         int promptLength = g.prompt().size();
         List<JacobiBlock> jacobiBlocks = recorder.blocks();
         int[] fixedPoint = fixedPoint(g, jacobiBlocks);
@@ -106,7 +107,7 @@ public record TrajectoryView(String title, String output, int decodedTokens, int
             blocks.add(new Block(b.index(), offset, b.converged(), b.passes(), rows));
         }
         DecodeSample sample = DecodeSample.of(g);
-        return new TrajectoryView(title, output, sample.decodedTokens(), sample.decodingPasses(), blocks);
+        return new TrajectoryView(title, output, sample.decodedTokens(), sample.decodingPasses(), blocks, correct);
     }
 
     /**
@@ -158,7 +159,8 @@ public record TrajectoryView(String title, String output, int decodedTokens, int
         StringBuilder out = new StringBuilder();
         out.append(String.format(Locale.ROOT, "%s: %d tokens in %d decoding passes (%.2f tokens/pass)%n", title,
                 decodedTokens, decodingPasses, tokensPerPass()));
-        out.append("  output: ").append(output).append(System.lineSeparator());
+        out.append("  output: ").append(output).append(correct ? "   (right)" : "   (WRONG)")
+                .append(System.lineSeparator());
         if (blocks.isEmpty()) {
             out.append("  (no decoding pass: the first token was the stop token)").append(System.lineSeparator());
         }
@@ -206,7 +208,9 @@ public record TrajectoryView(String title, String output, int decodedTokens, int
         html.append("<section class=\"trajectory\">\n<h3>").append(HtmlReport.escape(title)).append("</h3>\n");
         html.append(String.format(Locale.ROOT, "<p>%d tokens in %d decoding passes: <b>%.2f tokens/pass</b></p>%n",
                 decodedTokens, decodingPasses, tokensPerPass()));
-        html.append("<p>output: <code>").append(HtmlReport.escape(output)).append("</code></p>\n");
+        html.append("<p>output: <code>").append(HtmlReport.escape(output)).append("</code> ")
+                .append(correct ? "<span class=\"right\">right</span>" : "<span class=\"wrong\">wrong</span>")
+                .append("</p>\n");
         if (blocks.isEmpty()) {
             html.append("<p>(no decoding pass: the first token was the stop token)</p>\n");
         }

@@ -35,7 +35,7 @@ class TrajectoryViewTest {
         r.onBlock(new JacobiBlock(0, 2, states, true, 3));
         Generation g = new Generation(prompt, TokenIds.of(10, 11, 12), "SELECT a&b'", StopReason.STOP_TOKEN,
                 new DecodingStats(4, 3, 4, 1, 1, 1, List.of(0, 3, 1, 0, 0), List.of(0, 0, 0, 1), 10, 20));
-        return TrajectoryView.of("jacobi-cllm <CLLM>", g, r, LABELS, "SELECT a&b'");
+        return TrajectoryView.of("jacobi-cllm <CLLM>", g, r, LABELS, "SELECT a&b'", true);
     }
 
     private static List<Boolean> converged(TrajectoryView.Row row) {
@@ -70,7 +70,7 @@ class TrajectoryViewTest {
         r.onBlock(new JacobiBlock(0, 1, List.of(initial, last), false, 1));
         Generation g = new Generation(prompt, TokenIds.of(10), "SELECT", StopReason.STOP_TOKEN,
                 new DecodingStats(4, 1, 2, 1, 0, 0, List.of(0, 2, 0, 0, 0), List.of(0, 1), 1, 1));
-        TrajectoryView v = TrajectoryView.of("t", g, r, LABELS, "SELECT");
+        TrajectoryView v = TrajectoryView.of("t", g, r, LABELS, "SELECT", true);
         TrajectoryView.Block b = v.blocks().get(0);
         assertThat(b.converged()).isFalse();
         assertThat(b.rows()).extracting(TrajectoryView.Row::pass).containsExactly(1, 0);
@@ -124,7 +124,7 @@ class TrajectoryViewTest {
     void noBlocksWhenThePrefillPredictedTheStopToken() {
         Generation g = new Generation(TokenIds.of(1), TokenIds.empty(), "", StopReason.STOP_TOKEN,
                 new DecodingStats(4, 0, 1, 0, 0, 0, List.of(0, 1, 0, 0, 0), List.of(), 1, 0));
-        TrajectoryView v = TrajectoryView.of("t", g, new TrajectoryRecorder(), LABELS, "");
+        TrajectoryView v = TrajectoryView.of("t", g, new TrajectoryRecorder(), LABELS, "", true);
         assertThat(v.blocks()).isEmpty();
         assertThat(v.tokensPerPass()).isZero();
         assertThat(v.render(false)).contains("no decoding pass");

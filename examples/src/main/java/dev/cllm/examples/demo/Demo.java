@@ -1,0 +1,329 @@
+package dev.cllm.examples.demo;
+
+import dev.cllm.api.TokenIds;
+import dev.cllm.api.Tokenizer;
+import dev.cllm.jacobi.JacobiDecoder;
+import dev.cllm.jacobi.LookaheadDecoder;
+import dev.cllm.jacobi.NgramPool;
+import dev.cllm.torch.TorchConsistencyModel;
+import dev.cllm.torch.TorchOptions;
+import dev.cllm.torch.TorchRuntime;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The demo: a task's base model and its CLLM on the task's held-out questions, each question decoded five ways:
+ * {@code ar} (the base model, block size 1: one token per forward pass), {@code jacobi-base} (Jacobi decoding with
+ * block size n on the base model: lossless, so its output must equal ar's), {@code jacobi-cllm} (Jacobi decoding on the
+ * CLLM), and {@code lookahead-base} and {@code lookahead-cllm} ({@link LookaheadDecoder}: the Jacobi window plus
+ * n-gram candidates verified in the same pass, with a pool of the task's training answers; lossless too, so their
+ * outputs must equal ar's and jacobi-cllm's). Greedy, stop at EOS.
+ *
+ * <p>The held-out questions are regenerated in memory from the config the base model was trained against
+ * ({@link DemoTask}). Each decoder is warmed up on a few questions, then the timed sweeps run the decoders on one
+ * question before going to the next ({@link DemoRun}).
+ *
+ * <p>Per decoder: <b>accuracy</b> (the task's: execution on SQLite, or the final answer), <b>exact match</b>,
+ * <b>tokens per pass</b> = tokens the decoding passes produced / decoding passes, where decoding passes are the
+ * forward passes after the prompt's prefill (the prefill is the same for all) and the stop token counts as produced
+ * (so ar is exactly 1.0; see {@link DecodeSample}), <b>tokens per second</b> = those tokens / decode time (prefill
+ * excluded), summed over the questions (the median over the sweeps), and <b>speedup</b> = tokens per second / ar's.
+ * The report also holds the end-to-end <b>latency speedup</b>, each decoder's agreement with ar's output, the
+ * candidate decoders' accepted tokens by source, and the Jacobi trajectories of the shown questions, each output
+ * marked right or wrong against the gold answer ({@link TrajectoryView}); {@link DemoReport} prints it for a
+ * terminal or as JSON, {@link HtmlReport} as a page. {@code ./cllm demo} runs it.
+ */
+public final class Demo {
+    /** The autoregressive baseline on the base model. */
+    public static final String AR = "ar";
+    /** Jacobi decoding on the base model. */
+    public static final String JACOBI_BASE = "jacobi-base";
+    /** Jacobi decoding on the CLLM. */
+    public static final String JACOBI_CLLM = "jacobi-cllm";
+    /** Jacobi decoding with candidates ({@link LookaheadDecoder}) on the base model. */
+    public static final String LOOKAHEAD_BASE = "lookahead-base";
+    /** Jacobi decoding with candidates on the CLLM. */
+    public static final String LOOKAHEAD_CLLM = "lookahead-cllm";
+    /** The default trajectories are chosen among the first this many questions. */
+    public static final int SHOW_CANDIDATES = 20;
+
+    private static final Logger LOG = LoggerFactory.getLogger(Demo.class);
+
+    private Demo() {
+    }
+
+    /**
+     * What to run. Options are named after the command line's flags, which error messages quote.
+     *
+     * @param task         {@code sql} or {@code math}
+     * @param base         the base model's checkpoint directory
+     * @param cllm         the CLLM's checkpoint directory
+     * @param questions    decode the first N held-out questions; null: all
+     * @param blockSize    Jacobi block size n (at least 2)
+     * @param maxNewTokens most tokens to generate per question
+     * @param repeats      timed sweeps; tokens/s is the median
+     * @param warmup       questions each decoder decodes untimed first
+     * @param show         the question whose trajectories to show (1-based); null: among the first
+     *                     {@value #SHOW_CANDIDATES}, one the CLLM answers right (the most tokens per pass) and one it
+     *                     answers wrong, if any
+     * @param device       {@code auto}, {@code cpu}, {@code cuda} or {@code cuda:N}
+     */
+    public record Options(String task, Path base, Path cllm, Integer questions, int blockSize, int maxNewTokens,
+                          int repeats, int warmup, Integer show, String device) {
+        public Options {
+            if (!DemoTask.NAMES.contains(task)) {
+                throw new IllegalArgumentException("--task " + task + ": unknown task (sql or math)");
+            }
+            if (questions != null && questions < 1) {
+                throw new IllegalArgumentException("--questions must be >= 1, got " + questions);
+            }
+            if (blockSize < 2) {
+                throw new IllegalArgumentException("--block-size must be >= 2 (block size 1 is the ar baseline), got "
+                        + blockSize);
+            }
+            if (maxNewTokens < 1) {
+                throw new IllegalArgumentException("--max-new-tokens must be >= 1, got " + maxNewTokens);
+            }
+            if (repeats < 1) {
+                throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
+            }
+            if (warmup < 0) {
+                throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+            }
+            if (show != null && show < 1) {
+                throw new IllegalArgumentException("--show must be >= 1 (questions are numbered from 1), got " + show);
+            }
+        }
+    }
+
+    /**
+     * Loads both models, decodes the questions and builds the report.
+     *
+     * @throws IllegalArgumentException naming the option or file when the input is unusable
+     */
+    public static DemoReport run(Options options) {
+        try (DemoTask task = DemoTask.of(options.task(), options.base())) {
+            int n = options.questions() != null ? options.questions() : task.heldOut();
+            if (n > task.heldOut()) {
+                throw new IllegalArgumentException("--questions " + n + ": the task has only " + task.heldOut()
+                        + " held-out questions");
+            }
+            if (options.show() != null && options.show() > n) {
+                throw new IllegalArgumentException("--show " + options.show() + ": only " + n
+                        + " questions are decoded");
+            }
+            TorchOptions torchOptions = TorchOptions.defaults().withDevice(options.device());
+            try (TorchConsistencyModel baseModel = TorchConsistencyModel.load(options.base(), torchOptions);
+                 TorchConsistencyModel cllmModel = TorchConsistencyModel.load(options.cllm(), torchOptions)) {
+                Tokenizer tokenizer = baseModel.tokenizer().orElseThrow(() -> new IllegalArgumentException(
+                        options.base().resolve("tokenizer.json") + ": missing (the demo encodes the questions with "
+                                + "the base model's tokenizer)"));
+                if (baseModel.config().vocabSize() != cllmModel.config().vocabSize()) {
+                    throw new IllegalArgumentException("the CLLM " + options.cllm() + " has a vocabulary of "
+                            + cllmModel.config().vocabSize() + " ids, the base model " + options.base() + " one of "
+                            + baseModel.config().vocabSize() + ": the CLLM must be fine-tuned from the base model");
+                }
+                List<TokenIds> prompts = new ArrayList<>();
+                for (int q = 0; q < n; q++) {
+                    prompts.add(TokenIds.of(tokenizer.encode(task.prompt(q))));
+                }
+                List<DemoRun.Contender> contenders = contenders(options, task, tokenizer, baseModel, cllmModel);
+                Set<Integer> recorded = new TreeSet<>();
+                for (int q = 0; q < Math.min(SHOW_CANDIDATES, n); q++) {
+                    recorded.add(q);
+                }
+                if (options.show() != null) {
+                    recorded.clear();
+                    recorded.add(options.show() - 1);
+                }
+                LOG.info("decoding {} questions with {} (block size {}), {} timed sweep(s)", n,
+                        contenders.stream().map(DemoRun.Contender::name).toList(), options.blockSize(),
+                        options.repeats());
+                DemoRun.Result result = new DemoRun(contenders, prompts, options.warmup(), options.repeats(),
+                        recorded).run();
+                DemoReport report = report(result, task, tokenizer, TokenLabels.fromCheckpoint(options.base()),
+                        setting(options, task, baseModel, cllmModel, n),
+                        options.show() == null ? null : options.show() - 1);
+                for (DemoReport.Check c : report.checks()) {
+                    if (c.mismatches() > 0) {
+                        LOG.warn(DemoReport.mismatchWarning(c, n));
+                    }
+                }
+                return report;
+            }
+        }
+    }
+
+    private static List<DemoRun.Contender> contenders(Options o, DemoTask task, Tokenizer tokenizer,
+                                                      TorchConsistencyModel baseModel,
+                                                      TorchConsistencyModel cllmModel) {
+        JacobiDecoder ar = JacobiDecoder.builder().blockSize(1).maxNewTokens(o.maxNewTokens()).build();
+        JacobiDecoder jacobi = JacobiDecoder.builder().blockSize(o.blockSize()).maxNewTokens(o.maxNewTokens()).build();
+        // the n-gram pool starts with the task's training answers (the base model's training data) and stays as it
+        // is: both models' rows see the same pool
+        Set<Integer> eos = baseModel.config().eosTokenIds();
+        NgramPool answers = NgramPool.of(task.trainingAnswers(tokenizer, eos.isEmpty() ? -1 : eos.iterator().next()));
+        LookaheadDecoder lookahead = LookaheadDecoder.builder().window(o.blockSize()).maxNewTokens(o.maxNewTokens())
+                .pool(answers).learnIntoPool(false).build();
+        return List.of(
+                new DemoRun.Contender(AR, baseModel, ar, false),
+                new DemoRun.Contender(JACOBI_BASE, baseModel, jacobi, true),
+                new DemoRun.Contender(JACOBI_CLLM, cllmModel, jacobi, true),
+                new DemoRun.Contender(LOOKAHEAD_BASE, baseModel, lookahead, false),
+                new DemoRun.Contender(LOOKAHEAD_CLLM, cllmModel, lookahead, false));
+    }
+
+    private static DemoReport.Setting setting(Options o, DemoTask task, TorchConsistencyModel baseModel,
+                                              TorchConsistencyModel cllmModel, int n) {
+        String platform = System.getProperty("os.name") + " " + System.getProperty("os.arch") + ", Java "
+                + System.getProperty("java.version");
+        return new DemoReport.Setting(o.base().toString(), o.cllm().toString(), baseModel.config().parameterCount(),
+                cllmModel.config().parameterCount(), task.description(), task.heldOut(), n, o.blockSize(),
+                o.maxNewTokens(), o.warmup(), o.repeats(), Runtime.getRuntime().availableProcessors(),
+                TorchRuntime.torchThreads(), TorchRuntime.blasThreads(),
+                baseModel.llama().deviceName() + " " + baseModel.llama().dtypeName(), platform, task.title(),
+                task.accuracyKey(), task.accuracyHeader(), task.accuracyDefinition());
+    }
+
+    /**
+     * Scores the first sweep's outputs, computes the rows, checks every decoder against the output it must equal, and
+     * builds the trajectories of question {@code requested} (0-based), or of the default ones when it is null.
+     */
+    public static DemoReport report(DemoRun.Result result, DemoTask task, Tokenizer tokenizer, TokenLabels labels,
+                                    DemoReport.Setting setting, Integer requested) {
+        int ar = result.indexOf(AR);
+        int jacobiBase = result.indexOf(JACOBI_BASE);
+        int jacobiCllm = result.indexOf(JACOBI_CLLM);
+        int n = result.samples().get(ar).size();
+        List<List<String>> texts = new ArrayList<>();
+        List<boolean[]> right = new ArrayList<>();
+        for (List<DecodeSample> samples : result.samples()) {
+            List<String> t = samples.stream().map(s -> tokenizer.decode(s.generation().ids().toArray())).toList();
+            texts.add(t);
+            boolean[] r = new boolean[n];
+            for (int q = 0; q < n; q++) {
+                r[q] = task.correct(q, t.get(q));
+            }
+            right.add(r);
+        }
+        double arTokensPerS = result.medianTokensPerSecond(ar);
+        double arElapsed = result.medianElapsedNanos(ar);
+        List<DemoReport.Row> rows = new ArrayList<>();
+        for (int c = 0; c < result.contenders().size(); c++) {
+            int correct = 0;
+            int exact = 0;
+            for (int q = 0; q < n; q++) {
+                correct += right.get(c)[q] ? 1 : 0;
+                exact += task.exact(q, texts.get(c).get(q)) ? 1 : 0;
+            }
+            DemoRun.Sweep first = result.sweeps().get(c).get(0);
+            double tokensPerS = result.medianTokensPerSecond(c);
+            double elapsed = result.medianElapsedNanos(c);
+            rows.add(new DemoReport.Row(result.contenders().get(c).name(), (double) correct / n, (double) exact / n,
+                    first.decodingPasses() == 0 ? 0.0 : (double) first.decodedTokens() / first.decodingPasses(),
+                    tokensPerS, arTokensPerS == 0 ? 0.0 : tokensPerS / arTokensPerS,
+                    elapsed == 0 ? 0.0 : arElapsed / elapsed,
+                    (double) agreeing(result.samples().get(ar), result.samples().get(c)) / n,
+                    bySource(result.samples().get(c)), meanTree(result.samples().get(c))));
+        }
+        int mismatches = n - agreeing(result.samples().get(ar), result.samples().get(jacobiBase));
+        // every decoder must give its model's greedy output: the base model's ar output, or plain Jacobi on the CLLM
+        List<DemoReport.Check> checks = new ArrayList<>();
+        checks.add(new DemoReport.Check(JACOBI_BASE, AR, mismatches));
+        if (has(result, LOOKAHEAD_BASE)) {
+            checks.add(new DemoReport.Check(LOOKAHEAD_BASE, AR,
+                    n - agreeing(result.samples().get(ar), result.samples().get(result.indexOf(LOOKAHEAD_BASE)))));
+        }
+        if (has(result, LOOKAHEAD_CLLM)) {
+            checks.add(new DemoReport.Check(LOOKAHEAD_CLLM, JACOBI_CLLM, n - agreeing(result.samples().get(jacobiCllm),
+                    result.samples().get(result.indexOf(LOOKAHEAD_CLLM)))));
+        }
+
+        List<DemoReport.Shown> shown = new ArrayList<>();
+        for (int q : shownQuestions(result, jacobiCllm, right.get(jacobiCllm), requested)) {
+            List<TrajectoryView> views = new ArrayList<>();
+            for (int c : new int[]{jacobiBase, jacobiCllm}) {
+                String title = result.contenders().get(c).name() + (c == jacobiBase ? " (base model" : " (CLLM")
+                        + ", block size " + ((JacobiDecoder) result.contenders().get(c).decoder()).blockSize() + ")";
+                views.add(TrajectoryView.of(title, result.samples().get(c).get(q).generation(),
+                        result.recordings().get(c).get(q), labels, texts.get(c).get(q), right.get(c)[q]));
+            }
+            shown.add(new DemoReport.Shown(q + 1, task.source(q), task.question(q), task.gold(q), views));
+        }
+        return new DemoReport(setting, rows, mismatches, checks, shown);
+    }
+
+    private static boolean has(DemoRun.Result result, String name) {
+        return result.contenders().stream().anyMatch(x -> x.name().equals(name));
+    }
+
+    /**
+     * The questions to show: {@code requested} (0-based) if given; else, among the recorded ones, the one the CLLM
+     * answers right with the most tokens per pass (the first such), then the one it answers wrong with the most
+     * tokens per pass, if any. Empty when nothing was recorded.
+     */
+    public static List<Integer> shownQuestions(DemoRun.Result result, int jacobiCllm, boolean[] right,
+                                               Integer requested) {
+        var recorded = result.recordings().get(jacobiCllm);
+        if (requested != null) {
+            return recorded.containsKey(requested) ? List.of(requested) : List.of();
+        }
+        List<DecodeSample> samples = result.samples().get(jacobiCllm);
+        Integer bestRight = null;
+        Integer bestWrong = null;
+        for (int q : new TreeSet<>(recorded.keySet())) {
+            if (right[q]) {
+                if (bestRight == null || samples.get(q).tokensPerPass() > samples.get(bestRight).tokensPerPass()) {
+                    bestRight = q;
+                }
+            } else if (bestWrong == null
+                    || samples.get(q).tokensPerPass() > samples.get(bestWrong).tokensPerPass()) {
+                bestWrong = q;
+            }
+        }
+        List<Integer> out = new ArrayList<>();
+        if (bestRight != null) {
+            out.add(bestRight);
+        }
+        if (bestWrong != null) {
+            out.add(bestWrong);
+        }
+        return out;
+    }
+
+    /** Tokens accepted beyond one per pass, by candidate source, over the samples (empty for plain decoders). */
+    private static Map<String, Long> bySource(List<DecodeSample> samples) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (DecodeSample s : samples) {
+            s.generation().stats().acceptedBySource().forEach((k, v) -> out.merge(k, v, Long::sum));
+        }
+        return out;
+    }
+
+    /** Tokens run per decoding pass (block or tree size), the work the speedup is paid with. */
+    private static double meanTree(List<DecodeSample> samples) {
+        long tokens = 0;
+        long passes = 0;
+        for (DecodeSample s : samples) {
+            tokens += s.generation().stats().tokensVerified();
+            passes += s.decodingPasses();
+        }
+        return passes == 0 ? 0.0 : (double) tokens / passes;
+    }
+
+    private static int agreeing(List<DecodeSample> a, List<DecodeSample> b) {
+        int count = 0;
+        for (int q = 0; q < a.size(); q++) {
+            count += a.get(q).generation().ids().equals(b.get(q).generation().ids()) ? 1 : 0;
+        }
+        return count;
+    }
+}

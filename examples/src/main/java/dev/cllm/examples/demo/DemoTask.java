@@ -1,0 +1,70 @@
+package dev.cllm.examples.demo;
+
+import dev.cllm.api.TokenIds;
+import dev.cllm.api.Tokenizer;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A task the demo runs its decoders on: held-out questions with their prompts and gold answers, how outputs are scored,
+ * and the training answers that fill the candidate decoders' n-gram pool. The task is regenerated in memory from the
+ * config file the base model was trained against ({@code sql-task.json}, {@code math-task.json}).
+ */
+public interface DemoTask extends AutoCloseable {
+
+    /** What the demo's header calls the task, e.g. {@code text-to-SQL on held-out questions}. */
+    String title();
+
+    /** How the task was generated, e.g. {@code seed 0, 16000 train, 200 held out}. */
+    String description();
+
+    /** The held-out questions the task has. */
+    int heldOut();
+
+    /** The prompt text of held-out question {@code q}. */
+    String prompt(int q);
+
+    /** The question alone (for the trajectory view). */
+    String question(int q);
+
+    /** Where question {@code q} comes from, for the trajectory view (a database id); may be empty. */
+    String source(int q);
+
+    /** The gold answer text of question {@code q}. */
+    String gold(int q);
+
+    /** Whether {@code output} answers question {@code q} correctly (the accuracy's notion of correct). */
+    boolean correct(int q, String output);
+
+    /** Whether {@code output} equals the gold answer token for token. */
+    boolean exact(int q, String output);
+
+    /** The JSON name and the table header of the accuracy column: {@code exec_accuracy}/{@code exec acc}. */
+    String accuracyKey();
+
+    String accuracyHeader();
+
+    /** What the accuracy column means, for the table's footnotes. */
+    String accuracyDefinition();
+
+    /** The training answers as token ids, each ended by {@code stop} (-1: none), for the n-gram pool. */
+    List<TokenIds> trainingAnswers(Tokenizer tokenizer, int stop);
+
+    @Override
+    default void close() {
+    }
+
+    /** The task {@code name} ({@code sql} or {@code math}) as the base model in {@code baseDir} was trained on it. */
+    static DemoTask of(String name, Path baseDir) {
+        return switch (name) {
+            case "sql" -> SqlDemoTask.forModel(baseDir);
+            case "math" -> MathDemoTask.forModel(baseDir);
+            default -> throw new IllegalArgumentException("--task " + name + ": unknown task (sql or math)");
+        };
+    }
+
+    /** The task names {@link #of} knows. */
+    Set<String> NAMES = Set.of("sql", "math");
+}
