@@ -22,7 +22,9 @@ package dev.cllm.api;
  * argmax; with {@link #select(TokenSelector)} a chain of penalties and a seeded sample that depends only on the
  * logits, the prefix, the seed and the position, so that every protocol above yields the same tokens.
  *
- * <p>Not thread-safe: use one session per thread. Close it to release the cache.
+ * <p>Not thread-safe: use one session per thread. Close it to release the cache. Its model may be closed from another
+ * thread at any time ({@link ConsistencyModel#close()}): a pass in flight finishes first, and then the session is
+ * closed like by {@link #close()}.
  */
 public interface DecodingSession extends AutoCloseable {
 
@@ -102,8 +104,8 @@ public interface DecodingSession extends AutoCloseable {
     void rewind(int position);
 
     /**
-     * Releases the cache. Idempotent; afterwards every call that reads or moves the position or runs the model throws
-     * {@link IllegalStateException} ({@link #model()} and {@link #capacity()} still answer).
+     * Releases the cache. Idempotent; afterwards every call but {@link #model()}, {@link #capacity()} and this one
+     * throws {@link IllegalStateException}. Closing the model closes its sessions the same way.
      */
     @Override
     void close();

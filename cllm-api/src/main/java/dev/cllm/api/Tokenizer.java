@@ -7,8 +7,8 @@ import java.util.Set;
 /**
  * Text to token ids and back.
  *
- * <p>A tokenizer belongs to its model ({@link ConsistencyModel#tokenizer()}): the model closes it. Implementations
- * are thread-safe.
+ * <p>A tokenizer belongs to its model ({@link ConsistencyModel#tokenizer()}): the model closes it, waiting for the
+ * calls in flight; afterwards every call throws {@link IllegalStateException}. Implementations are thread-safe.
  */
 public interface Tokenizer {
 

@@ -3,7 +3,7 @@ package dev.cllm.torch;
 import java.util.Locale;
 
 /**
- * Which kernel runs the weight projections of an fp32 model on CPU when decoding (forward passes without autograd).
+ * Which kernel runs the weight projections of an fp32 model on CPU, fixed when the model is loaded.
  *
  * <p>OpenBLAS's single-precision GEMM packs the whole weight matrix on every call, so a pass over a few tokens (the
  * Jacobi case: 2 to 32 rows) costs several times a single-token pass. FBGEMM's fp16 GEMM (part of libtorch's CPU
@@ -12,8 +12,11 @@ import java.util.Locale;
  * that are bf16 or fp16 in the checkpoint, except magnitudes below 6.1e-5 (fp16's smallest normal number), which
  * are rounded to within 3e-8; fp32 weights are rounded to 11 significant bits.
  *
- * <p>Training never uses the packed weights: a projection whose weight requires a gradient always goes through
- * {@link #BLAS}. On CUDA, and for bf16/fp16 compute, this setting has no effect.
+ * <p>The packed weights are a snapshot taken at load: the model computes with them whatever happens to
+ * {@link LlamaModel#weights()} afterwards, and FBGEMM's fp16 GEMM has no gradient. A model whose weights will change
+ * (training, or anything that edits the weights in place) must therefore be loaded with {@link #BLAS}, which computes
+ * with the weights themselves; the trainer does. Nothing is decided per call: {@link LlamaModel#gemm()} says which
+ * kernel a model runs. On CUDA, and for bf16/fp16 compute, this setting has no effect.
  */
 public enum CpuGemm {
     /**

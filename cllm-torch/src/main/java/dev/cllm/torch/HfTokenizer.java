@@ -7,7 +7,11 @@ import dev.cllm.api.ChatTemplate;
 import dev.cllm.api.CheckpointException;
 import dev.cllm.api.Tokenizer;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -16,6 +20,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A Hugging Face {@code tokenizer.json} through DJL's binding of the Rust {@code tokenizers} library (the same code
@@ -23,10 +28,16 @@ import java.util.Set;
  *
  * <p>Special ids come from {@code tokenizer_config.json}'s {@code bos_token}/{@code eos_token} when present, else
  * from {@code config.json}. The chat template, when the checkpoint has one, is {@code tokenizer_config.json}'s
- * {@code chat_template} ({@link JinjaChatTemplate}). Thread-safe.
+ * {@code chat_template} ({@link JinjaChatTemplate}).
+ *
+ * <p>Thread-safe, closing included: {@link #close()} waits for the calls in flight on other threads, then frees the
+ * native tokenizer; every call after it throws {@link IllegalStateException}. A tokenizer that came with a
+ * {@link TorchConsistencyModel} is closed by the model.
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(HfTokenizer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static boolean djlLoaded; // guarded by HfTokenizer.class
 
     private final HuggingFaceTokenizer tokenizer;
     private final Map<String, Integer> vocab;
@@ -34,6 +45,9 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private final int bosTokenId;
     private final Set<Integer> eosTokenIds;
     private final ChatTemplate chatTemplate;      // null when the checkpoint has none
+    /** Calls into the native tokenizer hold the read lock; {@link #close()} takes the write lock. */
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private volatile boolean closed;
 
     private HfTokenizer(HuggingFaceTokenizer tokenizer, Map<String, Integer> vocab, int bosTokenId,
                         Set<Integer> eosTokenIds, ChatTemplate chatTemplate) {
@@ -93,12 +107,59 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         ChatTemplate chatTemplate = JinjaChatTemplate.read(dir, addedTokens).orElse(null);
         HuggingFaceTokenizer djl;
         try {
-            djl = HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "true",
-                    "truncation", "false", "padding", "false"));
+            djl = newDjlTokenizer(file);
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException(file + ": cannot load tokenizer: " + e.getMessage(), e);
         }
         return new HfTokenizer(djl, vocab, bos, eos, chatTemplate);
+    }
+
+    /**
+     * DJL's tokenizer. The first one in the process loads DJL's native library, whose platform detection asks for the
+     * number of CUDA GPUs even though the tokenizer runs on the CPU; where a CUDA runtime is installed without a
+     * usable driver, DJL's {@code ai.djl.util.cuda.CudaUtils} logs "Failed to detect GPU count" at WARN (twice). No DJL
+     * property turns that off ({@code ai.djl.util.cuda.fork} forks a JVM instead), so CudaUtils' own logging switch
+     * (the one its {@code main} uses) is off for that first load, and back on afterwards. Nothing else changes: DJL
+     * still detects the platform the same way.
+     */
+    private static HuggingFaceTokenizer newDjlTokenizer(Path file) throws IOException {
+        Map<String, String> options = Map.of("addSpecialTokens", "true", "truncation", "false", "padding", "false");
+        synchronized (HfTokenizer.class) {
+            if (djlLoaded) {
+                return HuggingFaceTokenizer.newInstance(file, options);
+            }
+            Field logging = cudaUtilsLogging();
+            try {
+                setQuietly(logging, false);
+                HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(file, options);
+                djlLoaded = true;
+                return tokenizer;
+            } finally {
+                setQuietly(logging, true);
+            }
+        }
+    }
+
+    /** CudaUtils' private static {@code logging} flag, or null where it is not there (another DJL version). */
+    private static Field cudaUtilsLogging() {
+        try {
+            Field f = Class.forName("ai.djl.util.cuda.CudaUtils").getDeclaredField("logging");
+            f.setAccessible(true);
+            return f.getType() == boolean.class ? f : null;
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            LOG.debug("DJL's CudaUtils logging switch not found ({}): its GPU detection may log", e.toString());
+            return null;
+        }
+    }
+
+    private static void setQuietly(Field flag, boolean value) {
+        if (flag != null) {
+            try {
+                flag.setBoolean(null, value);
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                LOG.debug("cannot set DJL's CudaUtils logging switch: {}", e.toString());
+            }
+        }
     }
 
     private static Map<String, Integer> vocabulary(Path file, JsonNode root) {
@@ -130,12 +191,22 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     @Override
     public int[] encode(String text) {
-        return toInts(tokenizer.encode(text, true, false).getIds());
+        enter();
+        try {
+            return toInts(tokenizer.encode(text, true, false).getIds());
+        } finally {
+            exit();
+        }
     }
 
     @Override
     public int[] encodeWithoutSpecialTokens(String text) {
-        return toInts(tokenizer.encode(text, false, false).getIds());
+        enter();
+        try {
+            return toInts(tokenizer.encode(text, false, false).getIds());
+        } finally {
+            exit();
+        }
     }
 
     @Override
@@ -144,7 +215,12 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         for (int i = 0; i < ids.length; i++) {
             wide[i] = ids[i];
         }
-        return tokenizer.decode(wide, true);
+        enter();
+        try {
+            return tokenizer.decode(wide, true);
+        } finally {
+            exit();
+        }
     }
 
     private static int[] toInts(long[] ids) {
@@ -157,33 +233,69 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     @Override
     public int vocabSize() {
+        checkOpen();
         return vocabSize;
     }
 
     @Override
     public OptionalInt tokenId(String token) {
+        checkOpen();
         Integer id = vocab.get(token);
         return id == null ? OptionalInt.empty() : OptionalInt.of(id);
     }
 
     @Override
     public OptionalInt bosTokenId() {
+        checkOpen();
         return bosTokenId < 0 ? OptionalInt.empty() : OptionalInt.of(bosTokenId);
     }
 
     @Override
     public Set<Integer> eosTokenIds() {
+        checkOpen();
         return eosTokenIds;
     }
 
     @Override
     public Optional<ChatTemplate> chatTemplate() {
+        checkOpen();
         return Optional.ofNullable(chatTemplate);
     }
 
-    /** Releases the native tokenizer. */
+    /** Holds the native tokenizer for one call (the read lock). @throws IllegalStateException if closed */
+    private void enter() {
+        lifecycle.readLock().lock();
+        if (closed) {
+            lifecycle.readLock().unlock();
+            throw closedException();
+        }
+    }
+
+    private void exit() {
+        lifecycle.readLock().unlock();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw closedException();
+        }
+    }
+
+    private static IllegalStateException closedException() {
+        return new IllegalStateException("tokenizer is closed");
+    }
+
+    /** Waits for the calls in flight, then releases the native tokenizer. Idempotent. */
     @Override
     public void close() {
-        tokenizer.close();
+        lifecycle.writeLock().lock();
+        try {
+            if (!closed) {
+                closed = true;
+                tokenizer.close();
+            }
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
     }
 }

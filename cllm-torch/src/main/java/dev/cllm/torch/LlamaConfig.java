@@ -1,79 +1,61 @@
 package dev.cllm.torch;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.cllm.api.CheckpointException;
-
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashSet;
 import java.util.Objects;
 import java.util.Set;
 
 /**
- * The architecture of a LLaMA-family decoder, read from a Hugging Face {@code config.json}.
+ * The architecture of a LLaMA-family decoder: an immutable value, equal to another with the same components.
  *
  * <p>Supported: {@code LlamaForCausalLM}, {@code Qwen2ForCausalLM} (q/k/v bias) and {@code MistralForCausalLM}
  * without sliding-window attention. RoPE scaling of type {@code linear} and {@code llama3} is applied; other types are
- * refused. Build one in code with {@link #builder()}.
+ * refused. Read one from a Hugging Face {@code config.json} with {@link #read}, or build one with {@link #builder()};
+ * {@link LlamaConfigJson} holds the mapping to and from {@code config.json}.
+ *
+ * @param architecture      the Hugging Face class name, e.g. {@code LlamaForCausalLM}
+ * @param vocabSize         {@code vocab_size}
+ * @param hiddenSize        {@code hidden_size}, d
+ * @param intermediateSize  {@code intermediate_size}, the MLP width
+ * @param numLayers         {@code num_hidden_layers}
+ * @param numHeads          {@code num_attention_heads}
+ * @param numKvHeads        {@code num_key_value_heads}; 0 means {@code numHeads}
+ * @param headDim           {@code head_dim}; 0 means {@code hiddenSize / numHeads}
+ * @param maxPositions      {@code max_position_embeddings}: the context length
+ * @param rmsNormEps        {@code rms_norm_eps}
+ * @param ropeTheta         {@code rope_theta}
+ * @param ropeScaling       {@code rope_scaling}, or null for none
+ * @param tieWordEmbeddings whether the output projection is the embedding matrix
+ * @param qkvBias           whether the q, k and v projections have a bias (LLaMA's attention_bias, always for Qwen2)
+ * @param outputBias        whether the attention output projection has a bias (LLaMA's attention_bias; never for
+ *                          Qwen2)
+ * @param mlpBias           {@code mlp_bias}
+ * @param bosTokenId        the BOS id, or -1
+ * @param eosTokenIds       the EOS ids (may be empty)
+ * @param torchDtype        the checkpoint's declared storage dtype ({@code torch_dtype}), or null
  */
-public final class LlamaConfig {
+public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
+                          int numHeads, int numKvHeads, int headDim, int maxPositions, double rmsNormEps,
+                          double ropeTheta, RopeScaling ropeScaling, boolean tieWordEmbeddings, boolean qkvBias,
+                          boolean outputBias, boolean mlpBias, int bosTokenId, Set<Integer> eosTokenIds,
+                          String torchDtype) {
     static final String LLAMA = "LlamaForCausalLM";
     static final String QWEN2 = "Qwen2ForCausalLM";
     static final String MISTRAL = "MistralForCausalLM";
-    private static final Set<String> ARCHITECTURES = Set.of(LLAMA, QWEN2, MISTRAL);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    static final Set<String> ARCHITECTURES = Set.of(LLAMA, QWEN2, MISTRAL);
 
-    private final String architecture;
-    private final int vocabSize;
-    private final int hiddenSize;
-    private final int intermediateSize;
-    private final int numLayers;
-    private final int numHeads;
-    private final int numKvHeads;
-    private final int headDim;
-    private final int maxPositions;
-    private final double rmsNormEps;
-    private final double ropeTheta;
-    private final RopeScaling ropeScaling;
-    private final boolean tieWordEmbeddings;
-    private final boolean qkvBias;
-    private final boolean outputBias;
-    private final boolean mlpBias;
-    private final int bosTokenId;
-    private final Set<Integer> eosTokenIds;
-    private final String torchDtype;
-
-    private LlamaConfig(Builder b) {
-        this.architecture = b.architecture;
-        this.vocabSize = b.vocabSize;
-        this.hiddenSize = b.hiddenSize;
-        this.intermediateSize = b.intermediateSize;
-        this.numLayers = b.numLayers;
-        this.numHeads = b.numHeads;
-        this.numKvHeads = b.numKvHeads == 0 ? b.numHeads : b.numKvHeads;
-        this.headDim = b.headDim == 0 && b.numHeads > 0 ? b.hiddenSize / b.numHeads : b.headDim;
-        this.maxPositions = b.maxPositions;
-        this.rmsNormEps = b.rmsNormEps;
-        this.ropeTheta = b.ropeTheta;
-        this.ropeScaling = b.ropeScaling;
-        this.tieWordEmbeddings = b.tieWordEmbeddings;
-        this.qkvBias = b.qkvBias;
-        this.outputBias = b.outputBias;
-        this.mlpBias = b.mlpBias;
-        this.bosTokenId = b.bosTokenId;
-        this.eosTokenIds = Set.copyOf(b.eosTokenIds);
-        this.torchDtype = b.torchDtype;
-        validate();
-    }
-
-    private void validate() {
+    /**
+     * Fills in the defaults ({@code numKvHeads} and {@code headDim} of 0) and validates.
+     *
+     * @throws IllegalArgumentException naming the invalid field by its {@code config.json} name
+     */
+    public LlamaConfig {
+        Objects.requireNonNull(architecture, "architecture");
+        numKvHeads = numKvHeads == 0 ? numHeads : numKvHeads;
+        headDim = headDim == 0 && numHeads > 0 ? hiddenSize / numHeads : headDim;
+        eosTokenIds = Set.copyOf(eosTokenIds);
         if (!ARCHITECTURES.contains(architecture)) {
-            throw new IllegalArgumentException("unsupported architecture '" + architecture + "' (supported: "
-                    + String.join(", ", ARCHITECTURES.stream().sorted().toList()) + ")");
+            throw unsupportedArchitecture(architecture);
         }
         positive("vocab_size", vocabSize);
         positive("hidden_size", hiddenSize);
@@ -106,6 +88,11 @@ public final class LlamaConfig {
         }
     }
 
+    static IllegalArgumentException unsupportedArchitecture(String architecture) {
+        return new IllegalArgumentException("unsupported architecture '" + architecture + "' (supported: "
+                + String.join(", ", ARCHITECTURES.stream().sorted().toList()) + ")");
+    }
+
     private static void positive(String field, int value) {
         if (value <= 0) {
             throw new IllegalArgumentException(field + " must be positive, got " + value);
@@ -113,279 +100,22 @@ public final class LlamaConfig {
     }
 
     /**
-     * Reads and validates {@code config.json}.
+     * Reads and validates {@code config.json} ({@link LlamaConfigJson#read}).
      *
-     * @throws CheckpointException naming the file and the missing, ill-typed or unsupported field
+     * @throws dev.cllm.api.CheckpointException naming the file and the missing, ill-typed or unsupported field
      */
     public static LlamaConfig read(Path configJson) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readAllBytes(configJson));
-        } catch (IOException e) {
-            throw new CheckpointException(configJson + ": cannot read config: " + e.getMessage(), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new CheckpointException(configJson + ": not a JSON object");
-        }
-        try {
-            return fromJson(root);
-        } catch (IllegalArgumentException e) {
-            throw new CheckpointException(configJson + ": " + e.getMessage(), e);
-        }
+        return LlamaConfigJson.read(configJson);
     }
 
-    /** Parses a config.json tree. @throws IllegalArgumentException naming the bad field */
-    static LlamaConfig fromJson(JsonNode root) {
-        Builder b = builder();
-        String architecture = architectureOf(root);
-        if (!ARCHITECTURES.contains(architecture)) {
-            throw new IllegalArgumentException("unsupported architecture '" + architecture + "' (supported: "
-                    + String.join(", ", ARCHITECTURES.stream().sorted().toList()) + ")");
-        }
-        b.architecture(architecture);
-        b.vocabSize(requiredInt(root, "vocab_size"))
-                .hiddenSize(requiredInt(root, "hidden_size"))
-                .intermediateSize(requiredInt(root, "intermediate_size"))
-                .numLayers(requiredInt(root, "num_hidden_layers"))
-                .numHeads(requiredInt(root, "num_attention_heads"))
-                .numKvHeads(optionalInt(root, "num_key_value_heads", 0))
-                .headDim(optionalInt(root, "head_dim", 0))
-                .maxPositions(requiredInt(root, "max_position_embeddings"))
-                .rmsNormEps(optionalDouble(root, "rms_norm_eps", 1e-6))
-                .ropeTheta(optionalDouble(root, "rope_theta", 10000.0))
-                .ropeScaling(RopeScaling.fromJson(root.get("rope_scaling")))
-                .tieWordEmbeddings(optionalBoolean(root, "tie_word_embeddings", false))
-                .bosTokenId(optionalInt(root, "bos_token_id", -1))
-                .eosTokenIds(eosIds(root.get("eos_token_id")))
-                .torchDtype(root.path("torch_dtype").asText(null));
-        String act = root.path("hidden_act").asText("silu");
-        if (!act.equals("silu")) {
-            throw new IllegalArgumentException("unsupported hidden_act '" + act + "' (only silu)");
-        }
-        boolean qwen = b.architecture.equals(QWEN2);
-        boolean attentionBias = optionalBoolean(root, "attention_bias", false);
-        b.qkvBias(qwen || attentionBias).outputBias(!qwen && attentionBias)
-                .mlpBias(optionalBoolean(root, "mlp_bias", false));
-        if (b.architecture.equals(MISTRAL) || qwen) {
-            JsonNode window = root.get("sliding_window");
-            boolean used = qwen ? optionalBoolean(root, "use_sliding_window", false)
-                    : window != null && !window.isNull();
-            if (used && window != null && window.isNumber() && window.asInt() < b.maxPositions) {
-                throw new IllegalArgumentException("sliding_window " + window.asInt()
-                        + " is not supported (full attention only)");
-            }
-        }
-        return b.build();
-    }
-
-    private static String architectureOf(JsonNode root) {
-        JsonNode archs = root.get("architectures");
-        if (archs == null || !archs.isArray() || archs.isEmpty()) {
-            String type = root.path("model_type").asText("");
-            return switch (type) {
-                case "llama" -> LLAMA;
-                case "qwen2" -> QWEN2;
-                case "mistral" -> MISTRAL;
-                default -> throw new IllegalArgumentException("missing field 'architectures' (and model_type '"
-                        + type + "' is not one of llama, qwen2, mistral)");
-            };
-        }
-        return archs.get(0).asText();
-    }
-
-    private static Set<Integer> eosIds(JsonNode node) {
-        Set<Integer> out = new LinkedHashSet<>();
-        if (node == null || node.isNull()) {
-            return out;
-        }
-        if (node.isArray()) {
-            for (JsonNode n : node) {
-                out.add(asInt("eos_token_id", n));
-            }
-        } else {
-            out.add(asInt("eos_token_id", node));
-        }
-        return out;
-    }
-
-    static int requiredInt(JsonNode root, String field) {
-        JsonNode n = root.get(field);
-        if (n == null || n.isNull()) {
-            throw new IllegalArgumentException("missing field '" + field + "'");
-        }
-        return asInt(field, n);
-    }
-
-    static int optionalInt(JsonNode root, String field, int fallback) {
-        JsonNode n = root.get(field);
-        return n == null || n.isNull() ? fallback : asInt(field, n);
-    }
-
-    private static int asInt(String field, JsonNode n) {
-        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
-            throw new IllegalArgumentException("field '" + field + "' must be an integer, got " + n);
-        }
-        return n.intValue();
-    }
-
-    static double optionalDouble(JsonNode root, String field, double fallback) {
-        JsonNode n = root.get(field);
-        if (n == null || n.isNull()) {
-            return fallback;
-        }
-        if (!n.isNumber()) {
-            throw new IllegalArgumentException("field '" + field + "' must be a number, got " + n);
-        }
-        return n.doubleValue();
-    }
-
-    static boolean optionalBoolean(JsonNode root, String field, boolean fallback) {
-        JsonNode n = root.get(field);
-        if (n == null || n.isNull()) {
-            return fallback;
-        }
-        if (!n.isBoolean()) {
-            throw new IllegalArgumentException("field '" + field + "' must be true or false, got " + n);
-        }
-        return n.booleanValue();
-    }
-
-    /** This config as a Hugging Face {@code config.json} tree (what {@link #read} reads back). */
-    public ObjectNode toJson() {
-        ObjectNode o = JSON.createObjectNode();
-        o.putArray("architectures").add(architecture);
-        o.put("model_type", switch (architecture) {
-            case QWEN2 -> "qwen2";
-            case MISTRAL -> "mistral";
-            default -> "llama";
-        });
-        o.put("vocab_size", vocabSize);
-        o.put("hidden_size", hiddenSize);
-        o.put("intermediate_size", intermediateSize);
-        o.put("num_hidden_layers", numLayers);
-        o.put("num_attention_heads", numHeads);
-        o.put("num_key_value_heads", numKvHeads);
-        o.put("head_dim", headDim);
-        o.put("max_position_embeddings", maxPositions);
-        o.put("rms_norm_eps", rmsNormEps);
-        o.put("rope_theta", ropeTheta);
-        if (ropeScaling != null) {
-            o.set("rope_scaling", ropeScaling.toJson());
-        } else {
-            o.putNull("rope_scaling");
-        }
-        o.put("hidden_act", "silu");
-        o.put("tie_word_embeddings", tieWordEmbeddings);
-        if (architecture.equals(QWEN2)) {
-            if (!qkvBias || outputBias) {
-                throw new IllegalStateException("Qwen2 checkpoints have q/k/v bias and no output bias");
-            }
-        } else {
-            if (qkvBias != outputBias) {
-                throw new IllegalStateException(architecture + " has bias on all attention projections or none");
-            }
-            o.put("attention_bias", qkvBias);
-        }
-        o.put("mlp_bias", mlpBias);
-        if (bosTokenId >= 0) {
-            o.put("bos_token_id", bosTokenId);
-        }
-        if (eosTokenIds.size() == 1) {
-            o.put("eos_token_id", eosTokenIds.iterator().next());
-        } else if (!eosTokenIds.isEmpty()) {
-            ArrayNode a = o.putArray("eos_token_id");
-            eosTokenIds.stream().sorted().forEach(a::add);
-        }
-        if (torchDtype != null) {
-            o.put("torch_dtype", torchDtype);
-        }
-        return o;
-    }
-
-    /** Writes {@link #toJson()} to {@code file}, pretty-printed. */
+    /**
+     * Writes this config as a Hugging Face {@code config.json} (what {@link #read} reads back), pretty-printed.
+     *
+     * @throws IllegalStateException if {@code config.json} cannot express it: a Qwen2 config without q/k/v bias or with
+     *                               an output bias, or another architecture with bias on some attention projections only
+     */
     public void write(Path file) throws IOException {
-        Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(toJson()) + "\n");
-    }
-
-    public String architecture() {
-        return architecture;
-    }
-
-    public int vocabSize() {
-        return vocabSize;
-    }
-
-    public int hiddenSize() {
-        return hiddenSize;
-    }
-
-    public int intermediateSize() {
-        return intermediateSize;
-    }
-
-    public int numLayers() {
-        return numLayers;
-    }
-
-    public int numHeads() {
-        return numHeads;
-    }
-
-    public int numKvHeads() {
-        return numKvHeads;
-    }
-
-    public int headDim() {
-        return headDim;
-    }
-
-    public int maxPositions() {
-        return maxPositions;
-    }
-
-    public double rmsNormEps() {
-        return rmsNormEps;
-    }
-
-    public double ropeTheta() {
-        return ropeTheta;
-    }
-
-    /** The RoPE scaling, or null when none is configured. */
-    public RopeScaling ropeScaling() {
-        return ropeScaling;
-    }
-
-    public boolean tieWordEmbeddings() {
-        return tieWordEmbeddings;
-    }
-
-    /** Whether the q, k and v projections have a bias (LLaMA's attention_bias, always for Qwen2). */
-    public boolean qkvBias() {
-        return qkvBias;
-    }
-
-    /** Whether the attention output projection has a bias (LLaMA's attention_bias; never for Qwen2). */
-    public boolean outputBias() {
-        return outputBias;
-    }
-
-    public boolean mlpBias() {
-        return mlpBias;
-    }
-
-    /** The BOS id, or -1. */
-    public int bosTokenId() {
-        return bosTokenId;
-    }
-
-    public Set<Integer> eosTokenIds() {
-        return eosTokenIds;
-    }
-
-    /** The checkpoint's declared storage dtype ({@code torch_dtype}), or null. */
-    public String torchDtype() {
-        return torchDtype;
+        LlamaConfigJson.write(this, file);
     }
 
     /** Weights in the model (tied matrices counted once). */
@@ -404,6 +134,7 @@ public final class LlamaConfig {
         return numLayers * perLayer + d + embed + (tieWordEmbeddings ? 0 : embed);
     }
 
+    /** A builder holding this config's values. */
     public Builder toBuilder() {
         return builder().architecture(architecture).vocabSize(vocabSize).hiddenSize(hiddenSize)
                 .intermediateSize(intermediateSize).numLayers(numLayers).numHeads(numHeads).numKvHeads(numKvHeads)
@@ -419,16 +150,6 @@ public final class LlamaConfig {
      */
     public static Builder builder() {
         return new Builder();
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof LlamaConfig c && toJson().equals(c.toJson());
-    }
-
-    @Override
-    public int hashCode() {
-        return toJson().hashCode();
     }
 
     @Override
@@ -570,7 +291,9 @@ public final class LlamaConfig {
 
         /** @throws IllegalArgumentException naming the invalid field */
         public LlamaConfig build() {
-            return new LlamaConfig(this);
+            return new LlamaConfig(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads,
+                    numKvHeads, headDim, maxPositions, rmsNormEps, ropeTheta, ropeScaling, tieWordEmbeddings, qkvBias,
+                    outputBias, mlpBias, bosTokenId, eosTokenIds, torchDtype);
         }
     }
 }

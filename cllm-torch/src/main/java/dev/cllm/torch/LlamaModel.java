@@ -1,34 +1,23 @@
 package dev.cllm.torch;
 
 import dev.cllm.api.CheckpointException;
+import dev.cllm.torch.LlamaWeights.Layer;
+import dev.cllm.torch.LlamaWeights.Projection;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DoubleOptional;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.SplittableRandom;
-import java.util.TreeSet;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
-import static org.bytedeco.pytorch.global.torch.cat;
 import static org.bytedeco.pytorch.global.torch.embedding;
 import static org.bytedeco.pytorch.global.torch.fbgemm_linear_fp16_weight_fp32_activation;
-import static org.bytedeco.pytorch.global.torch.fbgemm_pack_gemm_matrix_fp16;
 import static org.bytedeco.pytorch.global.torch.linear;
 import static org.bytedeco.pytorch.global.torch.mv;
 import static org.bytedeco.pytorch.global.torch.ones;
@@ -40,88 +29,51 @@ import static org.bytedeco.pytorch.global.torch.silu;
  * A LLaMA-family decoder on libtorch: RMSNorm, rotary embeddings (Hugging Face rotate-half convention), grouped-query
  * attention, SwiGLU MLP, tied or untied output projection, optional biases.
  *
- * <p>Owns its weights; {@link #close()} frees them. The weight layout is fixed once at load time: q, k and v
- * projections are fused into one matrix {@code wqkv}, the gate and up projections into {@code w13}; Hugging Face
- * names appear only in {@link HfNames}. Forward passes are thread-safe (weights are only read).
+ * <p>Owns its weights ({@link LlamaWeights}, built by {@link LlamaLoader} in the layout fixed at load: q, k and v
+ * fused into {@code wqkv}, gate and up into {@code w13}); {@link #close()} frees them. Forward passes are thread-safe
+ * (weights are only read). {@link #close()} waits for the passes of {@link TorchConsistencyModel} sessions in flight;
+ * {@link #logits} and {@link #weights()} are for the model's owner (a trainer), who must not close it meanwhile.
+ *
+ * <p>The kernel of the weight projections ({@link #gemm()}) is fixed at load by {@link TorchOptions#gemm()}.
+ * {@link CpuGemm#FBGEMM_FP16} multiplies with fp16 copies of the weights packed at load: a snapshot that does not see
+ * later changes to {@link #weights()}. A model whose weights will change (training) must be loaded with
+ * {@link CpuGemm#BLAS}, which computes with the weights themselves and is differentiable.
  */
 public final class LlamaModel implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(LlamaModel.class);
-
     private final LlamaConfig config;
     private final Device device;
     private final ScalarType dtype;
-    private final Tensor embed;    // [V, D]
-    private final Layer[] layers;
-    private final Tensor norm;     // [D]
-    private final Tensor lmHead;   // [V, D]; the same tensor as embed when tied
+    private final LlamaWeights w;
     private final Tensor ropeCos;  // [maxPos, hd]
     private final Tensor ropeSin;  // [maxPos, hd], first half negated: rotate_half folded into the table
     private final long[] normShape;
     private final DoubleOptional eps;
     private final TensorOptions boolOptions;
     private final boolean gemvFastPath;
-    /** Projection weight -> its FBGEMM fp16 packing ({@link CpuGemm#FBGEMM_FP16}); empty when BLAS runs them. */
-    private final Map<Tensor, Tensor> packedFp16 = new IdentityHashMap<>();
+    private final String deviceName;
     /** Forward passes hold the read lock; {@link #close()} takes the write lock, so weights are never freed mid-pass. */
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
-    /** One transformer block's weights (fused layout). Biases are null when absent. */
-    record Layer(Tensor attnNorm, Tensor wqkv, Tensor bqkv, Tensor wo, Tensor bo,
-                 Tensor mlpNorm, Tensor w13, Tensor b13, Tensor w2, Tensor b2) {
-        List<Tensor> tensors() {
-            List<Tensor> out = new ArrayList<>(Arrays.asList(attnNorm, wqkv, bqkv, wo, bo, mlpNorm, w13, b13, w2, b2));
-            out.removeIf(t -> t == null);
-            return out;
-        }
-    }
-
-    private LlamaModel(LlamaConfig config, Device device, ScalarType dtype, Tensor embed, Layer[] layers, Tensor norm,
-                       Tensor lmHead, boolean packFp16) {
+    private LlamaModel(LlamaConfig config, Device device, ScalarType dtype, LlamaWeights weights) {
         this.config = config;
         this.device = Tensors.own(device);
         this.dtype = dtype;
-        this.embed = embed;
-        this.layers = layers;
-        this.norm = norm;
-        this.lmHead = lmHead;
+        this.w = weights;
         this.normShape = new long[]{config.hiddenSize()};
         this.eps = Tensors.own(new DoubleOptional(config.rmsNormEps()));
         this.boolOptions = Tensors.own(Tensors.options(ScalarType.Bool, device));
         this.gemvFastPath = !device.is_cuda() && dtype == ScalarType.Float;
+        this.deviceName = device.str().getString();
         Rope rope = new Rope(config);
         TensorOptions tableOptions = Tensors.options(dtype, device);
         try (PointerScope scope = new PointerScope()) {
             this.ropeCos = Tensors.own(rope.cosTable(tableOptions));
             this.ropeSin = Tensors.own(rope.signedSinTable(tableOptions));
         }
-        if (packFp16) {
-            packFp16Weights();
-        }
     }
 
-    /** Packs every projection weight for FBGEMM's fp16 GEMM; on failure (a CPU FBGEMM does not support) stays BLAS. */
-    private void packFp16Weights() {
-        List<Tensor> projections = new ArrayList<>();
-        for (Layer l : layers) {
-            projections.addAll(List.of(l.wqkv(), l.wo(), l.w13(), l.w2()));
-        }
-        projections.add(lmHead);
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            for (Tensor w : projections) {
-                packedFp16.put(w, Tensors.own(fbgemm_pack_gemm_matrix_fp16(w.contiguous())));
-            }
-        } catch (RuntimeException e) {
-            packedFp16.values().forEach(Tensors::release);
-            packedFp16.clear();
-            LOG.warn("FBGEMM fp16 GEMM unavailable ({}); projections run in OpenBLAS", e.getMessage());
-        }
-    }
-
-    /** The kernel the projections of decoding passes run in: {@link CpuGemm#FBGEMM_FP16} or {@link CpuGemm#BLAS}. */
-    public CpuGemm gemm() {
-        return packedFp16.isEmpty() ? CpuGemm.BLAS : CpuGemm.FBGEMM_FP16;
-    }
+    // ------------------------------------------------------------------------------------------------ loading
 
     /**
      * Loads the weights of a Hugging Face checkpoint directory ({@code model.safetensors} or a sharded index).
@@ -131,40 +83,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public static LlamaModel load(Path dir, LlamaConfig config, TorchOptions options) {
         try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(dir)) {
-            return fromWeights(config, new WeightSource() {
-                @Override
-                public Set<String> names() {
-                    return weights.names();
-                }
-
-                @Override
-                public long[] shape(String name) {
-                    return weights.info(name).shape().stream().mapToLong(Long::longValue).toArray();
-                }
-
-                @Override
-                public boolean isFloating(String name) {
-                    return switch (weights.info(name).dtype()) {
-                        case F16, BF16, F32, F64 -> true;
-                        default -> false;
-                    };
-                }
-
-                @Override
-                public String dtypeName(String name) {
-                    return weights.info(name).dtype().name();
-                }
-
-                @Override
-                public Tensor read(String name) {
-                    return weights.read(name);
-                }
-
-                @Override
-                public String locate(String name) {
-                    return weights.fileOf(name).toString();
-                }
-            }, options);
+            return create(config, LlamaLoader.checkpoint(weights), options);
         }
     }
 
@@ -173,37 +92,7 @@ public final class LlamaModel implements AutoCloseable {
      * copied, the map stays the caller's.
      */
     public static LlamaModel fromHfWeights(LlamaConfig config, Map<String, Tensor> weights, TorchOptions options) {
-        return fromWeights(config, new WeightSource() {
-            @Override
-            public Set<String> names() {
-                return weights.keySet();
-            }
-
-            @Override
-            public long[] shape(String name) {
-                return weights.get(name).shape();
-            }
-
-            @Override
-            public boolean isFloating(String name) {
-                return FLOATING.contains(weights.get(name).scalar_type().intern());
-            }
-
-            @Override
-            public String dtypeName(String name) {
-                return String.valueOf(weights.get(name).scalar_type().intern());
-            }
-
-            @Override
-            public Tensor read(String name) {
-                return weights.get(name);
-            }
-
-            @Override
-            public String locate(String name) {
-                return "in-memory weights";
-            }
-        }, options);
+        return create(config, LlamaLoader.map(weights), options);
     }
 
     /**
@@ -215,141 +104,19 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    /** Where weights come from: a checkpoint or a map. */
-    interface WeightSource {
-        Set<String> names();
-
-        long[] shape(String name);
-
-        /** Whether the stored tensor is floating point (F32, F16, BF16, F64). */
-        boolean isFloating(String name);
-
-        /** What the stored dtype is called, for messages. */
-        String dtypeName(String name);
-
-        Tensor read(String name);
-
-        /** Where tensor {@code name} lives, for messages: its file, or the source as a whole. */
-        String locate(String name);
-    }
-
-    private static LlamaModel fromWeights(LlamaConfig config, WeightSource source, TorchOptions options) {
+    private static LlamaModel create(LlamaConfig config, LlamaLoader.WeightSource source, TorchOptions options) {
         TorchRuntime.ensureLoaded();
         Device device = options.resolveDevice();
         ScalarType dtype = options.dtype().scalarType(device.is_cuda());
         if (!device.is_cuda()) {
-            TorchRuntime.useDefaultsFor(dtype);
+            TorchRuntime.threadsForLoad(dtype);
         }
-        Map<String, long[]> expected = HfNames.expectedShapes(config);
-        for (Map.Entry<String, long[]> e : expected.entrySet()) {
-            String name = e.getKey();
-            if (!source.names().contains(name)) {
-                throw new CheckpointException(source.locate(name) + ": missing tensor '" + name + "' (expected "
-                        + "shape " + Arrays.toString(e.getValue()) + " for " + config + ")");
-            }
-            long[] shape = source.shape(name);
-            if (!Arrays.equals(shape, e.getValue())) {
-                throw new CheckpointException(source.locate(name) + ": tensor '" + name + "' has shape "
-                        + Arrays.toString(shape) + ", expected " + Arrays.toString(e.getValue())
-                        + " from config.json");
-            }
-            if (!source.isFloating(name)) {
-                throw new CheckpointException(source.locate(name) + ": tensor '" + name + "' has dtype "
-                        + source.dtypeName(name) + "; expected F32, F16 or BF16");
-            }
-        }
-        Set<String> unexpected = new TreeSet<>(source.names());
-        unexpected.removeAll(expected.keySet());
-        unexpected.removeIf(HfNames::isIgnorable);
-        if (!unexpected.isEmpty()) {
-            LOG.warn("ignoring {} tensor(s) the architecture does not use: {}", unexpected.size(), unexpected);
-        }
-
-        TensorOptions target = Tensors.options(dtype, device);
-        Loader loader = new Loader(source, target);
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            Tensor embed = loader.one(HfNames.EMBED);
-            Layer[] layers = new Layer[config.numLayers()];
-            for (int l = 0; l < layers.length; l++) {
-                layers[l] = new Layer(
-                        loader.one(HfNames.layer(l, HfNames.ATTN_NORM)),
-                        loader.fused(l, HfNames.Q, HfNames.K, HfNames.V, HfNames.WEIGHT),
-                        config.qkvBias() ? loader.fused(l, HfNames.Q, HfNames.K, HfNames.V, HfNames.BIAS) : null,
-                        loader.one(HfNames.layer(l, HfNames.O + HfNames.WEIGHT)),
-                        config.outputBias() ? loader.one(HfNames.layer(l, HfNames.O + HfNames.BIAS)) : null,
-                        loader.one(HfNames.layer(l, HfNames.MLP_NORM)),
-                        loader.fused(l, HfNames.GATE, HfNames.UP, null, HfNames.WEIGHT),
-                        config.mlpBias() ? loader.fused(l, HfNames.GATE, HfNames.UP, null, HfNames.BIAS) : null,
-                        loader.one(HfNames.layer(l, HfNames.DOWN + HfNames.WEIGHT)),
-                        config.mlpBias() ? loader.one(HfNames.layer(l, HfNames.DOWN + HfNames.BIAS)) : null);
-            }
-            Tensor norm = loader.one(HfNames.FINAL_NORM);
-            Tensor lmHead = config.tieWordEmbeddings() ? embed : loader.one(HfNames.LM_HEAD);
-            boolean packFp16 = !device.is_cuda() && dtype == ScalarType.Float
-                    && (options.gemm() == CpuGemm.FBGEMM_FP16
-                    || options.gemm() == CpuGemm.AUTO && halfPrecisionProjections(config, source));
-            return new LlamaModel(config, device, dtype, embed, layers, norm, lmHead, packFp16);
+        LlamaWeights weights = LlamaLoader.load(config, source, device, dtype, options.gemm());
+        try {
+            return new LlamaModel(config, device, dtype, weights);
         } catch (RuntimeException e) {
-            loader.releaseAll(); // a load that fails part-way frees what it already read
+            weights.close();
             throw e;
-        }
-    }
-
-    /** Whether every weight matrix (norms aside) is stored as bf16 or fp16, so an fp16 copy loses nothing that matters. */
-    private static boolean halfPrecisionProjections(LlamaConfig config, WeightSource source) {
-        for (String name : HfNames.expectedShapes(config).keySet()) {
-            if (!HfNames.isNorm(name) && !HfNames.isBias(name)
-                    && !Set.of("BF16", "F16", "BFloat16", "Half").contains(source.dtypeName(name))) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static final Set<ScalarType> FLOATING = Set.of(ScalarType.Float, ScalarType.Half, ScalarType.BFloat16,
-            ScalarType.Double);
-
-    /** Reads checked tensors, converts them to the compute dtype and device, and takes ownership. */
-    private static final class Loader {
-        private final WeightSource source;
-        private final TensorOptions target;
-        private final List<Tensor> owned = new ArrayList<>();
-
-        Loader(WeightSource source, TensorOptions target) {
-            this.source = source;
-            this.target = target;
-        }
-
-        Tensor one(String name) {
-            return keep(convert(read(name)));
-        }
-
-        private Tensor keep(Tensor t) {
-            owned.add(Tensors.own(t));
-            return t;
-        }
-
-        void releaseAll() {
-            owned.forEach(Tensors::release);
-            owned.clear();
-        }
-
-        /** Concatenates {@code layers.l.<a|b|c><suffix>} along dim 0 (c may be null). */
-        Tensor fused(int l, String a, String b, String c, String suffix) {
-            TensorVector parts = c == null
-                    ? new TensorVector(read(HfNames.layer(l, a + suffix)), read(HfNames.layer(l, b + suffix)))
-                    : new TensorVector(read(HfNames.layer(l, a + suffix)), read(HfNames.layer(l, b + suffix)),
-                    read(HfNames.layer(l, c + suffix)));
-            return keep(convert(cat(parts, 0)));
-        }
-
-        private Tensor read(String name) {
-            return source.read(name);
-        }
-
-        private Tensor convert(Tensor t) {
-            // always a fresh tensor (copy=true), never a view of the caller's weights
-            return t.to(target, false, true, null).contiguous();
         }
     }
 
@@ -381,7 +148,7 @@ public final class LlamaModel implements AutoCloseable {
         checkOpen();
         Tensor cos = ropeCos.index_select(0, positions).unsqueeze(1);   // [T, 1, hd]
         Tensor sin = ropeSin.index_select(0, positions).unsqueeze(1);   // [T, 1, hd]
-        return run(ids, null, 0, cos, sin, mask, false, false);
+        return transformer(ids, null, 0, cos, sin, mask, false, false);
     }
 
     /**
@@ -400,7 +167,7 @@ public final class LlamaModel implements AutoCloseable {
         // T new queries over pos + T keys: query i may see keys 0..pos+i. is_causal aligns top-left, which is only
         // right when pos == 0, so other cases need the explicit mask.
         Tensor mask = t > 1 && pos > 0 ? ones(new long[]{t, pos + t}, boolOptions).tril(pos) : null; // [T, pos+T]
-        return run(ids, cache, pos, cos, sin, mask, t > 1 && pos == 0, lastOnly);
+        return transformer(ids, cache, pos, cos, sin, mask, t > 1 && pos == 0, lastOnly);
     }
 
     /**
@@ -425,38 +192,45 @@ public final class LlamaModel implements AutoCloseable {
         int width = pos + s;
         byte[] bits = new byte[s * width];                            // every node sees the committed positions
         for (int i = 0; i < s; i++) {
-            java.util.Arrays.fill(bits, i * width, i * width + pos, (byte) 1);
+            Arrays.fill(bits, i * width, i * width + pos, (byte) 1);
             for (int j = 0; j < s; j++) {
                 bits[i * width + pos + j] = (byte) (ancestors[i * s + j] ? 1 : 0);
             }
         }
         Tensor mask = Tensors.bytes(bits, s, width).to(device, ScalarType.Bool);   // [S, pos + S]
-        return run(ids, cache, pos, cos, sin, mask, false, false);
+        return transformer(ids, cache, pos, cos, sin, mask, false, false);
     }
 
-    private Tensor run(Tensor ids, KvCache cache, int pos, Tensor cos, Tensor sin, Tensor mask, boolean causal,
-                       boolean lastOnly) {
+    /**
+     * Embedding, the blocks (each: x + attention(norm(x)), then x + mlp(norm(x))), the final norm and the output
+     * projection. {@code cos}, {@code sin} are the rotary tables at the tokens' positions; the attention mask is
+     * {@code mask} when given, else causal when {@code causal}, else none (one token sees everything cached).
+     */
+    private Tensor transformer(Tensor ids, KvCache cache, int pos, Tensor cos, Tensor sin, Tensor mask,
+                               boolean causal, boolean lastOnly) {
         long batch = ids.size(0);
         long t = ids.size(1);
-        Tensor x = embedding(embed, ids);                              // [B, T, D]
-        for (int l = 0; l < layers.length; l++) {
-            x = attention(l, x, batch, t, cos, sin, cache, pos, mask, causal);
-            x = mlp(layers[l], x);
+        Tensor x = embedding(w.embed, ids);                                          // [B, T, D]
+        for (int l = 0; l < w.layers.length; l++) {
+            Layer layer = w.layers[l];
+            Tensor h = attention(l, rmsNorm(x, layer.attnNorm()), batch, t, cos, sin, cache, pos, mask, causal);
+            x = x.add(h);                                                            // [B, T, D]
+            x = x.add(mlp(layer, rmsNorm(x, layer.mlpNorm())));                      // [B, T, D]
         }
         if (lastOnly && t > 1) {
-            x = x.narrow(1, t - 1, 1);                                 // [B, 1, D]
+            x = x.narrow(1, t - 1, 1);                                               // [B, 1, D]
         }
-        return project(rmsNorm(x, norm), lmHead, null);                // [B, T, V]
+        return project(rmsNorm(x, w.norm), w.lmHead);                                // [B, T, V]
     }
 
+    /** Grouped-query attention over the normed input {@code x}, writing this block's keys and values to the cache. */
     private Tensor attention(int l, Tensor x, long batch, long t, Tensor cos, Tensor sin, KvCache cache, int pos,
                              Tensor mask, boolean causal) {
-        Layer w = layers[l];
+        Layer layer = w.layers[l];
         int h = config.numHeads();
         int kvh = config.numKvHeads();
         int hd = config.headDim();
-        Tensor hidden = rmsNorm(x, w.attnNorm);                                      // [B, T, D]
-        Tensor qkv = project(hidden, w.wqkv, w.bqkv).view(batch, t, h + 2L * kvh, hd); // [B, T, H+2Hkv, hd]
+        Tensor qkv = project(x, layer.wqkv()).view(batch, t, h + 2L * kvh, hd);       // [B, T, H+2Hkv, hd]
         Tensor qk = rope(qkv.narrow(2, 0, h + kvh), cos, sin);                       // [B, T, H+Hkv, hd]
         Tensor q = qk.narrow(2, 0, h).transpose(1, 2);                               // [B, H, T, hd]
         Tensor k = qk.narrow(2, h, kvh).transpose(1, 2);                             // [B, Hkv, T, hd]
@@ -471,15 +245,15 @@ public final class LlamaModel implements AutoCloseable {
                 mask == null ? new TensorOptional() : new TensorOptional(mask), 0.0, causal,
                 new DoubleOptional(), h != kvh);                                     // [B, H, T, hd]
         Tensor merged = o.transpose(1, 2).reshape(batch, t, (long) h * hd);          // [B, T, H*hd]
-        return x.add(project(merged, w.wo, w.bo));                                   // [B, T, D]
+        return project(merged, layer.wo());                                          // [B, T, D]
     }
 
-    private Tensor mlp(Layer w, Tensor x) {
+    /** SwiGLU over the normed input {@code x}: w2(silu(gate) * up), gate and up from the fused {@code w13}. */
+    private Tensor mlp(Layer layer, Tensor x) {
         long ffn = config.intermediateSize();
-        Tensor hidden = rmsNorm(x, w.mlpNorm);                                       // [B, T, D]
-        Tensor gateUp = project(hidden, w.w13, w.b13);                               // [B, T, 2F]
+        Tensor gateUp = project(x, layer.w13());                                     // [B, T, 2F]
         Tensor act = silu(gateUp.narrow(-1, 0, ffn)).mul(gateUp.narrow(-1, ffn, ffn)); // [B, T, F]
-        return x.add(project(act, w.w2, w.b2));                                      // [B, T, D]
+        return project(act, layer.w2());                                             // [B, T, D]
     }
 
     /** x·cos + rotate_half(x)·sin, with rotate_half(x) = [-x2, x1] = roll(x, half) · [-1.., +1..] folded into sin. */
@@ -493,29 +267,37 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * {@code x · wᵀ + b}. One fp32 row on CPU goes through {@code mv}: OpenBLAS's GEMM with a single row is several
-     * times slower than its GEMV.
+     * {@code x · wᵀ + b} in the kernel fixed at load: FBGEMM's fp16 GEMM when the projection carries a packed copy;
+     * else OpenBLAS, where one fp32 row on CPU goes through {@code mv} (its GEMM with a single row is several times
+     * slower than its GEMV).
      */
-    private Tensor project(Tensor x, Tensor w, Tensor b) {
-        Tensor packed = packedFp16.isEmpty() ? null : packedFp16.get(w);
-        if (packed != null && !w.requires_grad()) {
-            return fbgemm_linear_fp16_weight_fp32_activation(x, packed,
-                    b == null ? new TensorOptional() : new TensorOptional(b));
+    private Tensor project(Tensor x, Projection p) {
+        if (p.packed() != null) {
+            return fbgemm_linear_fp16_weight_fp32_activation(x, p.packed(),
+                    p.b() == null ? new TensorOptional() : new TensorOptional(p.b()));
         }
-        long in = w.size(1);
+        long in = p.w().size(1);
         if (gemvFastPath && x.numel() == in) {
             long[] shape = x.shape();
-            shape[shape.length - 1] = w.size(0);
-            Tensor y = mv(w, x.reshape(in));
-            return (b == null ? y : y.add(b)).view(shape);
+            shape[shape.length - 1] = p.w().size(0);
+            Tensor y = mv(p.w(), x.reshape(in));
+            return (p.b() == null ? y : y.add(p.b())).view(shape);
         }
-        return b == null ? linear(x, w) : linear(x, w, new TensorOptional(b));
+        return p.b() == null ? linear(x, p.w()) : linear(x, p.w(), new TensorOptional(p.b()));
     }
 
     // ------------------------------------------------------------------------------------------------ accessors
 
     public LlamaConfig config() {
         return config;
+    }
+
+    /**
+     * The kernel the weight projections run in, fixed at load: {@link CpuGemm#FBGEMM_FP16} (packed fp16 copies of the
+     * weights) or {@link CpuGemm#BLAS}.
+     */
+    public CpuGemm gemm() {
+        return w.gemm;
     }
 
     /** The device the weights live on (borrowed). */
@@ -529,7 +311,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** {@code cpu}, {@code cuda:0}, ... */
     public String deviceName() {
-        return device.str().getString();
+        return deviceName;
     }
 
     /** {@code f32}, {@code bf16} or {@code f16}. */
@@ -543,8 +325,12 @@ public final class LlamaModel implements AutoCloseable {
 
     /** A new KV cache on this model's device (the caller closes it). */
     KvCache newCache(int capacity) {
-        checkOpen();
-        return new KvCache(config, capacity, Tensors.options(dtype, device));
+        acquire();
+        try {
+            return new KvCache(config, capacity, Tensors.options(dtype, device));
+        } finally {
+            release();
+        }
     }
 
     /**
@@ -552,43 +338,20 @@ public final class LlamaModel implements AutoCloseable {
      * {@code layers.L.attn_norm}, {@code .wqkv} (q, k and v rows stacked), {@code .bqkv}, {@code .wo}, {@code .bo},
      * {@code .mlp_norm}, {@code .w13} (gate then up rows), {@code .b13}, {@code .w2}, {@code .b2} (biases only when
      * the architecture has them), {@code norm}, and {@code lm_head} unless tied to {@code embed}. Borrowed: the model
-     * owns them. Training updates them in place; export and quantisation read them.
+     * owns them. Training updates them in place (with {@link CpuGemm#BLAS}: the packed copies of
+     * {@link CpuGemm#FBGEMM_FP16} would not follow); export and quantisation read them.
      */
     public Map<String, Tensor> weights() {
         checkOpen();
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        out.put("embed", embed);
-        for (int l = 0; l < layers.length; l++) {
-            Layer w = layers[l];
-            String p = "layers." + l + ".";
-            out.put(p + "attn_norm", w.attnNorm);
-            out.put(p + "wqkv", w.wqkv);
-            putIfPresent(out, p + "bqkv", w.bqkv);
-            out.put(p + "wo", w.wo);
-            putIfPresent(out, p + "bo", w.bo);
-            out.put(p + "mlp_norm", w.mlpNorm);
-            out.put(p + "w13", w.w13);
-            putIfPresent(out, p + "b13", w.b13);
-            out.put(p + "w2", w.w2);
-            putIfPresent(out, p + "b2", w.b2);
-        }
-        out.put("norm", norm);
-        if (lmHead != embed) {
-            out.put("lm_head", lmHead);
-        }
-        return out;
-    }
-
-    private static void putIfPresent(Map<String, Tensor> out, String name, Tensor t) {
-        if (t != null) {
-            out.put(name, t);
-        }
+        return w.named();
     }
 
     /** Number of weights (tied matrices once). */
     public long parameterCount() {
         return config.parameterCount();
     }
+
+    // ------------------------------------------------------------------------------------------------ lifecycle
 
     private void checkOpen() {
         if (closed) {
@@ -624,29 +387,15 @@ public final class LlamaModel implements AutoCloseable {
         try {
             if (!closed) {
                 closed = true;
-                freeWeights();
+                w.close();
+                Tensors.release(ropeCos);
+                Tensors.release(ropeSin);
+                Tensors.release(eps);
+                Tensors.release(boolOptions);
+                Tensors.release(device);
             }
         } finally {
             lifecycle.writeLock().unlock();
         }
-    }
-
-    private void freeWeights() {
-        Map<Tensor, Boolean> distinct = new IdentityHashMap<>();
-        distinct.put(embed, true);
-        distinct.put(norm, true);
-        distinct.put(lmHead, true);
-        distinct.put(ropeCos, true);
-        distinct.put(ropeSin, true);
-        for (Layer layer : layers) {
-            for (Tensor t : layer.tensors()) {
-                distinct.put(t, true);
-            }
-        }
-        distinct.keySet().forEach(Tensors::release);
-        packedFp16.values().forEach(Tensors::release);
-        Tensors.release(eps);
-        Tensors.release(boolOptions);
-        Tensors.release(device);
     }
 }

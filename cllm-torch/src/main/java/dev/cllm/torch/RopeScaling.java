@@ -55,11 +55,11 @@ public record RopeScaling(String type, double factor, double lowFreqFactor, doub
         if (type.equals("default")) {
             return null;
         }
-        double factor = LlamaConfig.optionalDouble(node, "factor", Double.NaN);
+        double factor = LlamaConfigJson.optionalDouble(node, "factor", Double.NaN);
         if (type.equals("llama3")) {
-            return llama3(factor, LlamaConfig.optionalDouble(node, "low_freq_factor", Double.NaN),
-                    LlamaConfig.optionalDouble(node, "high_freq_factor", Double.NaN),
-                    LlamaConfig.optionalInt(node, "original_max_position_embeddings", 0));
+            return llama3(factor, LlamaConfigJson.optionalDouble(node, "low_freq_factor", Double.NaN),
+                    LlamaConfigJson.optionalDouble(node, "high_freq_factor", Double.NaN),
+                    LlamaConfigJson.optionalInt(node, "original_max_position_embeddings", 0));
         }
         return new RopeScaling(type, factor, 0, 0, 0);
     }

@@ -18,6 +18,7 @@ import java.util.LinkedHashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A {@link ConsistencyModel} backed by a libtorch {@link LlamaModel}, loaded from a Hugging Face checkpoint directory.
@@ -28,8 +29,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * }
  * }</pre>
  *
- * <p>Thread-safe: sessions may be opened and used on several threads at once (one session per thread). Closing the
- * model closes its sessions and its tokenizer.
+ * <p>Thread-safe: sessions may be opened and used on several threads at once (one session per thread), and the model
+ * may be closed from any thread while they decode. {@link #close()} waits for the forward passes in flight, then
+ * closes every session (freeing its KV cache) and the tokenizer, and frees the weights; from then on every session
+ * call but {@code model()}, {@code capacity()} and {@code close()}, every tokenizer call and {@link #newSession}
+ * throw {@link IllegalStateException}. Native memory is never freed under a pass.
  */
 public final class TorchConsistencyModel implements ConsistencyModel {
     private static final Logger LOG = LoggerFactory.getLogger(TorchConsistencyModel.class);
@@ -39,14 +43,20 @@ public final class TorchConsistencyModel implements ConsistencyModel {
     private final HfTokenizer tokenizer;
     private final ModelConfig config;
     private final boolean ownsWeights;
-    private GenerationConfig generation = GenerationConfig.defaults();
+    private final GenerationConfig generation;
     private final Set<TorchSession> sessions = ConcurrentHashMap.newKeySet();
+    /**
+     * Session passes and {@link #newSession} hold the read lock; {@link #close()} takes the write lock, so it waits
+     * for them and nothing they use is freed under them.
+     */
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
     private TorchConsistencyModel(LlamaModel llama, HfTokenizer tokenizer, Set<Integer> extraEos,
-                                  boolean ownsWeights) {
+                                  GenerationConfig generation, boolean ownsWeights) {
         this.llama = llama;
         this.tokenizer = tokenizer;
+        this.generation = generation;
         this.ownsWeights = ownsWeights;
         LlamaConfig c = llama.config();
         Set<Integer> eos = new LinkedHashSet<>(c.eosTokenIds());
@@ -97,9 +107,7 @@ public final class TorchConsistencyModel implements ConsistencyModel {
             GenerationConfig generation = GenerationConfigJson.read(dir);
             LOG.info("loaded {} from {} in {} ms on {} ({}){}", config, dir, (System.nanoTime() - start) / 1_000_000,
                     llama.deviceName(), llama.dtypeName(), tokenizer == null ? ", no tokenizer" : "");
-            TorchConsistencyModel model = new TorchConsistencyModel(llama, tokenizer, extraEos, true);
-            model.generation = generation;
-            return model;
+            return new TorchConsistencyModel(llama, tokenizer, extraEos, generation, true);
         } catch (RuntimeException e) {
             if (tokenizer != null) {
                 tokenizer.close();
@@ -111,7 +119,7 @@ public final class TorchConsistencyModel implements ConsistencyModel {
 
     /** Wraps an existing model (ownership passes: closing this closes it); no tokenizer. */
     public static TorchConsistencyModel of(LlamaModel llama) {
-        return new TorchConsistencyModel(llama, null, Set.of(), true);
+        return new TorchConsistencyModel(llama, null, Set.of(), GenerationConfig.defaults(), true);
     }
 
     /**
@@ -119,7 +127,7 @@ public final class TorchConsistencyModel implements ConsistencyModel {
      * with weights that are being trained (the evaluation hook of a trainer). No tokenizer.
      */
     public static TorchConsistencyModel borrowing(LlamaModel llama) {
-        return new TorchConsistencyModel(llama, null, Set.of(), false);
+        return new TorchConsistencyModel(llama, null, Set.of(), GenerationConfig.defaults(), false);
     }
 
     private static Set<Integer> generationEos(Path file, LlamaConfig config) {
@@ -168,6 +176,11 @@ public final class TorchConsistencyModel implements ConsistencyModel {
         return Optional.ofNullable(tokenizer);
     }
 
+    /**
+     * Opens a session (see {@link ConsistencyModel#newSession(int)}).
+     *
+     * @throws IllegalStateException if the model is closed
+     */
     @Override
     public DecodingSession newSession(int capacity) {
         if (closed) {
@@ -177,9 +190,31 @@ public final class TorchConsistencyModel implements ConsistencyModel {
             throw new IllegalArgumentException("session capacity " + capacity + " outside [2, "
                     + config.contextLength() + "] (the model's context length)");
         }
-        TorchSession session = new TorchSession(this, llama, capacity);
-        sessions.add(session);
-        return session;
+        enter();
+        try {
+            TorchSession session = new TorchSession(this, llama, capacity);
+            sessions.add(session);
+            return session;
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Holds the model open (the read lock) for one session call that uses native memory, until {@link #exit()}.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    void enter() {
+        lifecycle.readLock().lock();
+        if (closed) {
+            lifecycle.readLock().unlock();
+            throw new IllegalStateException("model is closed");
+        }
+    }
+
+    void exit() {
+        lifecycle.readLock().unlock();
     }
 
     void sessionClosed(TorchSession session) {
@@ -191,20 +226,29 @@ public final class TorchConsistencyModel implements ConsistencyModel {
         return sessions.size();
     }
 
+    /**
+     * Waits for the forward passes in flight on other threads, then closes every open session and the tokenizer and
+     * (unless this is a {@link #borrowing} view) frees the weights. Idempotent; callable from any thread.
+     */
     @Override
-    public synchronized void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        for (TorchSession s : sessions) {
-            s.close();
-        }
-        if (tokenizer != null) {
-            tokenizer.close();
-        }
-        if (ownsWeights) {
-            llama.close();
+    public void close() {
+        lifecycle.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (TorchSession s : sessions) {
+                s.close();
+            }
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+            if (ownsWeights) {
+                llama.close();
+            }
+        } finally {
+            lifecycle.writeLock().unlock();
         }
     }
 

@@ -10,7 +10,8 @@ import java.util.regex.Pattern;
  *
  * @param device {@code auto} (CUDA when available, else CPU), {@code cpu}, {@code cuda} or {@code cuda:N}
  * @param dtype  the compute dtype; {@link ComputeDtype#AUTO} is fp32 on CPU and bf16 on CUDA
- * @param gemm   the kernel for fp32 weight projections on CPU when decoding; see {@link CpuGemm}
+ * @param gemm   the kernel for fp32 weight projections on CPU, fixed at load; {@link CpuGemm#BLAS} for a model whose
+ *               weights will change (see {@link CpuGemm})
  */
 public record TorchOptions(String device, ComputeDtype dtype, CpuGemm gemm) {
     private static final Pattern DEVICE = Pattern.compile("auto|cpu|cuda(:\\d+)?");

@@ -18,6 +18,12 @@ import java.util.Objects;
  * <p>Every forward pass runs inside its own {@code PointerScope} and {@code InferenceMode}; only Java arrays leave
  * it, so native memory stays flat however long the session runs. Tokens are selected on the device
  * ({@link DeviceSelector}): greedy decoding is one argmax, as before selectors existed.
+ *
+ * <p>Locking, always in this order: a call that touches native memory (a pass, a cache move, the cache's creation)
+ * holds its model open ({@link TorchConsistencyModel#enter()}), then this session's monitor, then the weights
+ * ({@link LlamaModel#acquire()}). The model's {@code close()} takes its write lock and then each session's monitor, so
+ * it waits for passes in flight and frees no cache under one; {@link #close()} takes only the monitor, so a session
+ * closed by its own thread and by its model's close at once is freed exactly once.
  */
 final class TorchSession implements DecodingSession {
     /** Prompts longer than this are prefilled in chunks, bounding the attention scratch memory. */
@@ -46,7 +52,7 @@ final class TorchSession implements DecodingSession {
     }
 
     @Override
-    public int position() {
+    public synchronized int position() {
         checkOpen();
         return position;
     }
@@ -57,28 +63,37 @@ final class TorchSession implements DecodingSession {
     }
 
     @Override
-    public void select(TokenSelector s) {
+    public synchronized void select(TokenSelector s) {
         checkOpen();
         this.selector = Objects.requireNonNull(s, "selector");
     }
 
     @Override
-    public TokenSelector selector() {
+    public synchronized TokenSelector selector() {
+        checkOpen();
         return selector;
     }
 
     @Override
     public int[] forward(int[] block) {
-        checkBlock(block, "block");
-        llama.acquire();
-        try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
-            Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position, false);
-            int[] next = selector.isGreedyArgmax() ? argmax(logits)
-                    : selectAfter(logits, chainPrefixes(block), chainPositions(block.length));
-            pending = DraftTree.chain(block);
-            return next;
+        owner.enter();
+        try {
+            synchronized (this) {
+                checkBlock(block, "block");
+                llama.acquire();
+                try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
+                    Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position,
+                            false);
+                    int[] next = selector.isGreedyArgmax() ? argmax(logits)
+                            : selectAfter(logits, chainPrefixes(block), chainPositions(block.length));
+                    pending = DraftTree.chain(block);
+                    return next;
+                } finally {
+                    llama.release();
+                }
+            }
         } finally {
-            llama.release();
+            owner.exit();
         }
     }
 
@@ -87,6 +102,17 @@ final class TorchSession implements DecodingSession {
         if (tree.isChain()) {
             return forward(tree.tokens());              // the plain causal pass: no mask to build, nothing to move
         }
+        owner.enter();
+        try {
+            synchronized (this) {
+                return forwardTreeLocked(tree);
+            }
+        } finally {
+            owner.exit();
+        }
+    }
+
+    private int[] forwardTreeLocked(DraftTree tree) {
         int[] tokens = tree.tokens();
         checkBlock(tokens, "tree");
         int s = tree.size();
@@ -125,20 +151,28 @@ final class TorchSession implements DecodingSession {
 
     @Override
     public Logits forwardLogits(int[] block) {
-        checkBlock(block, "block");
-        llama.acquire();
-        try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
-            Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position, false);
-            float[] values = Tensors.toFloats(logits);                           // [1, T, V]
-            pending = DraftTree.chain(block);
-            return new Logits(values, block.length, llama.config().vocabSize());
+        owner.enter();
+        try {
+            synchronized (this) {
+                checkBlock(block, "block");
+                llama.acquire();
+                try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
+                    Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position,
+                            false);
+                    float[] values = Tensors.toFloats(logits);                           // [1, T, V]
+                    pending = DraftTree.chain(block);
+                    return new Logits(values, block.length, llama.config().vocabSize());
+                } finally {
+                    llama.release();
+                }
+            }
         } finally {
-            llama.release();
+            owner.exit();
         }
     }
 
     @Override
-    public void commit(int count) {
+    public synchronized void commit(int count) {
         checkOpen();
         if (pending == null) {
             throw new IllegalStateException("nothing to commit: no forward pass since the last commit or rewind");
@@ -158,6 +192,17 @@ final class TorchSession implements DecodingSession {
 
     @Override
     public void commitPath(int node) {
+        owner.enter();
+        try {
+            synchronized (this) {
+                commitPathLocked(node);
+            }
+        } finally {
+            owner.exit();
+        }
+    }
+
+    private void commitPathLocked(int node) {
         checkOpen();
         if (pending == null) {
             throw new IllegalStateException("nothing to commit: no forward pass since the last commit or rewind");
@@ -197,6 +242,17 @@ final class TorchSession implements DecodingSession {
 
     @Override
     public int prefill(int[] tokens) {
+        owner.enter();
+        try {
+            synchronized (this) {
+                return prefillLocked(tokens);
+            }
+        } finally {
+            owner.exit();
+        }
+    }
+
+    private int prefillLocked(int[] tokens) {
         checkBlock(tokens, "prefill");
         int next = -1;
         int start = position;
@@ -226,7 +282,7 @@ final class TorchSession implements DecodingSession {
     }
 
     @Override
-    public void rewind(int newPosition) {
+    public synchronized void rewind(int newPosition) {
         checkOpen();
         if (newPosition < 0 || newPosition > position) {
             throw new IllegalArgumentException("cannot rewind to " + newPosition + ": committed position is "
@@ -301,7 +357,7 @@ final class TorchSession implements DecodingSession {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         if (!closed) {
             closed = true;
             cache.close();

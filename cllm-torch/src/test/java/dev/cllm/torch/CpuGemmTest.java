@@ -4,6 +4,7 @@ import dev.cllm.api.DecodingSession;
 import dev.cllm.api.Logits;
 import dev.cllm.torch.fixtures.TinyCheckpoints;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,18 +60,50 @@ class CpuGemmTest {
         }
     }
 
+    /** Training loads with BLAS: every projection then computes with the weights themselves and has a gradient. */
     @Test
-    void weightsThatRequireGradientsBypassThePackedCopy(@TempDir Path tmp) {
+    void aBlasLoadedModelIsDifferentiableThroughEveryProjection(@TempDir Path tmp) {
         Path bf16 = write(tmp, ComputeDtype.BF16);
-        try (LlamaModel model = LlamaModel.load(bf16, TinyCheckpoints.base().build(),
-                CPU.withGemm(CpuGemm.FBGEMM_FP16)); PointerScope scope = new PointerScope()) {
+        try (LlamaModel model = LlamaModel.load(bf16, TinyCheckpoints.base().build(), CPU.withGemm(CpuGemm.BLAS));
+             PointerScope scope = new PointerScope()) {
+            assertThat(model.gemm()).isEqualTo(CpuGemm.BLAS);
             model.weights().values().forEach(w -> w.requires_grad_(true));
             Tensor ids = Tensors.longs(new long[]{1, 5, 9, 4}, new long[]{1, 4});
             Tensor loss = model.logits(ids).sum();
             assertThat(loss.requires_grad()).isTrue();
             loss.backward();
-            Tensor grad = model.weights().values().iterator().next().grad();
-            assertThat(grad.defined()).isTrue();
+            model.weights().forEach((name, w) -> {
+                assertThat(w.grad().defined()).as("gradient of %s", name).isTrue();
+                assertThat(w.grad().abs().sum().item_double()).as("|gradient| of %s", name).isPositive();
+            });
+        }
+    }
+
+    /**
+     * The kernel is chosen at load, never per call: a packed model's logits do not change when its weights start to
+     * require gradients, nor when they are changed in place (the packed copies are a snapshot taken at load), while
+     * a BLAS model computes with the weights as they are.
+     */
+    @Test
+    void thePackedKernelIsFixedAtLoadAndItsWeightsAreASnapshot(@TempDir Path tmp) {
+        Path bf16 = write(tmp, ComputeDtype.BF16);
+        LlamaConfig config = TinyCheckpoints.base().build();
+        try (LlamaModel packed = LlamaModel.load(bf16, config, CPU.withGemm(CpuGemm.FBGEMM_FP16));
+             LlamaModel blas = LlamaModel.load(bf16, config, CPU.withGemm(CpuGemm.BLAS));
+             PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            Tensor ids = Tensors.longs(new long[]{1, 5, 9, 4}, new long[]{1, 4});
+            float[] before = Tensors.toFloats(packed.logits(ids));
+            float[] blasBefore = Tensors.toFloats(blas.logits(ids));
+
+            packed.weights().values().forEach(w -> w.requires_grad_(true));
+            assertThat(packed.gemm()).isEqualTo(CpuGemm.FBGEMM_FP16);
+            assertThat(Tensors.toFloats(packed.logits(ids))).containsExactly(before);
+
+            packed.weights().values().forEach(w -> w.requires_grad_(false));
+            packed.weights().get("layers.0.wqkv").zero_();
+            blas.weights().get("layers.0.wqkv").zero_();
+            assertThat(Tensors.toFloats(packed.logits(ids))).as("packed copies are a snapshot").containsExactly(before);
+            assertThat(Tensors.toFloats(blas.logits(ids))).as("BLAS reads the weights").isNotEqualTo(blasBefore);
         }
     }
 

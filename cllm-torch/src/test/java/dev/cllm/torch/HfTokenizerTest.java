@@ -232,6 +232,22 @@ class HfTokenizerTest {
         }
     }
 
+    @Test
+    void closingTheModelClosesItsTokenizerAndEveryCallThenThrows() {
+        Path checkpoint = checkpoint(dir.resolve("closed"), TinyCheckpoints.base(), true);
+        TorchConsistencyModel own = TorchConsistencyModel.load(checkpoint, TorchOptions.defaults().withDevice("cpu"));
+        Tokenizer t = own.tokenizer().orElseThrow();
+        assertThat(t.encode("the cat")).containsExactly(BOS, THE, CAT);
+        own.close();
+        List<Runnable> calls = List.of(() -> t.encode("the"), () -> t.encodeWithoutSpecialTokens("the"),
+                () -> t.decode(new int[]{THE}), t::vocabSize, () -> t.tokenId("the"), t::bosTokenId, t::eosTokenIds,
+                t::chatTemplate);
+        for (Runnable call : calls) {
+            assertThatThrownBy(call::run).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        }
+        ((HfTokenizer) t).close(); // idempotent
+    }
+
     // ------------------------------------------------------------------------------------------ streaming
 
     @Test

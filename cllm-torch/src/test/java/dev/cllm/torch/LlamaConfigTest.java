@@ -103,7 +103,7 @@ class LlamaConfigTest {
 
     private static LlamaConfig parse(String json) {
         try {
-            return LlamaConfig.fromJson(JSON.readTree(json));
+            return LlamaConfigJson.fromJson(JSON.readTree(json));
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
@@ -232,9 +232,9 @@ class LlamaConfigTest {
     void realConfigsSurviveToJsonAndBack() {
         for (String json : new String[]{LLAMA_31_8B, QWEN25_05B, MINIMAL}) {
             LlamaConfig c = parse(json);
-            LlamaConfig back = LlamaConfig.fromJson(c.toJson());
+            LlamaConfig back = LlamaConfigJson.fromJson(LlamaConfigJson.toJson(c));
             assertThat(back).isEqualTo(c).hasSameHashCodeAs(c);
-            assertThat(back.toJson()).isEqualTo(c.toJson());
+            assertThat(LlamaConfigJson.toJson(back)).isEqualTo(LlamaConfigJson.toJson(c));
             assertThat(back.parameterCount()).isEqualTo(c.parameterCount());
         }
     }
@@ -248,9 +248,41 @@ class LlamaConfigTest {
         }
     }
 
+    /**
+     * Equality is structural: it holds for configs {@code config.json} cannot express (bias on some attention
+     * projections only), which only {@link LlamaConfig#write} refuses.
+     */
+    @Test
+    void equalityNeverThrowsAndOnlyWritingRefusesWhatConfigJsonCannotExpress(@TempDir Path dir) {
+        LlamaConfig qkvOnly = TinyCheckpoints.base().qkvBias(true).build();
+        LlamaConfig qwenWithoutBias = TinyCheckpoints.base().architecture("Qwen2ForCausalLM").build();
+        assertThat(qkvOnly).isEqualTo(TinyCheckpoints.base().qkvBias(true).build())
+                .hasSameHashCodeAs(TinyCheckpoints.base().qkvBias(true).build())
+                .isNotEqualTo(TinyCheckpoints.base().attentionBias(true).build())
+                .isNotEqualTo(qwenWithoutBias).isNotEqualTo(null).isNotEqualTo("config");
+        assertThat(qwenWithoutBias.toBuilder().build()).isEqualTo(qwenWithoutBias);
+        assertThatThrownBy(() -> qkvOnly.write(dir.resolve("a.json"))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("all attention projections or none");
+        assertThatThrownBy(() -> qwenWithoutBias.write(dir.resolve("b.json")))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("Qwen2");
+    }
+
+    @Test
+    void theCanonicalConstructorFillsTheDefaultsAndValidatesLikeTheBuilder() {
+        LlamaConfig built = TinyCheckpoints.base().numKvHeads(0).headDim(0).build();
+        LlamaConfig direct = new LlamaConfig("LlamaForCausalLM", 97, 32, 48, 2, 4, 0, 0, 64, 1e-6, 10000.0, null,
+                false, false, false, false, 1, Set.of(2), null);
+        assertThat(direct).isEqualTo(built);
+        assertThat(direct.numKvHeads()).isEqualTo(4);
+        assertThat(direct.headDim()).isEqualTo(8);
+        assertThatThrownBy(() -> new LlamaConfig("LlamaForCausalLM", 97, 32, 48, 2, 4, 3, 0, 64, 1e-6, 10000.0,
+                null, false, false, false, false, 1, Set.of(2), null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("num_key_value_heads (3)");
+    }
+
     @Property(tries = 200)
     void anyValidConfigSurvivesToJsonAndBack(@ForAll("configs") LlamaConfig config) {
-        LlamaConfig back = LlamaConfig.fromJson(config.toJson());
+        LlamaConfig back = LlamaConfigJson.fromJson(LlamaConfigJson.toJson(config));
         assertThat(back).isEqualTo(config);
         assertThat(back.toString()).isEqualTo(config.toString());
         assertThat(back.parameterCount()).isEqualTo(config.parameterCount());

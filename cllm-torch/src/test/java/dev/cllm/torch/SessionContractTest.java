@@ -224,6 +224,8 @@ class SessionContractTest {
         calls.add(() -> session.commit(0));
         calls.add(() -> session.rewind(0));
         calls.add(session::position);
+        calls.add(session::selector);
+        calls.add(() -> session.select(dev.cllm.api.TokenSelector.GREEDY));
         for (Runnable call : calls) {
             assertThatThrownBy(call::run).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
         }

@@ -1,0 +1,83 @@
+package dev.cllm.torch;
+
+import dev.cllm.api.StreamingDetokenizer;
+import dev.cllm.api.TokenIds;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.lifecycle.AfterContainer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@link StreamingDetokenizer} on the word-level tokenizer of {@code models/sql-base} (through DJL): its decoder glues
+ * {@code ##} continuations to the word before, joins digits and rewrites {@code " ' "}, all across token boundaries,
+ * and drops special tokens. Any ids, delivered in any blocks, stream to exactly the full decode.
+ */
+class StreamingWordLevelTest {
+    private static HfTokenizer tokenizer;
+
+    private static synchronized HfTokenizer tokenizer() {
+        if (tokenizer == null) {
+            Path file = null;
+            for (Path p = Path.of("").toAbsolutePath(); p != null && file == null; p = p.getParent()) {
+                Path candidate = p.resolve("models").resolve("sql-base").resolve("tokenizer.json");
+                file = Files.isRegularFile(candidate) ? candidate : null;
+            }
+            assumeTrue(file != null, "models/sql-base/tokenizer.json not found above the working directory; skipping");
+            tokenizer = HfTokenizer.open(file);
+        }
+        return tokenizer;
+    }
+
+    @AfterContainer
+    static synchronized void close() {
+        if (tokenizer != null) {
+            tokenizer.close();
+            tokenizer = null;
+        }
+    }
+
+    @Property(tries = 200)
+    void deltasConcatenateToTheDecodeOfEveryPrefix(@ForAll("ids") int[] ids,
+                                                   @ForAll @IntRange(min = 1, max = 16) int maxChunk,
+                                                   @ForAll long seed) {
+        HfTokenizer t = tokenizer();
+        List<String> deltas = new ArrayList<>();
+        StreamingDetokenizer stream = new StreamingDetokenizer(t, deltas::add);
+        Random chunks = new Random(seed);
+        for (int start = 0; start < ids.length; ) {
+            int end = Math.min(ids.length, start + 1 + chunks.nextInt(maxChunk));
+            stream.onTokens(TokenIds.copyOf(ids, start, end));
+            assertThat(String.join("", deltas)).as("after %d of %s", end, Arrays.toString(ids))
+                    .isEqualTo(t.decode(Arrays.copyOf(ids, end)));
+            start = end;
+        }
+        stream.flush();
+        assertThat(String.join("", deltas)).isEqualTo(t.decode(ids));
+        assertThat(deltas).doesNotContain("");
+    }
+
+    /** Any ids of the vocabulary (special ones included), and answers as the model writes them. */
+    @Provide
+    Arbitrary<int[]> ids() {
+        int vocab = tokenizer().vocabSize();
+        Arbitrary<int[]> random = Arbitraries.integers().between(0, vocab - 1).array(int[].class).ofMaxSize(120);
+        Arbitrary<int[]> sql = Arbitraries.of("select count ( * ) from singer where age > 30 ;",
+                "select name from stadium where capacity = 1234 and name = ' cat ' ;",
+                "select t1.name , max ( t2.age ) from concert as t1 join singer as t2 group by t1.name ;")
+                .map(text -> tokenizer().encode(text));
+        return Arbitraries.oneOf(random, sql);
+    }
+}
