@@ -373,7 +373,9 @@ public final class LookaheadDecoder implements Decoder {
         private CandidateSource creditedSource(int trieNode) {
             int d = trie.chainDepthOf(trieNode);
             if (d >= 0 && d < window.size()) {
-                return window.origins()[d];
+                // the window's tail below a winning candidate counts as recycled only where recycling is on
+                CandidateSource origin = window.origins()[d];
+                return sources.contains(origin) ? origin : CandidateSource.JACOBI;
             }
             int bits = trie.sources(trieNode);
             for (CandidateSource s : CandidateSource.values()) {

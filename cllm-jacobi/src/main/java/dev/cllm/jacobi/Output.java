@@ -35,6 +35,11 @@ final class Output {
     // text: the decoded output so far, and where each output token's text ends in it (-1 while incomplete)
     private final StringBuilder text = new StringBuilder();
     private int[] textEnd = new int[16];
+    /**
+     * The fewest tokens the decode window keeps before the new ones: decoders rewrite text across token boundaries
+     * (a word-level decoder turns {@code "x ' y"} into {@code "x 'y"}), so one token of context is not enough.
+     */
+    private static final int MIN_CONTEXT_TOKENS = 4;
     private int prefixOffset;        // output-token index where the decode window starts
     private int readOffset;          // output-token index up to which text has been produced
     private int cutLength = -1;      // output tokens kept when a stop string cut the output; -1: no cut
@@ -196,7 +201,7 @@ final class Output {
             for (int i = readOffset; i < produced; i++) {
                 textEnd[i] = text.length();
             }
-            prefixOffset = readOffset;
+            prefixOffset = Math.max(0, Math.min(readOffset, produced - MIN_CONTEXT_TOKENS));
             readOffset = produced;
             findStopString(checkFrom);
         } else if (after.length() > before.length() && !after.startsWith(before)) {
@@ -308,7 +313,7 @@ final class Output {
             for (int i = readOffset; i < produced(); i++) {
                 textEnd[i] = text.length();
             }
-            prefixOffset = readOffset;
+            prefixOffset = Math.max(0, Math.min(readOffset, produced() - MIN_CONTEXT_TOKENS));
             readOffset = produced();
         }
     }

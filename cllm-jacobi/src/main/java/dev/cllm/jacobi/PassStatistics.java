@@ -47,7 +47,7 @@ final class PassStatistics {
     DecodingStats stats(int window, Set<CandidateSource> reported, long prefillNanos, long decodeNanos) {
         Map<String, Long> accepted = new LinkedHashMap<>();
         for (CandidateSource s : CandidateSource.values()) {
-            if (reported.contains(s)) {
+            if (reported.contains(s) || bySource[s.ordinal()] > 0) {
                 accepted.put(s.label(), bySource[s.ordinal()]);
             }
         }
