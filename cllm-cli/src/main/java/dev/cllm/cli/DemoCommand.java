@@ -79,6 +79,16 @@ public final class DemoCommand implements Callable<Integer> {
                     + "the one it answers wrong with the most)")
     Integer show;
 
+    @Option(names = "--sample", paramLabel = "TEMPERATURE",
+            description = "also run every decoder sampling at this temperature (top-k 50) with one seed: rows "
+                    + "ar-sampled, jacobi-base-sampled, ...; on the base model each must give ar-sampled's tokens "
+                    + "(lossless sampling), and the speedups are over ar-sampled")
+    Double sample;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
+            description = "the sampling seed of the --sample rows (default: ${DEFAULT-VALUE})")
+    long seed;
+
     @Option(names = "--html", paramLabel = "FILE",
             description = "write the trajectories as an HTML page (default: " + DEFAULT_HTML
                     + " in the working directory; with --json only when given)")
@@ -116,7 +126,7 @@ public final class DemoCommand implements Callable<Integer> {
                     blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
         }
         DemoReport report = Demo.run(new Demo.Options(task, baseDir, cllmDir, questions, blockSize(), maxNewTokens(),
-                repeats, warmup, show, device));
+                repeats, warmup, show, device, sample, seed));
         PrintStream out = System.out;
         if (json) {
             var o = report.toJson(JSON);
@@ -144,7 +154,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     private void checkOptions() {
         new Demo.Options(task, Path.of("."), Path.of("."), questions, blockSize(), maxNewTokens(), repeats, warmup, show,
-                device); // validates the decoding options before any model loads
+                device, sample, seed); // validates the decoding options before any model loads
         if (threads != null && threads < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         }

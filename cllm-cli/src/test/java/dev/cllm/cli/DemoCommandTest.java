@@ -110,6 +110,30 @@ class DemoCommandTest {
     }
 
     @Test
+    void sampledRowsReproduceSampledArWithTheSameSeed() throws Exception {
+        CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions", "4",
+                "--block-size", "4", "--max-new-tokens", "12", "--warmup", "0", "--sample", "1.5", "--seed", "7",
+                "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        List<String> names = new ArrayList<>();
+        o.get("rows").forEach(row -> names.add(row.get("decoder").asText()));
+        assertThat(names).contains("ar", "ar-sampled", "jacobi-base-sampled", "jacobi-cllm-sampled",
+                "lookahead-base-sampled", "lookahead-cllm-sampled");
+        assertThat(o.get("sampling").asText()).isEqualTo("temperature 1.5, top-k 50, seed 7");
+        List<String> checked = new ArrayList<>();
+        for (JsonNode c : o.get("lossless_checks")) {
+            assertThat(c.get("mismatches").asInt()).as(c.toString()).isZero();
+            checked.add(c.get("decoder").asText() + "=" + c.get("reference").asText());
+        }
+        assertThat(checked).contains("jacobi-base-sampled=ar-sampled", "lookahead-base-sampled=ar-sampled",
+                "lookahead-cllm-sampled=jacobi-cllm-sampled");
+        CliRunner.Run bad = CliRunner.run("demo", "--sample", "0");
+        assertThat(bad.status()).isEqualTo(2);
+        assertThat(bad.err()).contains("--sample must be a temperature > 0, got 0.0").hasLineCount(1);
+    }
+
+    @Test
     void aMissingModelDirectoryIsBadInputNamingIt() {
         Path missing = dir.resolve("no-such-model");
         CliRunner.Run r = CliRunner.run("demo", "--base", missing.toString(), "--cllm", cllm.toString());

@@ -23,12 +23,11 @@ class SqlQuestionTest {
     private static final Pattern LOG_LINE = Pattern.compile("^\\[[^\\]]+\\] (TRACE|DEBUG|INFO|WARN|ERROR) \\S+ - .*");
 
     /**
-     * Messages that native code prints straight to stderr today, bypassing SLF4J: libtorch's warnings that its FBGEMM
-     * fp16 functions are deprecated ({@code fbgemm_pack_gemm_matrix_fp16} at load,
-     * {@code fbgemm_linear_fp16_weight_fp32_activation} at the first forward pass), and DJL's GPU probe should it
-     * print outside its logger. They are allowed only while {@code cllm.it.tolerateNativeWarnings} is true (set by
-     * cllm-consumer-it's POM); once cllm-torch routes them to SLF4J, set it to false, and stderr must hold log lines
-     * only.
+     * Messages that native code printed straight to stderr before cllm-torch routed them through SLF4J: libtorch's
+     * warnings that its FBGEMM fp16 functions are deprecated ({@code fbgemm_pack_gemm_matrix_fp16} at load,
+     * {@code fbgemm_linear_fp16_weight_fp32_activation} at the first forward pass), and DJL's GPU probe. They are
+     * allowed only when {@code cllm.it.tolerateNativeWarnings} is true (false in cllm-consumer-it's POM: stderr must
+     * hold log lines only).
      */
     private static final List<Pattern> KNOWN_NATIVE_WARNINGS = List.of(
             Pattern.compile("^\\[W[0-9 :.]+ [A-Za-z]+\\.cpp:[0-9]+\\] Warning: fbgemm_\\w+ is deprecated .*"),

@@ -1,5 +1,6 @@
 package dev.cllm.examples.demo;
 
+import dev.cllm.api.GenerationConfig;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.Tokenizer;
 import dev.cllm.jacobi.JacobiDecoder;
@@ -52,6 +53,8 @@ public final class Demo {
     public static final String LOOKAHEAD_BASE = "lookahead-base";
     /** Jacobi decoding with candidates on the CLLM. */
     public static final String LOOKAHEAD_CLLM = "lookahead-cllm";
+    /** The suffix of the sampled rows ({@code --sample}): {@code ar-sampled}, {@code jacobi-base-sampled}, ... */
+    public static final String SAMPLED = "-sampled";
     /** The default trajectories are chosen among the first this many questions. */
     public static final int SHOW_CANDIDATES = 20;
 
@@ -75,10 +78,22 @@ public final class Demo {
      *                     {@value #SHOW_CANDIDATES}, one the CLLM answers right (the most tokens per pass) and one it
      *                     answers wrong, if any
      * @param device       {@code auto}, {@code cpu}, {@code cuda} or {@code cuda:N}
+     * @param temperature  null: greedy rows only; else also sampled rows at this temperature (top-k 50, Hugging
+     *                     Face's default), every decoder with the same seed, so each must equal {@code ar-sampled}
+     * @param seed         the sampling seed of the sampled rows (every question uses it)
      */
     public record Options(String task, Path base, Path cllm, Integer questions, int blockSize, int maxNewTokens,
-                          int repeats, int warmup, Integer show, String device) {
+                          int repeats, int warmup, Integer show, String device, Double temperature, long seed) {
+        /** Greedy rows only. */
+        public Options(String task, Path base, Path cllm, Integer questions, int blockSize, int maxNewTokens,
+                       int repeats, int warmup, Integer show, String device) {
+            this(task, base, cllm, questions, blockSize, maxNewTokens, repeats, warmup, show, device, null, 0);
+        }
+
         public Options {
+            if (temperature != null && !(temperature > 0 && Double.isFinite(temperature))) {
+                throw new IllegalArgumentException("--sample must be a temperature > 0, got " + temperature);
+            }
             if (!DemoTask.NAMES.contains(task)) {
                 throw new IllegalArgumentException("--task " + task + ": unknown task (sql or math)");
             }
@@ -173,12 +188,26 @@ public final class Demo {
         NgramPool answers = NgramPool.of(task.trainingAnswers(tokenizer, eos.isEmpty() ? -1 : eos.iterator().next()));
         LookaheadDecoder lookahead = LookaheadDecoder.builder().window(o.blockSize()).maxNewTokens(o.maxNewTokens())
                 .pool(answers).learnIntoPool(false).build();
-        return List.of(
+        List<DemoRun.Contender> out = new ArrayList<>(List.of(
                 new DemoRun.Contender(AR, baseModel, ar, false),
                 new DemoRun.Contender(JACOBI_BASE, baseModel, jacobi, true),
                 new DemoRun.Contender(JACOBI_CLLM, cllmModel, jacobi, true),
                 new DemoRun.Contender(LOOKAHEAD_BASE, baseModel, lookahead, false),
-                new DemoRun.Contender(LOOKAHEAD_CLLM, cllmModel, lookahead, false));
+                new DemoRun.Contender(LOOKAHEAD_CLLM, cllmModel, lookahead, false)));
+        if (o.temperature() != null) {
+            // the same decoders sampling with one seed: on the base model each must give ar-sampled's tokens
+            GenerationConfig sampled = GenerationConfig.builder().maxNewTokens(o.maxNewTokens())
+                    .sampling(o.temperature()).seed(o.seed()).build();
+            JacobiDecoder arSampled = ar.toBuilder().generation(sampled).build();
+            JacobiDecoder jacobiSampled = jacobi.toBuilder().generation(sampled).build();
+            LookaheadDecoder lookaheadSampled = lookahead.toBuilder().generation(sampled).build();
+            out.add(new DemoRun.Contender(AR + SAMPLED, baseModel, arSampled, false));
+            out.add(new DemoRun.Contender(JACOBI_BASE + SAMPLED, baseModel, jacobiSampled, false));
+            out.add(new DemoRun.Contender(JACOBI_CLLM + SAMPLED, cllmModel, jacobiSampled, false));
+            out.add(new DemoRun.Contender(LOOKAHEAD_BASE + SAMPLED, baseModel, lookaheadSampled, false));
+            out.add(new DemoRun.Contender(LOOKAHEAD_CLLM + SAMPLED, cllmModel, lookaheadSampled, false));
+        }
+        return out;
     }
 
     private static DemoReport.Setting setting(Options o, DemoTask task, TorchConsistencyModel baseModel,
@@ -190,7 +219,9 @@ public final class Demo {
                 o.maxNewTokens(), o.warmup(), o.repeats(), Runtime.getRuntime().availableProcessors(),
                 TorchRuntime.torchThreads(), TorchRuntime.blasThreads(),
                 baseModel.llama().deviceName() + " " + baseModel.llama().dtypeName(), platform, task.title(),
-                task.accuracyKey(), task.accuracyHeader(), task.accuracyDefinition());
+                task.accuracyKey(), task.accuracyHeader(), task.accuracyDefinition(),
+                o.temperature() == null ? null : String.format(java.util.Locale.ROOT,
+                        "temperature %s, top-k 50, seed %d", o.temperature(), o.seed()));
     }
 
     /**
@@ -214,10 +245,13 @@ public final class Demo {
             }
             right.add(r);
         }
-        double arTokensPerS = result.medianTokensPerSecond(ar);
-        double arElapsed = result.medianElapsedNanos(ar);
         List<DemoReport.Row> rows = new ArrayList<>();
         for (int c = 0; c < result.contenders().size(); c++) {
+            // a sampled row is compared with ar-sampled (same seed), a greedy one with ar
+            int base = result.contenders().get(c).name().endsWith(SAMPLED) && has(result, AR + SAMPLED)
+                    ? result.indexOf(AR + SAMPLED) : ar;
+            double arTokensPerS = result.medianTokensPerSecond(base);
+            double arElapsed = result.medianElapsedNanos(base);
             int correct = 0;
             int exact = 0;
             for (int q = 0; q < n; q++) {
@@ -231,7 +265,7 @@ public final class Demo {
                     first.decodingPasses() == 0 ? 0.0 : (double) first.decodedTokens() / first.decodingPasses(),
                     tokensPerS, arTokensPerS == 0 ? 0.0 : tokensPerS / arTokensPerS,
                     elapsed == 0 ? 0.0 : arElapsed / elapsed,
-                    (double) agreeing(result.samples().get(ar), result.samples().get(c)) / n,
+                    (double) agreeing(result.samples().get(base), result.samples().get(c)) / n,
                     bySource(result.samples().get(c)), meanTree(result.samples().get(c))));
         }
         int mismatches = n - agreeing(result.samples().get(ar), result.samples().get(jacobiBase));
@@ -245,6 +279,16 @@ public final class Demo {
         if (has(result, LOOKAHEAD_CLLM)) {
             checks.add(new DemoReport.Check(LOOKAHEAD_CLLM, JACOBI_CLLM, n - agreeing(result.samples().get(jacobiCllm),
                     result.samples().get(result.indexOf(LOOKAHEAD_CLLM)))));
+        }
+        // sampled: on the base model every decoder gives ar-sampled's tokens; on the CLLM lookahead gives Jacobi's
+        String[][] sampledChecks = {{JACOBI_BASE, AR}, {LOOKAHEAD_BASE, AR}, {LOOKAHEAD_CLLM, JACOBI_CLLM}};
+        for (String[] pair : sampledChecks) {
+            String row = pair[0] + SAMPLED;
+            String reference = pair[1] + SAMPLED;
+            if (has(result, row) && has(result, reference)) {
+                checks.add(new DemoReport.Check(row, reference, n - agreeing(
+                        result.samples().get(result.indexOf(reference)), result.samples().get(result.indexOf(row)))));
+            }
         }
 
         List<DemoReport.Shown> shown = new ArrayList<>();

@@ -71,7 +71,8 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
     public record Setting(String base, String cllm, long baseParameters, long cllmParameters, String task,
                           int heldOut, int questions, int blockSize, int maxNewTokens, int warmup, int repeats,
                           int cores, int torchThreads, int blasThreads, String device, String platform,
-                          String title, String accuracyKey, String accuracyHeader, String accuracyNote) {
+                          String title, String accuracyKey, String accuracyHeader, String accuracyNote,
+                          String sampling) {
 
         /** The column definitions, for the table and the page. */
         public List<String> definitions() {
@@ -166,6 +167,9 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         o.putObject("machine").put("cores", setting.cores()).put("device", setting.device())
                 .put("platform", setting.platform());
         o.put("task", setting.task());
+        if (setting.sampling() != null) {
+            o.put("sampling", setting.sampling());
+        }
         o.put("jacobi_base_mismatches", mismatches);
         ArrayNode lossless = o.putArray("lossless_checks");
         for (Check c : checks) {
@@ -190,7 +194,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
     /** Prints the header, the table, the losslessness check and the trajectories. */
     public void printHuman(PrintStream out, boolean ansi) {
         Setting s = setting;
-        out.println("cllm demo: " + s.title() + ", greedy decoding");
+        out.println("cllm demo: " + s.title() + ", greedy decoding" + (s.sampling() == null ? "" : " and sampling"));
         out.printf(Locale.ROOT, "  base model   %s (%s parameters)%n", s.base(), millions(s.baseParameters()));
         out.printf(Locale.ROOT, "  CLLM         %s (%s parameters)%n", s.cllm(), millions(s.cllmParameters()));
         out.printf(Locale.ROOT, "  questions    %d of %d held out (task: %s); stop at EOS, at most %d new tokens%n",
@@ -202,6 +206,10 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
                     + "candidates (a pool of the task's training answers, prompt lookup, recycled tails) verified in "
                     + "the same pass; a cost model measured on this machine picks how many%n", s.blockSize());
         }
+        if (s.sampling() != null) {
+            out.printf(Locale.ROOT, "  sampled      the rows ending in -sampled: the same decoders sampling (%s); "
+                    + "their speedup and agrees are against ar-sampled%n", s.sampling());
+        }
         out.printf(Locale.ROOT, "  machine      %d cores, %s, %s, libtorch %d thread%s, OpenBLAS %d thread%s%n",
                 s.cores(), s.platform(), s.device(), s.torchThreads(), s.torchThreads() == 1 ? "" : "s",
                 s.blasThreads(), s.blasThreads() == 1 ? "" : "s");
@@ -209,10 +217,12 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
                         + "interleaved per question%n", s.warmup(), s.warmup() == 1 ? "" : "s", s.repeats(),
                 s.repeats() == 1 ? "" : "s");
         out.println();
-        out.printf(Locale.ROOT, "  %-14s %9s %7s %12s %9s %8s %16s %7s%n", "decoder", s.accuracyHeader(), "exact",
-                "tokens/pass", "tokens/s", "speedup", "latency speedup", "agrees");
+        int width = Math.max(14, rows.stream().mapToInt(r -> r.decoder().length()).max().orElse(0));
+        out.printf(Locale.ROOT, "  %-" + width + "s %9s %7s %12s %9s %8s %16s %7s%n", "decoder", s.accuracyHeader(),
+                "exact", "tokens/pass", "tokens/s", "speedup", "latency speedup", "agrees");
         for (Row r : rows) {
-            out.printf(Locale.ROOT, "  %-14s %8.1f%% %6.1f%% %12.2f %9.0f %7.2fx %15.2fx %6.1f%%%n", r.decoder(),
+            out.printf(Locale.ROOT, "  %-" + width + "s %8.1f%% %6.1f%% %12.2f %9.0f %7.2fx %15.2fx %6.1f%%%n",
+                    r.decoder(),
                     100 * r.accuracy(), 100 * r.exactMatch(), r.tokensPerPass(), r.tokensPerS(), r.speedup(),
                     r.latencySpeedup(), 100 * r.agreesWithBase());
         }
