@@ -1,31 +1,57 @@
 package dev.cllm.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
-/** {@code ./cllm pipeline}: reproduces the shipped text-to-SQL models from nothing ({@link SqlPipeline}). */
+/** {@code ./cllm pipeline}: reproduces a task's shipped models from nothing ({@link TaskPipeline}). */
 @Command(name = "pipeline", mixinStandardHelpOptions = true,
-        description = {"Reproduce the shipped text-to-SQL base model and its CLLM from nothing: generate the task, "
+        description = {"Reproduce a task's shipped base model and its CLLM from nothing: generate the task, "
                 + "pretrain, export bf16, collect Jacobi trajectories, consistency-train, export, and measure with "
                 + "the demo. Rerunning resumes where it stopped.",
-                "Writes WORK/sql-base and WORK/sql-cllm (with model cards) and WORK/pipeline.json (commands, wall "
+                "Writes WORK/TASK-base and WORK/TASK-cllm (with model cards) and WORK/pipeline.json (commands, wall "
                         + "times, results)."})
 final class PipelineCommand implements Callable<Integer> {
-    @Option(names = "--work", defaultValue = "pipeline-work", paramLabel = "DIR",
-            description = "working directory (default: ${DEFAULT-VALUE}); reuse it to resume")
+    @Option(names = "--task", paramLabel = "sql|math|all", defaultValue = "sql",
+            description = "which shipped models to rebuild: sql (text-to-SQL, the default), math (arithmetic word "
+                    + "problems) or all (one after the other)")
+    String task;
+
+    @Option(names = "--work", paramLabel = "DIR",
+            description = "working directory (default: pipeline-work for sql, pipeline-work-math for math; with "
+                    + "--task all, DIR/sql and DIR/math); reuse it to resume")
     Path work;
 
     @Override
     public Integer call() throws Exception {
-        SqlPipeline pipeline = new SqlPipeline(work);
-        pipeline.run();
-        System.out.println(new ObjectMapper().createObjectNode().put("base", pipeline.baseModel().toString())
-                .put("cllm", pipeline.cllmModel().toString())
-                .put("record", work.resolve("pipeline.json").toString()));
+        List<TaskPipeline.Recipe> recipes = task.equals("all")
+                ? List.of(TaskPipeline.Recipe.values()) : List.of(TaskPipeline.Recipe.of(task));
+        ObjectMapper json = new ObjectMapper();
+        ArrayNode results = json.createArrayNode();
+        for (TaskPipeline.Recipe recipe : recipes) {
+            TaskPipeline pipeline = new TaskPipeline(recipe, workFor(recipe));
+            pipeline.run();
+            results.addObject().put("task", recipe.task()).put("base", pipeline.baseModel().toString())
+                    .put("cllm", pipeline.cllmModel().toString())
+                    .put("record", workFor(recipe).resolve("pipeline.json").toString());
+        }
+        System.out.println(results.size() == 1 ? json.writeValueAsString(results.get(0))
+                : json.writeValueAsString(json.createObjectNode().set("pipelines", results)));
         return 0;
+    }
+
+    private Path workFor(TaskPipeline.Recipe recipe) {
+        if (task.equals("all")) {
+            return (work != null ? work : Path.of("pipeline-work")).resolve(recipe.task());
+        }
+        if (work != null) {
+            return work;
+        }
+        return Path.of(recipe == TaskPipeline.Recipe.SQL ? "pipeline-work" : "pipeline-work-" + recipe.task());
     }
 }

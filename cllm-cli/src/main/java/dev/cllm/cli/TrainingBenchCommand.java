@@ -45,6 +45,12 @@ final class TrainingBenchCommand implements Callable<Integer> {
             description = "process counts to measure (default: ${DEFAULT-VALUE})")
     List<Integer> ranks;
 
+    @Option(names = "--objective", split = ",", defaultValue = "consistency", paramLabel = "LIST",
+            description = "training objectives to measure, each with every process count: consistency (one block "
+                    + "per example, student and teacher passes) and/or jacobi-forcing (a whole answer per example, "
+                    + "one packed pass) (default: ${DEFAULT-VALUE})")
+    List<String> objectives;
+
     @Option(names = "--batch", defaultValue = "16", paramLabel = "B",
             description = "global micro-batch, split across the processes (default: ${DEFAULT-VALUE})")
     int batch;
@@ -68,7 +74,7 @@ final class TrainingBenchCommand implements Callable<Integer> {
     CommandSpec spec;
 
     /** One measured process count. */
-    record Row(int ranks, int batch, int steps, double seconds, double stepsPerS, double examplesPerS,
+    record Row(String objective, int ranks, int batch, int steps, double seconds, double stepsPerS, double examplesPerS,
                double tokensPerS, double waitMsPerStep, double syncMsPerStep, double speedup) {
     }
 
@@ -80,6 +86,12 @@ final class TrainingBenchCommand implements Callable<Integer> {
         if (warmupSteps < 1 || steps < 1) {
             throw new IllegalArgumentException("--warmup-steps and --steps must be at least 1");
         }
+        for (String o : objectives) {
+            if (!o.equals("consistency") && !o.equals("jacobi-forcing")) {
+                throw new IllegalArgumentException("--objective must list consistency and/or jacobi-forcing, got '"
+                        + o + "'");
+            }
+        }
         for (int w : ranks) {
             if (w < 1 || w > batch) {
                 throw new IllegalArgumentException("--ranks " + w + ": each count must be between 1 and the batch "
@@ -90,8 +102,10 @@ final class TrainingBenchCommand implements Callable<Integer> {
         MachineInfo machine = MachineInfo.collect(Cli.commandLine(spec), "cpu");
         List<Row> rows = new ArrayList<>();   // speedups filled in once all are measured
         try {
-            for (int w : ranks) {
-                rows.add(measure(scratch, w));
+            for (String objective : objectives) {
+                for (int w : ranks) {
+                    rows.add(measure(scratch, objective, w));
+                }
             }
         } finally {
             if (work == null) {
@@ -107,17 +121,18 @@ final class TrainingBenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Row measure(Path scratch, int w) throws IOException, InterruptedException {
-        Path out = scratch.resolve("ranks-" + w);
+    private Row measure(Path scratch, String objective, int w) throws IOException, InterruptedException {
+        String name = objective + "-ranks-" + w;
+        Path out = scratch.resolve(name);
         if (Files.exists(out)) {
             org.apache.commons.io.file.PathUtils.deleteDirectory(out);
         }
-        Files.deleteIfExists(scratch.resolve("ranks-" + w + ".metrics.jsonl"));
+        Files.deleteIfExists(scratch.resolve(name + ".metrics.jsonl"));
         List<String> args = List.of("train", "--model", model.toString(), "--data", data.toString(), "--out",
                 out.toString(), "--steps", Integer.toString(warmupSteps + steps), "--batch", Integer.toString(batch),
-                "--lr", "1e-5", "--save-every", "0");
+                "--lr", "1e-5", "--save-every", "0", "--objective", objective);
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.err.println("bench-training: " + w + " process" + (w == 1 ? "" : "es") + " ...");
+        System.err.println("bench-training: " + objective + ", " + w + " process" + (w == 1 ? "" : "es") + " ...");
         int status = new LocalLauncher(w, Duration.ofMinutes(5),
                 new PrintStream(captured, true, StandardCharsets.UTF_8), System.err).run(args);
         if (status != 0) {
@@ -125,7 +140,7 @@ final class TrainingBenchCommand implements Callable<Integer> {
                     + "); its log is above");
         }
         List<JsonNode> lines = new ArrayList<>();
-        for (String line : Files.readAllLines(scratch.resolve("ranks-" + w + ".metrics.jsonl"))) {
+        for (String line : Files.readAllLines(scratch.resolve(name + ".metrics.jsonl"))) {
             JsonNode n = JSON.readTree(line);
             if (n.has("loss")) {
                 lines.add(n);
@@ -150,16 +165,19 @@ final class TrainingBenchCommand implements Callable<Integer> {
         }
         double stepsPerS = steps / seconds;
         double examplesPerS = examples / seconds;
-        return new Row(w, batch, steps, seconds, stepsPerS, examplesPerS, tokens / seconds, waitMs / steps,
+        return new Row(objective, w, batch, steps, seconds, stepsPerS, examplesPerS, tokens / seconds, waitMs / steps,
                 syncMs / steps, Double.NaN);
     }
 
-    /** Speedup over the one-process row (or, without one, the first row measured). */
+    /** Speedup over the same objective's one-process row (or, without one, its first row measured). */
     static List<Row> withSpeedups(List<Row> rows) {
-        Row base = rows.stream().filter(r -> r.ranks() == 1).findFirst().orElse(rows.get(0));
-        return rows.stream().map(r -> new Row(r.ranks(), r.batch(), r.steps(), r.seconds(), r.stepsPerS(),
+        return rows.stream().map(r -> {
+            Row base = rows.stream().filter(b -> b.objective().equals(r.objective()) && b.ranks() == 1).findFirst()
+                    .orElse(rows.stream().filter(b -> b.objective().equals(r.objective())).findFirst().orElseThrow());
+            return new Row(r.objective(), r.ranks(), r.batch(), r.steps(), r.seconds(), r.stepsPerS(),
                 r.examplesPerS(), r.tokensPerS(), r.waitMsPerStep(), r.syncMsPerStep(),
-                r.examplesPerS() / base.examplesPerS())).toList();
+                r.examplesPerS() / base.examplesPerS());
+        }).toList();
     }
 
     private ObjectNode toJson(List<Row> rows, MachineInfo machine) {
@@ -168,7 +186,7 @@ final class TrainingBenchCommand implements Callable<Integer> {
         root.put("data", data.toString());
         ArrayNode a = root.putArray("training");
         for (Row r : rows) {
-            a.addObject().put("ranks", r.ranks()).put("batch", r.batch()).put("steps", r.steps())
+            a.addObject().put("objective", r.objective()).put("ranks", r.ranks()).put("batch", r.batch()).put("steps", r.steps())
                     .put("seconds", r.seconds()).put("steps_per_s", r.stepsPerS())
                     .put("examples_per_s", r.examplesPerS()).put("tokens_per_s", r.tokensPerS())
                     .put("wait_ms_per_step", r.waitMsPerStep())
@@ -185,13 +203,18 @@ final class TrainingBenchCommand implements Callable<Integer> {
                 .append(warmupSteps).append(" warm-up steps\n");
         b.append("Machine: ").append(machine.summary()).append('\n');
         b.append("Command: ").append(machine.command()).append("\n\n");
-        b.append("| processes | steps/s | examples/s | tokens/s | wait for slowest rank ms/step | gradient all-reduce "
+        b.append("| objective | processes | steps/s | examples/s | tokens/s | wait for slowest rank ms/step | gradient all-reduce "
                 + "ms/step | speedup |\n");
-        b.append("|---:|---:|---:|---:|---:|---:|---:|\n");
+        b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
-            b.append(String.format(Locale.ROOT, "| %d | %.2f | %.1f | %.0f | %.1f | %.1f | %.2fx |%n", r.ranks(),
+            b.append(String.format(Locale.ROOT, "| %s | %d | %.2f | %.1f | %.0f | %.1f | %.1f | %.2fx |%n",
+                    r.objective(), r.ranks(),
                     r.stepsPerS(), r.examplesPerS(), r.tokensPerS(), r.waitMsPerStep(), r.syncMsPerStep(),
                     r.speedup()));
+        }
+        if (objectives.contains("jacobi-forcing")) {
+            b.append("\nAn example is one trajectory block for consistency and one whole answer (all its blocks) for "
+                    + "jacobi-forcing; tokens are what the forward passes read.\n");
         }
         return b.toString();
     }

@@ -85,10 +85,14 @@ class DistributedCliTest {
                 "--out", data.toString(), "--block-size", "8", "--max-new-tokens", "16", "--no-clean").status())
                 .isZero();
         CliRunner.Run r = CliRunner.run("bench-training", "--model", Stories260K.dir().toString(), "--data",
-                data.toString(), "--ranks", "1,2", "--batch", "2", "--warmup-steps", "1", "--steps", "2", "--json");
+                data.toString(), "--ranks", "1,2", "--batch", "2", "--warmup-steps", "1", "--steps", "2",
+                "--objective", "consistency,jacobi-forcing", "--json");
         assertThat(r.status()).as(r.err()).isZero();
         JsonNode rows = JSON.readTree(r.out()).get("training");
-        assertThat(rows).hasSize(2);
+        assertThat(rows).hasSize(4);
+        assertThat(rows).extracting(n -> n.get("objective").asText())
+                .containsExactly("consistency", "consistency", "jacobi-forcing", "jacobi-forcing");
+        assertThat(rows.get(2).get("tokens_per_s").asDouble()).isPositive();
         assertThat(rows.get(0).get("ranks").asInt()).isEqualTo(1);
         assertThat(rows.get(0).get("speedup").asDouble()).isEqualTo(1.0);
         assertThat(rows.get(1).get("ranks").asInt()).isEqualTo(2);
@@ -141,12 +145,21 @@ class DistributedCliTest {
     }
 
     @Test
-    void benchTrainingSpeedupsAreOverOneProcessWhateverTheOrder() {
+    void benchTrainingSpeedupsAreOverOneProcessOfTheSameObjectiveWhateverTheOrder() {
         List<TrainingBenchCommand.Row> rows = TrainingBenchCommand.withSpeedups(List.of(
-                new TrainingBenchCommand.Row(2, 16, 10, 1, 1, 30, 100, 1, 1, Double.NaN),
-                new TrainingBenchCommand.Row(1, 16, 10, 1, 1, 20, 100, 0, 0, Double.NaN)));
-        assertThat(rows.get(0).speedup()).isEqualTo(1.5);
-        assertThat(rows.get(1).speedup()).isEqualTo(1.0);
+                new TrainingBenchCommand.Row("consistency", 2, 16, 10, 1, 1, 30, 100, 1, 1, Double.NaN),
+                new TrainingBenchCommand.Row("consistency", 1, 16, 10, 1, 1, 20, 100, 0, 0, Double.NaN),
+                new TrainingBenchCommand.Row("jacobi-forcing", 1, 16, 10, 1, 1, 5, 100, 0, 0, Double.NaN),
+                new TrainingBenchCommand.Row("jacobi-forcing", 2, 16, 10, 1, 1, 9, 100, 0, 0, Double.NaN)));
+        assertThat(rows).extracting(TrainingBenchCommand.Row::speedup).containsExactly(1.5, 1.0, 1.0, 1.8);
+    }
+
+    @Test
+    void benchTrainingRefusesAnUnknownObjective() {
+        CliRunner.Run r = CliRunner.run("bench-training", "--model", Stories260K.dir().toString(), "--data",
+                Stories260K.dir().resolve("config.json").toString(), "--objective", "consistency,forcing");
+        assertThat(r.status()).isNotZero();
+        assertThat(r.err()).contains("'forcing'");
     }
 
     private static String[] concat(String[] a, String... b) {

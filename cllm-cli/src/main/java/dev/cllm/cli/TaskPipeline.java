@@ -1,0 +1,306 @@
+package dev.cllm.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cllm.examples.demo.TaskConfigFile;
+import dev.cllm.examples.sql.SqlExample.Split;
+import dev.cllm.examples.sql.SqlTask;
+import dev.cllm.examples.sql.SqlTaskConfig;
+import dev.cllm.examples.math.MathExample;
+import dev.cllm.examples.math.MathTask;
+import dev.cllm.examples.math.MathTaskConfig;
+import dev.cllm.examples.math.MathTaskConfigFile;
+import org.apache.commons.io.output.CloseShieldOutputStream;
+import org.apache.commons.io.output.TeeOutputStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The recipe of a task's shipped models, as the command lines a user would type: generate the task, pretrain the base
+ * model from scratch, export it in bf16 ({@code TASK-base}), collect its Jacobi trajectories on training questions,
+ * consistency-train the CLLM, export it in bf16 ({@code TASK-cllm}), and measure both with {@code ./cllm demo}. Every
+ * step resumes: rerunning after an interruption skips the finished steps and continues the interrupted one
+ * (pretraining, collection and training resume from their own checkpoints).
+ *
+ * <p>Each step's command line, wall time and JSON result are recorded in {@code WORK/pipeline.json}; the model
+ * directories get the task's config file ({@code sql-task.json} or {@code math-task.json}: the task the demo
+ * regenerates), {@code bench-prompts.jsonl} (held-out prompts for the JMH generation benchmark) and a model card
+ * ({@code README.md}) written from those records.
+ */
+public final class TaskPipeline {
+    private static final Logger LOG = LoggerFactory.getLogger(TaskPipeline.class);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** The text-to-SQL task: seed, questions, split sizes. */
+    public static final SqlTaskConfig SQL_TASK = new SqlTaskConfig(0, 16_000, 200, 8);
+    /** The arithmetic word-problem task: seed, split sizes. */
+    public static final MathTaskConfig MATH_TASK = new MathTaskConfig(0, 16_000, 200);
+
+    /** What differs between the tasks' recipes; everything else is shared. */
+    public enum Recipe {
+        /** Text-to-SQL: 4 layers, short answers (median 8 tokens), block size 8. */
+        SQL("sql", 8, 4, 329, 2400, 400, 32, null, 1500),
+        /** Arithmetic word problems with worked solutions: 5 layers, answers of 40-100 tokens, block size 16. */
+        MATH("math", 16, 5, 169, 2000, 250, 128, 2000, 800);
+
+        final String task;
+        /** Jacobi block size for collection, training and the demo. */
+        final int blockSize;
+        final int layers;
+        final int vocabulary;
+        final int pretrainSteps;
+        final int pretrainSaveEvery;
+        final int collectTokens;
+        /** Training prompts whose trajectories are collected ({@code null}: all of them). */
+        final Integer collectPrompts;
+        final int trainSteps;
+
+        Recipe(String task, int blockSize, int layers, int vocabulary, int pretrainSteps, int pretrainSaveEvery,
+               int collectTokens, Integer collectPrompts, int trainSteps) {
+            this.task = task;
+            this.blockSize = blockSize;
+            this.layers = layers;
+            this.vocabulary = vocabulary;
+            this.pretrainSteps = pretrainSteps;
+            this.pretrainSaveEvery = pretrainSaveEvery;
+            this.collectTokens = collectTokens;
+            this.collectPrompts = collectPrompts;
+            this.trainSteps = trainSteps;
+        }
+
+        /** The recipe of {@code --task sql|math}. */
+        public static Recipe of(String task) {
+            for (Recipe r : values()) {
+                if (r.task.equals(task)) {
+                    return r;
+                }
+            }
+            throw new IllegalArgumentException("--task must be sql or math, got '" + task + "'");
+        }
+
+        public String task() {
+            return task;
+        }
+
+        public int blockSize() {
+            return blockSize;
+        }
+
+        List<String> taskArgs(Path dir) {
+            return this == SQL
+                    ? List.of("sql-task", "--out", dir.toString(), "--seed", String.valueOf(SQL_TASK.seed()),
+                    "--train", String.valueOf(SQL_TASK.trainExamples()),
+                    "--held-out", String.valueOf(SQL_TASK.heldOutExamples()),
+                    "--per-database", String.valueOf(SQL_TASK.examplesPerDatabase()))
+                    : List.of("math-task", "--out", dir.toString(), "--seed", String.valueOf(MATH_TASK.seed()),
+                    "--train", String.valueOf(MATH_TASK.trainExamples()),
+                    "--held-out", String.valueOf(MATH_TASK.heldOutExamples()));
+        }
+
+        Path promptsFile(Path dir, boolean train) {
+            return this == SQL
+                    ? SqlTask.promptsFile(dir, train ? Split.TRAIN : Split.HELD_OUT)
+                    : MathTask.promptsFile(dir, train ? MathExample.Split.TRAIN : MathExample.Split.HELD_OUT);
+        }
+
+        /** Writes the task's config file into a model directory, so that the demo regenerates the same split. */
+        void writeTaskConfig(Path model) {
+            if (this == SQL) {
+                TaskConfigFile.write(model, SQL_TASK);
+            } else {
+                MathTaskConfigFile.write(model, MATH_TASK);
+            }
+        }
+
+        /** The base model's architecture: LLaMA, d 256, 8 query / 4 key-value heads, SwiGLU 688, tied embeddings. */
+        ObjectNode baseConfig() {
+            ObjectNode c = JSON.createObjectNode();
+            c.putArray("architectures").add("LlamaForCausalLM");
+            c.put("model_type", "llama").put("hidden_size", 256).put("intermediate_size", 688)
+                    .put("num_hidden_layers", layers).put("num_attention_heads", 8).put("num_key_value_heads", 4)
+                    .put("vocab_size", vocabulary).put("max_position_embeddings", 256).put("rms_norm_eps", 1e-5)
+                    .put("rope_theta", 10000.0).put("hidden_act", "silu").put("tie_word_embeddings", true)
+                    .put("bos_token_id", 1).put("eos_token_id", 2).put("pad_token_id", 0)
+                    .put("torch_dtype", "float32").put("attention_bias", false).put("mlp_bias", false);
+            return c;
+        }
+    }
+
+    private final Recipe recipe;
+    private final Path work;
+    private final Map<String, ObjectNode> steps = new LinkedHashMap<>();
+
+    /** A pipeline for {@code recipe} working in {@code work} (created if absent; reused to resume). */
+    public TaskPipeline(Recipe recipe, Path work) {
+        this.recipe = recipe;
+        this.work = work;
+    }
+
+    public Recipe recipe() {
+        return recipe;
+    }
+
+    public Path baseModel() {
+        return work.resolve(recipe.task + "-base");
+    }
+
+    public Path cllmModel() {
+        return work.resolve(recipe.task + "-cllm");
+    }
+
+    /** The command lines of the recipe, in order, with paths under the working directory. */
+    List<Step> steps() {
+        Path task = work.resolve("task");
+        String trainPrompts = recipe.promptsFile(task, true).toString();
+        List<String> collect = new ArrayList<>(List.of("collect", "--model", baseModel().toString(),
+                "--prompts", trainPrompts, "--out", work.resolve("trajectories.jsonl").toString(),
+                "--block-size", String.valueOf(recipe.blockSize), "--max-new-tokens",
+                String.valueOf(recipe.collectTokens)));
+        if (recipe.collectPrompts != null) {
+            collect.addAll(List.of("--limit", String.valueOf(recipe.collectPrompts)));
+        }
+        collect.addAll(List.of("--no-clean", "--seed", "0"));
+        return List.of(
+                new Step("task", task.resolve("task.json"), recipe.taskArgs(task).toArray(String[]::new)),
+                new Step("pretrain", work.resolve("base-f32").resolve("model.safetensors"), "pretrain",
+                        "--config", work.resolve("base-config.json").toString(), "--corpus", trainPrompts,
+                        "--tokenizer", task.resolve("tokenizer.json").toString(), "--append-eos", "--answer-loss",
+                        "--out", work.resolve("base-f32").toString(), "--steps", String.valueOf(recipe.pretrainSteps),
+                        "--batch", "16", "--lr", "1e-3", "--weight-decay", "0.1", "--label-smoothing", "0",
+                        "--save-every", String.valueOf(recipe.pretrainSaveEvery), "--seed", "1"),
+                new Step("export-base", baseModel().resolve("model.safetensors"), "export",
+                        "--model", work.resolve("base-f32").toString(), "--out", baseModel().toString(),
+                        "--dtype", "bf16"),
+                new Step("collect", work.resolve("trajectories.jsonl.manifest.json"),
+                        collect.toArray(String[]::new)),
+                new Step("train", work.resolve("cllm-f32").resolve("model.safetensors"), "train",
+                        "--model", baseModel().toString(), "--data", work.resolve("trajectories.jsonl").toString(),
+                        "--out", work.resolve("cllm-f32").toString(), "--loss", "local", "--ar-weight", "10",
+                        "--lr", "5e-4", "--batch", "16", "--steps", String.valueOf(recipe.trainSteps),
+                        "--label-smoothing", "0", "--save-every", "250", "--seed", "1"),
+                new Step("export-cllm", cllmModel().resolve("model.safetensors"), "export",
+                        "--model", work.resolve("cllm-f32").toString(), "--out", cllmModel().toString(),
+                        "--dtype", "bf16"));
+    }
+
+    /** The demo's command line, measuring the two exported models. */
+    String[] demoArgs() {
+        return new String[] {"demo", "--json", "--task", recipe.task, "--base", baseModel().toString(),
+                "--cllm", cllmModel().toString(), "--block-size", String.valueOf(recipe.blockSize), "--repeats", "3"};
+    }
+
+    /** One command of the recipe; {@code done} exists once it has finished. */
+    record Step(String name, Path done, String... args) {
+        String commandLine() {
+            return "./cllm " + String.join(" ", args);
+        }
+    }
+
+    /** Runs (or resumes) the whole recipe and returns the demo's JSON report. */
+    public ObjectNode run() throws IOException {
+        Files.createDirectories(work);
+        Path config = work.resolve("base-config.json");
+        if (!Files.exists(config)) {
+            JSON.writeValue(config.toFile(), recipe.baseConfig());
+        }
+        Path record = work.resolve("pipeline.json");
+        if (Files.exists(record)) {
+            JSON.readTree(record.toFile()).path("steps").fields()
+                    .forEachRemaining(e -> steps.put(e.getKey(), (ObjectNode) e.getValue()));
+        }
+        for (Step step : steps()) {
+            // recorded only once its command has returned successfully; an interrupted step reruns and resumes
+            if (Files.exists(step.done()) && steps.containsKey(step.name())) {
+                LOG.info("pipeline: {} already done", step.name());
+                continue;
+            }
+            LOG.info("pipeline: {}: {}", step.name(), step.commandLine());
+            long started = System.nanoTime();
+            String out = runCli(step.args());
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            ObjectNode s = JSON.createObjectNode().put("command", step.commandLine()).put("elapsed_ms",
+                    millis + steps.getOrDefault(step.name(), JSON.createObjectNode()).path("elapsed_ms").asLong());
+            s.set("result", parseLastJsonLine(out));
+            steps.put(step.name(), s);
+            writeRecord(record);
+        }
+        for (Path model : List.of(baseModel(), cllmModel())) {
+            recipe.writeTaskConfig(model);
+            Files.copy(recipe.promptsFile(work.resolve("task"), false), model.resolve("bench-prompts.jsonl"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        long started = System.nanoTime();
+        String[] demoArgs = demoArgs();
+        String demo = runCli(demoArgs);
+        ObjectNode report = (ObjectNode) parseLastJsonLine(demo);
+        ObjectNode s = JSON.createObjectNode().put("command", "./cllm " + String.join(" ", demoArgs))
+                .put("elapsed_ms", (System.nanoTime() - started) / 1_000_000);
+        s.set("result", report);
+        steps.put("demo", s);
+        writeRecord(record);
+        ModelCards.write(this, steps);
+        return report;
+    }
+
+    private void writeRecord(Path record) throws IOException {
+        ObjectNode root = JSON.createObjectNode();
+        ObjectNode s = root.putObject("steps");
+        steps.forEach(s::set);
+        long total = steps.values().stream().mapToLong(n -> n.path("elapsed_ms").asLong()).sum();
+        root.put("total_elapsed_ms", total).put("total", Duration.ofMillis(total).toString());
+        Path tmp = record.resolveSibling(record.getFileName() + ".tmp");
+        JSON.writeValue(tmp.toFile(), root);
+        Files.move(tmp, record, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Runs one {@code ./cllm} command in this JVM, echoing and returning its stdout. */
+    private static String runCli(String... args) {
+        PrintStream original = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int status;
+        try (PrintStream tee = new PrintStream(new TeeOutputStream(CloseShieldOutputStream.wrap(original), captured), true,
+                StandardCharsets.UTF_8)) {
+            System.setOut(tee);
+            status = Cli.run(args);
+        } finally {
+            System.setOut(original);
+        }
+        if (status != 0) {
+            throw new IllegalStateException("pipeline step failed (exit status " + status + "): ./cllm "
+                    + String.join(" ", args));
+        }
+        return captured.toString(StandardCharsets.UTF_8);
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode parseLastJsonLine(String out) {
+        List<String> lines = new ArrayList<>(out.lines().filter(l -> l.startsWith("{")).toList());
+        if (lines.isEmpty()) {
+            return JSON.createObjectNode();
+        }
+        try {
+            return JSON.readTree(lines.get(lines.size() - 1));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    Path work() {
+        return work;
+    }
+}

@@ -1,0 +1,45 @@
+package dev.cllm.cli;
+
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The recipes of the shipped models: every step is a valid command line, in the order the data flows. */
+class TaskPipelineTest {
+    @ParameterizedTest
+    @EnumSource(TaskPipeline.Recipe.class)
+    void everyStepParsesAsACommandLineAndStaysInsideTheWorkingDirectory(TaskPipeline.Recipe recipe,
+                                                                       @TempDir Path work) {
+        TaskPipeline pipeline = new TaskPipeline(recipe, work);
+        List<TaskPipeline.Step> steps = pipeline.steps();
+        assertThat(steps).extracting(TaskPipeline.Step::name)
+                .containsExactly("task", "pretrain", "export-base", "collect", "train", "export-cllm");
+        for (TaskPipeline.Step step : steps) {
+            assertThatCode(() -> new CommandLine(new Cli()).parseArgs(step.args())).as(step.commandLine())
+                    .doesNotThrowAnyException();
+            assertThat(step.done()).startsWithRaw(work);
+            assertThat(step.commandLine()).startsWith("./cllm " + step.args()[0]);
+        }
+        assertThat(steps.get(0).args()[0]).isEqualTo(recipe.task() + "-task");
+        assertThat(String.join(" ", steps.get(3).args())).contains("--block-size " + recipe.blockSize());
+        assertThatCode(() -> new CommandLine(new Cli()).parseArgs(pipeline.demoArgs())).doesNotThrowAnyException();
+        assertThat(String.join(" ", pipeline.demoArgs())).contains("--task " + recipe.task())
+                .contains("--block-size " + recipe.blockSize());
+        assertThat(pipeline.baseModel()).isEqualTo(work.resolve(recipe.task() + "-base"));
+    }
+
+    @Test
+    void anUnknownTaskIsNamed() {
+        assertThatThrownBy(() -> TaskPipeline.Recipe.of("code")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'code'").hasMessageContaining("sql or math");
+    }
+}
