@@ -56,7 +56,7 @@ public final class TaskPipeline {
         /** Text-to-SQL: 4 layers, short answers (median 8 tokens), block size 8. */
         SQL("sql", 8, 4, 329, 2400, 400, 32, null, 1500),
         /** Arithmetic word problems with worked solutions: 5 layers, answers of 40-100 tokens, block size 16. */
-        MATH("math", 16, 5, 169, 2000, 250, 128, 2000, 800);
+        MATH("math", 16, 5, 169, 2000, 250, 128, 1500, 600);
 
         final String task;
         /** Jacobi block size for collection, training and the demo. */
