@@ -53,7 +53,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * floating-point rounding in the batched matrix products.
  *
  * <p><b>Limits.</b> At most {@code maxActive} requests decode at once; more wait in a FIFO queue of at most
- * {@code maxQueued}, beyond which {@link #submit} throws {@link RequestRejectedException} ({@code QUEUE_FULL}). Each
+ * {@code maxQueued}, beyond which {@link #submit} throws {@link RequestRejectedException} ({@code QUEUE_FULL}); a
+ * request asking for more than {@code maxNewTokens} new tokens is rejected ({@code MAX_NEW_TOKENS}). Each
  * request reserves a KV cache of {@code prompt + maxNewTokens + decoder scratch} positions (the model's context at
  * most); the reservations of active requests never exceed {@code maxKvBytes}: a request that would is held in the
  * queue, one that could never fit is rejected ({@code KV_MEMORY}). A request's timeout runs from submission; when it
@@ -76,6 +77,7 @@ public final class GenerationService implements AutoCloseable {
     private final Decoder decoder;
     private final int maxActive;
     private final int maxQueued;
+    private final int maxNewTokens;
     private final long maxKvBytes;
     private final long maxWaitNanos;
     private final Duration timeout;
@@ -109,6 +111,7 @@ public final class GenerationService implements AutoCloseable {
         this.decoder = b.decoder != null ? b.decoder : JacobiDecoder.builder().build();
         this.maxActive = b.maxActive;
         this.maxQueued = b.maxQueued;
+        this.maxNewTokens = b.maxNewTokens;
         this.maxKvBytes = b.maxKvBytes;
         this.maxWaitNanos = b.maxWait.toNanos();
         this.timeout = b.timeout;
@@ -199,6 +202,12 @@ public final class GenerationService implements AutoCloseable {
                 rejected++;
                 throw new RequestRejectedException(RequestRejectedException.Limit.SHUT_DOWN,
                         "the generation service is shut down and accepts no more requests");
+            }
+            if (config.maxNewTokens() > maxNewTokens) {
+                rejected++;
+                throw new RequestRejectedException(RequestRejectedException.Limit.MAX_NEW_TOKENS, "the request asks "
+                        + "for max_new_tokens " + config.maxNewTokens() + ", more than the service's cap of "
+                        + maxNewTokens + " (maxNewTokens)");
             }
             if (kvBytes > maxKvBytes) {
                 rejected++;
@@ -350,7 +359,8 @@ public final class GenerationService implements AutoCloseable {
                     changed.signalAll();
                     return null;
                 }
-                long waitNanos = Math.min(nextDeadline - now, TimeUnit.SECONDS.toNanos(1));
+                long waitNanos = nextDeadline == Long.MAX_VALUE ? TimeUnit.SECONDS.toNanos(1)
+                        : Math.min(nextDeadline - now, TimeUnit.SECONDS.toNanos(1));
                 if (!pending.isEmpty()) {
                     long waited = now - firstPendingNanos;
                     if (pending.size() >= active.size() || waited >= maxWaitNanos) {
@@ -614,6 +624,7 @@ public final class GenerationService implements AutoCloseable {
         private Decoder decoder;
         private int maxActive = 16;
         private int maxQueued = 256;
+        private int maxNewTokens = Integer.MAX_VALUE;
         private long maxKvBytes = Long.MAX_VALUE;
         private Duration maxWait = Duration.ofMillis(2);
         private Duration timeout;
@@ -654,6 +665,16 @@ public final class GenerationService implements AutoCloseable {
                 throw new IllegalArgumentException("maxQueued must be >= 0, got " + value);
             }
             this.maxQueued = value;
+            return this;
+        }
+
+        /** The most new tokens a request may ask for ({@link GenerationConfig#maxNewTokens()}); more are rejected
+         *  (default: no cap but the model's context). */
+        public Builder maxNewTokens(int value) {
+            if (value < 1) {
+                throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + value);
+            }
+            this.maxNewTokens = value;
             return this;
         }
 

@@ -11,6 +11,8 @@ public final class RequestRejectedException extends RejectedExecutionException {
     public enum Limit {
         /** {@link GenerationService.Builder#maxQueued}: too many requests are already waiting. */
         QUEUE_FULL,
+        /** {@link GenerationService.Builder#maxNewTokens}: the request asks for more new tokens than the cap. */
+        MAX_NEW_TOKENS,
         /** {@link GenerationService.Builder#maxKvBytes}: the request's KV cache alone is larger than the cap. */
         KV_MEMORY,
         /** The service is shutting down or shut down. */
