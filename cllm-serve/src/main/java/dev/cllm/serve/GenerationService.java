@@ -268,8 +268,9 @@ public final class GenerationService implements AutoCloseable {
         } catch (Throwable t) {
             RequestAbortedException aborted = r.aborted;
             Throwable reported = aborted != null ? aborted : t;
-            r.future.completeExceptionally(reported);
-            finished(r, reported);
+            if (r.future.completeExceptionally(reported)) {   // not when cancelled or aborted meanwhile
+                finished(r, reported);
+            }
             if (aborted == null && !(t instanceof RuntimeException)) {
                 LOG.error("{} failed", r, t);
             }
