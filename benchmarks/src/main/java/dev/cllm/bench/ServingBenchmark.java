@@ -197,16 +197,22 @@ public final class ServingBenchmark {
         return sorted[Math.max(0, rank - 1)] / 1e6;
     }
 
-    public static void main(String[] args) {
-        if (args.length < 3 || args.length > 5) {
-            throw new IllegalArgumentException("usage: ServingBenchmark MODEL CLIENTS DECODER [MAX_NEW_TOKENS "
-                    + "[REQUESTS_PER_CLIENT]]");
+    /**
+     * Loads {@code modelName} (a name {@code ./cllm bench --models} takes) and measures each decoder at each client
+     * count in both modes, on the model's benchmark prompts: greedy, {@code maxNewTokens} new tokens (models with
+     * their own task prompts stop at EOS, as they are used).
+     *
+     * @throws IllegalArgumentException for an unknown model or decoder
+     */
+    public static List<Row> run(String modelName, List<String> decoders, List<Integer> clients, int maxNewTokens,
+                                int requestsPerClient) {
+        for (String d : decoders) {
+            decoder(d);
         }
-        String modelName = args[0];
-        List<Integer> clients = Arrays.stream(args[1].split(",")).map(String::strip).map(Integer::parseInt).toList();
-        Decoder decoder = decoder(args[2]);
-        int maxNewTokens = args.length > 3 ? Integer.parseInt(args[3]) : 64;
-        int perClient = args.length > 4 ? Integer.parseInt(args[4]) : 2;
+        BenchModels.missing(modelName).ifPresent(reason -> {
+            throw new IllegalArgumentException(reason);
+        });
+        List<Row> rows = new ArrayList<>();
         try (TorchConsistencyModel model = BenchModels.load(modelName, "auto")) {
             TokenIds[] prompts = Prompts.forModel(BenchModels.base(modelName), model);
             GenerationConfig.Builder config = model.generationConfig().toBuilder().greedy()
@@ -215,10 +221,25 @@ public final class ServingBenchmark {
                 config.noStop();
             }
             GenerationConfig c = config.build();
-            Generation[] alone = alone(model, prompts, decoder, c);
-            for (Row r : run(modelName, model, prompts, alone, args[2], decoder, c, clients, perClient)) {
-                System.out.println(r.toJson());
+            for (String name : decoders) {
+                Decoder decoder = decoder(name);
+                Generation[] alone = alone(model, prompts, decoder, c);
+                rows.addAll(run(modelName, model, prompts, alone, name, decoder, c, clients, requestsPerClient));
             }
+        }
+        return rows;
+    }
+
+    public static void main(String[] args) {
+        if (args.length < 3 || args.length > 5) {
+            throw new IllegalArgumentException("usage: ServingBenchmark MODEL CLIENTS DECODER [MAX_NEW_TOKENS "
+                    + "[REQUESTS_PER_CLIENT]]");
+        }
+        List<Integer> clients = Arrays.stream(args[1].split(",")).map(String::strip).map(Integer::parseInt).toList();
+        int maxNewTokens = args.length > 3 ? Integer.parseInt(args[3]) : 64;
+        int perClient = args.length > 4 ? Integer.parseInt(args[4]) : 2;
+        for (Row r : run(args[0], List.of(args[2].split(",")), clients, maxNewTokens, perClient)) {
+            System.out.println(r.toJson());
         }
     }
 }
