@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * A load harness for serving: {@code clients} threads each send {@code requestsPerClient} greedy requests one after
@@ -206,13 +207,20 @@ public final class ServingBenchmark {
      */
     public static List<Row> run(String modelName, List<String> decoders, List<Integer> clients, int maxNewTokens,
                                 int requestsPerClient) {
+        List<Row> rows = new ArrayList<>();
+        run(modelName, decoders, clients, maxNewTokens, requestsPerClient, rows::add);
+        return rows;
+    }
+
+    /** As {@link #run(String, List, List, int, int)}, handing each row to {@code onRow} as soon as it is measured. */
+    public static void run(String modelName, List<String> decoders, List<Integer> clients, int maxNewTokens,
+                           int requestsPerClient, Consumer<Row> onRow) {
         for (String d : decoders) {
             decoder(d);
         }
         BenchModels.missing(modelName).ifPresent(reason -> {
             throw new IllegalArgumentException(reason);
         });
-        List<Row> rows = new ArrayList<>();
         try (TorchConsistencyModel model = BenchModels.load(modelName, "auto")) {
             TokenIds[] prompts = Prompts.forModel(BenchModels.base(modelName), model);
             GenerationConfig.Builder config = model.generationConfig().toBuilder().greedy()
@@ -224,10 +232,12 @@ public final class ServingBenchmark {
             for (String name : decoders) {
                 Decoder decoder = decoder(name);
                 Generation[] alone = alone(model, prompts, decoder, c);
-                rows.addAll(run(modelName, model, prompts, alone, name, decoder, c, clients, requestsPerClient));
+                for (int n : clients) {
+                    run(modelName, model, prompts, alone, name, decoder, c, List.of(n), requestsPerClient)
+                            .forEach(onRow);
+                }
             }
         }
-        return rows;
     }
 
     public static void main(String[] args) {
@@ -238,8 +248,7 @@ public final class ServingBenchmark {
         List<Integer> clients = Arrays.stream(args[1].split(",")).map(String::strip).map(Integer::parseInt).toList();
         int maxNewTokens = args.length > 3 ? Integer.parseInt(args[3]) : 64;
         int perClient = args.length > 4 ? Integer.parseInt(args[4]) : 2;
-        for (Row r : run(args[0], List.of(args[2].split(",")), clients, maxNewTokens, perClient)) {
-            System.out.println(r.toJson());
-        }
+        run(args[0], List.of(args[2].split(",")), clients, maxNewTokens, perClient,
+                r -> System.out.println(r.toJson()));
     }
 }
