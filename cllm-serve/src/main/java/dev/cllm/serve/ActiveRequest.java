@@ -11,7 +11,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * A request inside the service, from submission to its result: what to decode, the KV cache it reserves, its deadline
  * and future, and where it is (queued, active, done). The mutable fields are guarded by the service's lock, except
- * {@link #aborted}, which the worker reads without it.
+ * {@link #aborted}, which the worker reads without it. Its outcome is settled once, under the lock, by whoever comes
+ * first: the worker (result or error) or the service (cancel, timeout, shutdown).
  */
 final class ActiveRequest {
     enum State { QUEUED, ACTIVE, DONE }
@@ -28,6 +29,7 @@ final class ActiveRequest {
     final RequestFuture future;
 
     State state = State.QUEUED;
+    boolean settled;                // its outcome is decided (result, error, or ended): counted once, completed once
     PendingPass waiting;            // the pass this request's worker waits for, while queued for a step
     volatile RequestAbortedException aborted;
 
@@ -72,11 +74,10 @@ final class ActiveRequest {
          *  freed. */
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
-            boolean cancelled = super.cancel(mayInterruptIfRunning);
-            if (cancelled) {
-                service.abort(request, RequestAbortedException.Reason.CANCELLED, request + " was cancelled");
+            if (!service.abort(request, RequestAbortedException.Reason.CANCELLED, request + " was cancelled")) {
+                return false;                       // it already has its outcome
             }
-            return cancelled;
+            return super.cancel(mayInterruptIfRunning);
         }
     }
 }

@@ -88,6 +88,7 @@ public final class GenerationService implements AutoCloseable {
     private final ArrayDeque<ActiveRequest> queue = new ArrayDeque<>();
     private final Set<ActiveRequest> active = new LinkedHashSet<>();
     private final List<PendingPass> pending = new ArrayList<>();
+    private final List<ActiveRequest> toFail = new ArrayList<>();   // ended, futures not yet failed
     private long firstPendingNanos;
     private long kvInUse;
     private long nextId;
@@ -216,7 +217,8 @@ public final class GenerationService implements AutoCloseable {
                         + " + max_new_tokens " + config.maxNewTokens() + " + decoder scratch " + d.scratchPositions()
                         + "), more than the service's cap of " + maxKvBytes + " bytes (maxKvBytes)");
             }
-            if (queue.size() >= maxQueued) {
+            boolean startsNow = queue.isEmpty() && active.size() < maxActive && kvInUse + kvBytes <= maxKvBytes;
+            if (!startsNow && queue.size() >= maxQueued) {
                 rejected++;
                 throw new RequestRejectedException(RequestRejectedException.Limit.QUEUE_FULL, "the queue is full: "
                         + queue.size() + " requests are waiting (maxQueued " + maxQueued + "), " + active.size()
@@ -255,41 +257,63 @@ public final class GenerationService implements AutoCloseable {
         }
     }
 
-    /** A worker: runs the request's decoder on a service session, then frees its cache and completes its future. */
+    /**
+     * A worker: runs the request's decoder on a service session, frees its cache, then completes its future (so a
+     * caller that submits again on completion finds the room this request had).
+     */
     private void decode(ActiveRequest r) {
+        Generation g = null;
+        Throwable error = null;
         DecodingSession session = null;
         try {
             r.throwIfAborted();
             session = new ServiceSession(this, r, model.newSession(r.capacity));
-            Generation g = r.decoder.generate(session, r.prompt, r.config, r.listener);
-            if (r.future.complete(g)) {
-                finished(r, null);
-            }
+            g = r.decoder.generate(session, r.prompt, r.config, r.listener);
         } catch (Throwable t) {
-            RequestAbortedException aborted = r.aborted;
-            Throwable reported = aborted != null ? aborted : t;
-            if (r.future.completeExceptionally(reported)) {   // not when cancelled or aborted meanwhile
-                finished(r, reported);
-            }
-            if (aborted == null && !(t instanceof RuntimeException)) {
-                LOG.error("{} failed", r, t);
-            }
+            error = t;
         } finally {
-            if (session != null) {
-                session.close();
+            try {
+                if (session != null) {
+                    session.close();
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("{}: closing its session failed", r, e);
             }
             release(r);
         }
+        if (error == null) {
+            if (settle(r, false)) {
+                r.future.complete(g);
+            }
+            return;
+        }
+        if (settle(r, true)) {                            // not when it was cancelled, timed out or shut down
+            r.future.completeExceptionally(error);
+        } else if (r.aborted == null) {
+            LOG.debug("{}: its error after it was ended is dropped", r, error);
+        }
+        if (r.aborted == null && !(error instanceof RuntimeException)) {
+            LOG.error("{} failed", r, error);
+        }
     }
 
-    private void finished(ActiveRequest r, Throwable error) {
+    /**
+     * Decides a request's outcome once: the worker's result or error, unless the request was ended first. Counts it;
+     * the caller completes the future after this returns (outside the lock).
+     */
+    private boolean settle(ActiveRequest r, boolean failed) {
         lock.lock();
         try {
-            if (error == null) {
+            if (r.settled) {
+                return false;
+            }
+            r.settled = true;
+            if (failed) {
+                this.failed++;
+            } else {
                 completed++;
-            } else if (!(error instanceof RequestAbortedException)) {
-                failed++;
-            }                                              // aborted ones were counted when aborted
+            }
+            return true;
         } finally {
             lock.unlock();
         }
@@ -340,10 +364,13 @@ public final class GenerationService implements AutoCloseable {
     private void schedule() {
         while (true) {
             List<PendingPass> step = nextStep();
+            completeAborted();                         // those that timed out while it waited
             if (step == null) {
                 return;
             }
-            run(step);
+            if (!step.isEmpty()) {
+                run(step);
+            }
         }
     }
 
@@ -354,6 +381,9 @@ public final class GenerationService implements AutoCloseable {
             while (true) {
                 long now = System.nanoTime();
                 long nextDeadline = expire(now);
+                if (!toFail.isEmpty()) {
+                    return List.of();                      // fail their futures outside the lock first
+                }
                 admit();
                 if (shutdown && queue.isEmpty() && active.isEmpty()) {
                     terminated = true;
@@ -435,7 +465,7 @@ public final class GenerationService implements AutoCloseable {
     }
 
     private long expireOne(ActiveRequest r, long now, long next) {
-        if (r.aborted != null || r.deadlineNanos == Long.MAX_VALUE) {
+        if (r.settled || r.deadlineNanos == Long.MAX_VALUE) {
             return next;
         }
         if (now - r.deadlineNanos >= 0) {
@@ -447,21 +477,32 @@ public final class GenerationService implements AutoCloseable {
         return Math.min(next, r.deadlineNanos);
     }
 
-    /** Ends a request (cancel, timeout, shutdown): out of the queue, or its worker stops at its next pass. */
-    void abort(ActiveRequest r, RequestAbortedException.Reason reason, String message) {
+    /**
+     * Ends a request (cancel, timeout, shutdown): out of the queue, or its worker stops at its next pass.
+     *
+     * @return whether this ended it (false when its outcome was already decided)
+     */
+    boolean abort(ActiveRequest r, RequestAbortedException.Reason reason, String message) {
+        boolean ended;
         lock.lock();
         try {
-            abortLocked(r, reason, message);
+            ended = abortLocked(r, reason, message);
         } finally {
             lock.unlock();
         }
+        completeAborted();
+        return ended;
     }
 
-    private void abortLocked(ActiveRequest r, RequestAbortedException.Reason reason, String message) {
-        if (r.aborted != null || r.state == ActiveRequest.State.DONE || r.future.isDone()
-                && reason != RequestAbortedException.Reason.CANCELLED) {
-            return;
+    /**
+     * Marks a request ended and counts it (under the lock); its future is failed by {@link #completeAborted} after the
+     * lock is released (a cancelled one by its own {@code cancel}), so that no caller's callback runs under the lock.
+     */
+    private boolean abortLocked(ActiveRequest r, RequestAbortedException.Reason reason, String message) {
+        if (r.settled || r.state == ActiveRequest.State.DONE) {
+            return false;                             // decided, or its worker is about to hand in its outcome
         }
+        r.settled = true;
         RequestAbortedException e = new RequestAbortedException(reason, message);
         r.aborted = e;
         switch (reason) {
@@ -469,7 +510,9 @@ public final class GenerationService implements AutoCloseable {
             case CANCELLED -> cancelled++;
             default -> failed++;
         }
-        r.future.completeExceptionally(e);            // a no-op when cancelled: the future is already done
+        if (reason != RequestAbortedException.Reason.CANCELLED) {
+            toFail.add(r);
+        }
         if (r.state == ActiveRequest.State.QUEUED) {
             queue.remove(r);
             r.state = ActiveRequest.State.DONE;
@@ -478,6 +521,25 @@ public final class GenerationService implements AutoCloseable {
             r.waiting = null;
         }
         changed.signalAll();
+        return true;
+    }
+
+    /** Fails the futures of the requests ended since the last call (outside the lock). */
+    private void completeAborted() {
+        List<ActiveRequest> ended;
+        lock.lock();
+        try {
+            if (toFail.isEmpty()) {
+                return;
+            }
+            ended = new ArrayList<>(toFail);
+            toFail.clear();
+        } finally {
+            lock.unlock();
+        }
+        for (ActiveRequest r : ended) {
+            r.future.completeExceptionally(r.aborted);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ state
@@ -520,9 +582,8 @@ public final class GenerationService implements AutoCloseable {
             all.addAll(active);
             int ended = 0;
             for (ActiveRequest r : all) {
-                if (r.aborted == null && !r.future.isDone()) {
-                    abortLocked(r, RequestAbortedException.Reason.SHUTDOWN, r + " was ended: the generation service "
-                            + "was shut down before it finished");
+                if (abortLocked(r, RequestAbortedException.Reason.SHUTDOWN, r + " was ended: the generation "
+                        + "service was shut down before it finished")) {
                     ended++;
                 }
             }
@@ -530,6 +591,7 @@ public final class GenerationService implements AutoCloseable {
             return ended;
         } finally {
             lock.unlock();
+            completeAborted();
         }
     }
 

@@ -102,6 +102,24 @@ class ServiceLimitsTest {
     }
 
     @Test
+    void withoutAQueueWhatCannotStartAtOnceIsRejected() throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (GenerationService service = GenerationService.builder(model).maxActive(1).maxQueued(0).build()) {
+            CompletableFuture<Generation> a = service.submit(request(0, 16, heldAfterFirst(started, release)));
+            await(started);
+            assertThatThrownBy(() -> service.submit(request(1, 16, GenerationListener.NONE)))
+                    .isInstanceOfSatisfying(RequestRejectedException.class,
+                            e -> assertThat(e.limit()).isEqualTo(RequestRejectedException.Limit.QUEUE_FULL))
+                    .hasMessageContaining("maxQueued 0");
+            release.countDown();
+            assertThat(a.get(60, TimeUnit.SECONDS).ids()).isEqualTo(alone(0, 16).ids());
+            CompletableFuture<Generation> b = service.submit(request(1, 16, GenerationListener.NONE));
+            assertThat(b.get(60, TimeUnit.SECONDS).ids()).isEqualTo(alone(1, 16).ids());
+        }
+    }
+
+    @Test
     void tooManyNewTokensAndTooMuchKvMemoryAreRejectedNamingTheLimit() throws Exception {
         BatchedForward engine = BatchedForward.of(model);
         long oneRequest = engine.cacheBytes(prompt(0).size() + 24 + JACOBI.scratchPositions());
