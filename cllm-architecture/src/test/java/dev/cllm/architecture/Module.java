@@ -24,12 +24,14 @@ enum Module {
     JACOBI("cllm-jacobi", "dev.cllm.jacobi"),
     DATA("cllm-data", "dev.cllm.data"),
     TRAIN("cllm-train", "dev.cllm.train"),
+    SERVE("cllm-serve", "dev.cllm.serve"),
+    LANGCHAIN4J("cllm-langchain4j", "dev.cllm.langchain4j"),
     BENCHMARKS("benchmarks", "dev.cllm.bench"),
     EXAMPLES("examples", "dev.cllm.examples"),
     CLI("cllm-cli", "dev.cllm.cli");
 
     /** The SDK: the published modules, which a user's application depends on. */
-    static final List<Module> SDK = List.of(API, TORCH, JACOBI, DATA, TRAIN);
+    static final List<Module> SDK = List.of(API, TORCH, JACOBI, DATA, TRAIN, SERVE, LANGCHAIN4J);
 
     /** Every module's classes, read in one import so that dependencies between modules resolve. */
     private static volatile JavaClasses all;

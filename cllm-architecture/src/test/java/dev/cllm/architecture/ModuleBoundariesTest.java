@@ -25,6 +25,8 @@ import static dev.cllm.architecture.Module.CLI;
 import static dev.cllm.architecture.Module.DATA;
 import static dev.cllm.architecture.Module.EXAMPLES;
 import static dev.cllm.architecture.Module.JACOBI;
+import static dev.cllm.architecture.Module.LANGCHAIN4J;
+import static dev.cllm.architecture.Module.SERVE;
 import static dev.cllm.architecture.Module.TORCH;
 import static dev.cllm.architecture.Module.TRAIN;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -47,9 +49,11 @@ class ModuleBoundariesTest {
             JACOBI, EnumSet.of(API),
             DATA, EnumSet.of(API),
             TRAIN, EnumSet.of(API, TORCH, JACOBI, DATA),
-            BENCHMARKS, EnumSet.of(API, TORCH, JACOBI, DATA),
-            EXAMPLES, EnumSet.of(API, TORCH, JACOBI, DATA, TRAIN),
-            CLI, EnumSet.of(API, TORCH, JACOBI, DATA, TRAIN, BENCHMARKS, EXAMPLES)));
+            SERVE, EnumSet.of(API, JACOBI),
+            LANGCHAIN4J, EnumSet.of(API, SERVE),
+            BENCHMARKS, EnumSet.of(API, TORCH, JACOBI, DATA, SERVE),
+            EXAMPLES, EnumSet.of(API, TORCH, JACOBI, DATA, TRAIN, SERVE),
+            CLI, EnumSet.of(API, TORCH, JACOBI, DATA, TRAIN, SERVE, LANGCHAIN4J, BENCHMARKS, EXAMPLES)));
 
     /** No class may depend on a class in any of {@code packages}. */
     static ArchRule mayNotUse(String... packages) {
@@ -65,8 +69,8 @@ class ModuleBoundariesTest {
     }
 
     @Test
-    void apiAndJacobiUseNoTensorLibraryTokenizerLibraryOrJackson() {
-        for (Module m : List.of(API, JACOBI)) {
+    void apiJacobiAndServeUseNoTensorLibraryTokenizerLibraryOrJackson() {
+        for (Module m : List.of(API, JACOBI, SERVE)) {
             mayNotUse(LIBTORCH, DJL, JACKSON).because(m.directory + " works on token ids and interfaces only")
                     .check(m.classes());
         }

@@ -9,13 +9,16 @@ import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
+import static org.bytedeco.pytorch.global.torch.cat;
 import static org.bytedeco.pytorch.global.torch.embedding;
 import static org.bytedeco.pytorch.global.torch.fbgemm_linear_fp16_weight_fp32_activation;
 import static org.bytedeco.pytorch.global.torch.linear;
@@ -164,10 +167,16 @@ public final class LlamaModel implements AutoCloseable {
         long t = ids.size(1);
         Tensor cos = ropeCos.narrow(0, pos, t).unsqueeze(1);           // [T, 1, hd]
         Tensor sin = ropeSin.narrow(0, pos, t).unsqueeze(1);           // [T, 1, hd]
-        // T new queries over pos + T keys: query i may see keys 0..pos+i. is_causal aligns top-left, which is only
-        // right when pos == 0, so other cases need the explicit mask.
-        Tensor mask = t > 1 && pos > 0 ? ones(new long[]{t, pos + t}, boolOptions).tril(pos) : null; // [T, pos+T]
-        return transformer(ids, cache, pos, cos, sin, mask, t > 1 && pos == 0, lastOnly);
+        return transformer(ids, cache, pos, cos, sin, chainMask(t, pos), t > 1 && pos == 0, lastOnly);
+    }
+
+    /**
+     * The mask of a block of {@code t} new queries over {@code pos + t} keys ({@code [T, pos+T]}, query i may see keys
+     * {@code 0..pos+i}), or null where none is needed: one query sees everything cached, and at {@code pos == 0}
+     * {@code is_causal} does it (is_causal aligns top-left, which is only right when pos == 0).
+     */
+    private Tensor chainMask(long t, int pos) {
+        return t > 1 && pos > 0 ? ones(new long[]{t, pos + t}, boolOptions).tril(pos) : null;  // [T, pos+T]
     }
 
     /**
@@ -189,16 +198,110 @@ public final class LlamaModel implements AutoCloseable {
         Tensor index = Tensors.longs(positions, s).to(device, ScalarType.Long);
         Tensor cos = ropeCos.index_select(0, index).unsqueeze(1);     // [S, 1, hd]
         Tensor sin = ropeSin.index_select(0, index).unsqueeze(1);     // [S, 1, hd]
+        return transformer(ids, cache, pos, cos, sin, treeMask(pos, s, ancestors), false, false);
+    }
+
+    /** The mask of a tree of {@code s} nodes at {@code pos}: every node sees the committed positions and its ancestors. */
+    private Tensor treeMask(int pos, int s, boolean[] ancestors) {
         int width = pos + s;
-        byte[] bits = new byte[s * width];                            // every node sees the committed positions
+        byte[] bits = new byte[s * width];
         for (int i = 0; i < s; i++) {
             Arrays.fill(bits, i * width, i * width + pos, (byte) 1);
             for (int j = 0; j < s; j++) {
                 bits[i * width + pos + j] = (byte) (ancestors[i * s + j] ? 1 : 0);
             }
         }
-        Tensor mask = Tensors.bytes(bits, s, width).to(device, ScalarType.Bool);   // [S, pos + S]
-        return transformer(ids, cache, pos, cos, sin, mask, false, false);
+        return Tensors.bytes(bits, s, width).to(device, ScalarType.Bool);                       // [S, pos + S]
+    }
+
+    /**
+     * One sequence of a {@link #forwardPacked packed pass}: its KV cache, the position its new tokens start at, and
+     * either a block ({@code depths == null}: token t at {@code pos + t}, causal) or a tree ({@code depths} and the
+     * row-major {@code ancestors} of {@link #forwardTree}).
+     *
+     * @param lastOnly project only the segment's last token to the vocabulary (a prefill)
+     */
+    record Segment(KvCache cache, int pos, int length, long[] depths, boolean[] ancestors, boolean lastOnly) {
+        static Segment block(KvCache cache, int pos, int length, boolean lastOnly) {
+            return new Segment(cache, pos, length, null, null, lastOnly);
+        }
+
+        static Segment tree(KvCache cache, int pos, long[] depths, boolean[] ancestors) {
+            return new Segment(cache, pos, depths.length, depths, ancestors, false);
+        }
+
+        /** Rows of logits this segment gets: its length, or 1 for a prefill. */
+        int rows() {
+            return lastOnly ? 1 : length;
+        }
+    }
+
+    /**
+     * A forward pass over several sequences at once, each with its own KV cache (continuous batching): their new
+     * tokens are packed into one {@code [1, T_total]} row, so every weight projection and the MLP read the weights once
+     * for all of them, while attention runs per sequence against its own cache with its own mask (no padding, nothing
+     * seen across sequences). Each segment is computed as {@link #forward} or {@link #forwardTree} would compute it
+     * alone, with the same operations, except that the projections multiply more rows at once.
+     *
+     * @param ids      int64 {@code [1, T_total]}: the segments' tokens, in order
+     * @param segments the sequences; their caches must be distinct
+     * @return logits {@code [1, R, V]}: each segment's rows ({@link Segment#rows()}) in order
+     */
+    Tensor forwardPacked(Tensor ids, List<Segment> segments) {
+        long total = ids.size(1);
+        long[] positions = new long[(int) total];
+        Tensor[] masks = new Tensor[segments.size()];
+        long[] keep = new long[segments.stream().mapToInt(Segment::rows).sum()];
+        int offset = 0;
+        int kept = 0;
+        for (int i = 0; i < segments.size(); i++) {
+            Segment g = segments.get(i);
+            for (int t = 0; t < g.length(); t++) {
+                positions[offset + t] = g.pos() + (g.depths() == null ? t : g.depths()[t]);
+            }
+            masks[i] = g.depths() == null ? chainMask(g.length(), g.pos()) : treeMask(g.pos(), g.length(), g.ancestors());
+            for (int r = g.rows(); r > 0; r--) {
+                keep[kept++] = offset + g.length() - r;
+            }
+            offset += g.length();
+        }
+        if (offset != total) {
+            throw new IllegalArgumentException("segments hold " + offset + " tokens, ids " + total);
+        }
+        Tensor index = Tensors.longs(positions, total).to(device, ScalarType.Long);
+        Tensor cos = ropeCos.index_select(0, index).unsqueeze(1);                   // [T, 1, hd]
+        Tensor sin = ropeSin.index_select(0, index).unsqueeze(1);                   // [T, 1, hd]
+        Tensor x = embedding(w.embed, ids);                                          // [1, T, D]
+        for (int l = 0; l < w.layers.length; l++) {
+            Layer layer = w.layers[l];
+            Tensor h = packedAttention(l, rmsNorm(x, layer.attnNorm()), total, cos, sin, segments, masks);
+            x = x.add(h);                                                            // [1, T, D]
+            x = x.add(mlp(layer, rmsNorm(x, layer.mlpNorm())));                      // [1, T, D]
+        }
+        if (kept < total) {
+            x = x.index_select(1, Tensors.longs(keep, kept).to(device, ScalarType.Long)); // [1, R, D]
+        }
+        return project(rmsNorm(x, w.norm), w.lmHead);                                // [1, R, V]
+    }
+
+    /** {@link #attention} over packed segments: one qkv and one output projection, attention per segment. */
+    private Tensor packedAttention(int l, Tensor x, long total, Tensor cos, Tensor sin, List<Segment> segments,
+                                   Tensor[] masks) {
+        Layer layer = w.layers[l];
+        int h = config.numHeads();
+        int kvh = config.numKvHeads();
+        Tensor qkv = project(x, layer.wqkv()).view(1, total, h + 2L * kvh, config.headDim()); // [1, T, H+2Hkv, hd]
+        Tensor qk = rope(qkv.narrow(2, 0, h + kvh), cos, sin);                      // [1, T, H+Hkv, hd]
+        TensorVector parts = new TensorVector();
+        long offset = 0;
+        for (int i = 0; i < segments.size(); i++) {
+            Segment g = segments.get(i);
+            long t = g.length();
+            parts.push_back(attend(l, qkv.narrow(1, offset, t), qk.narrow(1, offset, t), 1, t, g.cache(), g.pos(),
+                    masks[i], g.depths() == null && t > 1 && g.pos() == 0));         // [1, t, H*hd]
+            offset += t;
+        }
+        return project(cat(parts, 1), layer.wo());                                  // [1, T, D]
     }
 
     /**
@@ -232,6 +335,19 @@ public final class LlamaModel implements AutoCloseable {
         int hd = config.headDim();
         Tensor qkv = project(x, layer.wqkv()).view(batch, t, h + 2L * kvh, hd);       // [B, T, H+2Hkv, hd]
         Tensor qk = rope(qkv.narrow(2, 0, h + kvh), cos, sin);                       // [B, T, H+Hkv, hd]
+        return project(attend(l, qkv, qk, batch, t, cache, pos, mask, causal), layer.wo()); // [B, T, D]
+    }
+
+    /**
+     * The attention of one sequence (or a batch without cache) after the projection: q, k from the rotated
+     * {@code qk}, v from {@code qkv}, this block's keys and values written to the cache, then scaled dot-product
+     * attention. Returns the heads merged, {@code [B, T, H*hd]}.
+     */
+    private Tensor attend(int l, Tensor qkv, Tensor qk, long batch, long t, KvCache cache, int pos, Tensor mask,
+                          boolean causal) {
+        int h = config.numHeads();
+        int kvh = config.numKvHeads();
+        int hd = config.headDim();
         Tensor q = qk.narrow(2, 0, h).transpose(1, 2);                               // [B, H, T, hd]
         Tensor k = qk.narrow(2, h, kvh).transpose(1, 2);                             // [B, Hkv, T, hd]
         Tensor v = qkv.narrow(2, h + kvh, kvh).transpose(1, 2);                      // [B, Hkv, T, hd]
@@ -244,8 +360,7 @@ public final class LlamaModel implements AutoCloseable {
         Tensor o = scaled_dot_product_attention(q, k, v,
                 mask == null ? new TensorOptional() : new TensorOptional(mask), 0.0, causal,
                 new DoubleOptional(), h != kvh);                                     // [B, H, T, hd]
-        Tensor merged = o.transpose(1, 2).reshape(batch, t, (long) h * hd);          // [B, T, H*hd]
-        return project(merged, layer.wo());                                          // [B, T, D]
+        return o.transpose(1, 2).reshape(batch, t, (long) h * hd);                   // [B, T, H*hd]
     }
 
     /** SwiGLU over the normed input {@code x}: w2(silu(gate) * up), gate and up from the fused {@code w13}. */

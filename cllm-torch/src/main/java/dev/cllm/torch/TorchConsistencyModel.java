@@ -2,18 +2,28 @@ package dev.cllm.torch;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.api.BatchPass;
+import dev.cllm.api.BatchedForward;
 import dev.cllm.api.CheckpointException;
 import dev.cllm.api.ConsistencyModel;
 import dev.cllm.api.DecodingSession;
 import dev.cllm.api.GenerationConfig;
 import dev.cllm.api.ModelConfig;
+import dev.cllm.api.PassResult;
 import dev.cllm.api.Tokenizer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.InferenceMode;
+import org.bytedeco.pytorch.Tensor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
 import java.util.LinkedHashSet;
 import java.util.Optional;
 import java.util.Set;
@@ -34,8 +44,11 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * closes every session (freeing its KV cache) and the tokenizer, and frees the weights; from then on every session
  * call but {@code model()}, {@code capacity()} and {@code close()}, every tokenizer call and {@link #newSession}
  * throw {@link IllegalStateException}. Native memory is never freed under a pass.
+ *
+ * <p>{@link #forwardBatch} runs the passes of several of its sessions as one packed forward
+ * ({@link LlamaModel#forwardPacked}): for a service that decodes many requests at once.
  */
-public final class TorchConsistencyModel implements ConsistencyModel {
+public final class TorchConsistencyModel implements ConsistencyModel, BatchedForward {
     private static final Logger LOG = LoggerFactory.getLogger(TorchConsistencyModel.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -219,6 +232,127 @@ public final class TorchConsistencyModel implements ConsistencyModel {
 
     void sessionClosed(TorchSession session) {
         sessions.remove(session);
+    }
+
+    /**
+     * Runs the passes of several of this model's sessions as one packed forward pass: their tokens share every weight
+     * projection and the MLP, attention runs per session against its own cache with its own mask (see
+     * {@link BatchedForward} for what is equal to running them alone). Holds the model open and every session's
+     * monitor for the pass, as the sessions' own calls do. Passes that cannot be packed run alone first, in order:
+     * those on another model's sessions and prefills longer than {@value TorchSession#PREFILL_CHUNK} tokens. A pass
+     * that is invalid fails alone; if the packed pass itself fails (out of memory, say), each pass is run alone.
+     * A closed model fails every pass with an {@link IllegalStateException}.
+     */
+    @Override
+    public List<PassResult> forwardBatch(List<BatchPass> passes) {
+        BatchedForward.checkDistinct(passes);
+        PassResult[] out = new PassResult[passes.size()];
+        List<Integer> packable = new ArrayList<>();
+        for (int i = 0; i < passes.size(); i++) {
+            BatchPass p = passes.get(i);
+            if (p.session() instanceof TorchSession s && s.model() == this
+                    && !(p.prefill() && p.size() > TorchSession.PREFILL_CHUNK)) {
+                packable.add(i);
+            } else {
+                out[i] = BatchedForward.runAlone(p);
+            }
+        }
+        if (!packable.isEmpty()) {
+            try {
+                enter();
+            } catch (IllegalStateException closedModel) {
+                packable.forEach(i -> out[i] = PassResult.failed(closedModel));
+                return Arrays.asList(out);
+            }
+            try {
+                packable.sort(Comparator.comparingLong(i -> ((TorchSession) passes.get(i).session()).id()));
+                List<TorchSession> sessions = packable.stream().map(i -> (TorchSession) passes.get(i).session())
+                        .toList();
+                lockAll(sessions, 0, () -> runPacked(passes, packable, out));
+            } finally {
+                exit();
+            }
+        }
+        return Arrays.asList(out);
+    }
+
+    /** Takes the monitors of {@code sessions[i..]} (in id order), then runs {@code body}. */
+    private static void lockAll(List<TorchSession> sessions, int i, Runnable body) {
+        if (i == sessions.size()) {
+            body.run();
+            return;
+        }
+        synchronized (sessions.get(i)) {
+            lockAll(sessions, i + 1, body);
+        }
+    }
+
+    /** The packed pass over {@code indices} of {@code passes}; the model is held open and the sessions locked. */
+    private void runPacked(List<BatchPass> passes, List<Integer> indices, PassResult[] out) {
+        List<TorchSession.Prepared> prepared = new ArrayList<>();
+        List<Integer> at = new ArrayList<>();
+        for (int i : indices) {
+            BatchPass p = passes.get(i);
+            try {
+                prepared.add(((TorchSession) p.session()).prepare(p));
+                at.add(i);
+            } catch (RuntimeException e) {
+                out[i] = PassResult.failed(e);
+            }
+        }
+        if (prepared.isEmpty()) {
+            return;
+        }
+        int total = prepared.stream().mapToInt(p -> p.segment().length()).sum();
+        int[] tokens = new int[total];
+        int offset = 0;
+        for (TorchSession.Prepared p : prepared) {
+            int[] t = p.pass().tree().tokens();
+            System.arraycopy(t, 0, tokens, offset, t.length);
+            offset += t.length;
+        }
+        boolean packedFailed = false;
+        llama.acquire();
+        try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
+            Tensor logits = llama.forwardPacked(Tensors.ids(tokens, total, llama.device()),
+                    prepared.stream().map(TorchSession.Prepared::segment).toList());          // [1, R, V]
+            long row = 0;
+            for (int k = 0; k < prepared.size(); k++) {
+                TorchSession.Prepared p = prepared.get(k);
+                int rows = p.segment().rows();
+                try {
+                    out[at.get(k)] = PassResult.of(p.session().finish(p, logits.narrow(1, row, rows)));
+                } catch (RuntimeException e) {
+                    out[at.get(k)] = PassResult.failed(e);
+                }
+                row += rows;
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("packed pass over {} sessions failed ({}); running each alone", prepared.size(), e.toString());
+            packedFailed = true;
+        } finally {
+            llama.release();
+        }
+        if (packedFailed) {
+            for (int k = 0; k < prepared.size(); k++) {
+                if (out[at.get(k)] == null) {
+                    TorchSession.Prepared p = prepared.get(k);
+                    try {
+                        out[at.get(k)] = PassResult.of(p.session().runLocked(p.pass()));
+                    } catch (RuntimeException e) {
+                        out[at.get(k)] = PassResult.failed(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code layers x 2 (keys, values) x kv heads x capacity x head dim} elements of the compute dtype. */
+    @Override
+    public long cacheBytes(int capacity) {
+        LlamaConfig c = llama.config();
+        int element = llama.dtypeName().equals("f32") ? Float.BYTES : 2;
+        return (long) c.numLayers() * 2 * c.numKvHeads() * capacity * c.headDim() * element;
     }
 
     /** Number of sessions open right now. */

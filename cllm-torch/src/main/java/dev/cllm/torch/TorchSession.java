@@ -1,5 +1,6 @@
 package dev.cllm.torch;
 
+import dev.cllm.api.BatchPass;
 import dev.cllm.api.DecodingSession;
 import dev.cllm.api.DraftTree;
 import dev.cllm.api.Logits;
@@ -10,6 +11,7 @@ import org.bytedeco.pytorch.Tensor;
 
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A decoding session on a {@link LlamaModel}: one static KV cache, the committed position and tokens, and the token
@@ -29,6 +31,9 @@ final class TorchSession implements DecodingSession {
     /** Prompts longer than this are prefilled in chunks, bounding the attention scratch memory. */
     static final int PREFILL_CHUNK = 512;
 
+    private static final AtomicLong IDS = new AtomicLong();
+
+    private final long id = IDS.incrementAndGet();
     private final TorchConsistencyModel owner;
     private final LlamaModel llama;
     private final KvCache cache;
@@ -79,21 +84,24 @@ final class TorchSession implements DecodingSession {
         owner.enter();
         try {
             synchronized (this) {
-                checkBlock(block, "block");
-                llama.acquire();
-                try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
-                    Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position,
-                            false);
-                    int[] next = selector.isGreedyArgmax() ? argmax(logits)
-                            : selectAfter(logits, chainPrefixes(block), chainPositions(block.length));
-                    pending = DraftTree.chain(block);
-                    return next;
-                } finally {
-                    llama.release();
-                }
+                return forwardLocked(block);
             }
         } finally {
             owner.exit();
+        }
+    }
+
+    private int[] forwardLocked(int[] block) {
+        checkBlock(block, "block");
+        llama.acquire();
+        try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
+            Tensor logits = llama.forward(Tensors.ids(block, block.length, llama.device()), cache, position, false);
+            int[] next = selector.isGreedyArgmax() ? argmax(logits)
+                    : selectAfter(logits, chainPrefixes(block), chainPositions(block.length));
+            pending = DraftTree.chain(block);
+            return next;
+        } finally {
+            llama.release();
         }
     }
 
@@ -115,6 +123,29 @@ final class TorchSession implements DecodingSession {
     private int[] forwardTreeLocked(DraftTree tree) {
         int[] tokens = tree.tokens();
         checkBlock(tokens, "tree");
+        TreeLayout layout = layout(tree);
+        llama.acquire();
+        try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
+            Tensor logits = llama.forwardTree(Tensors.ids(tokens, tree.size(), llama.device()), cache, position,
+                    layout.depths(), layout.ancestors());
+            int[] next = layout.prefixes() == null ? argmax(logits)
+                    : selectAfter(logits, layout.prefixes(), layout.positions());
+            pending = tree;
+            return next;
+        } finally {
+            llama.release();
+        }
+    }
+
+    /**
+     * What a tree pass needs besides its tokens: each node's depth, the row-major ancestor mask, and, unless selection
+     * is the greedy argmax, each node's prefix (the tokens from the root to it) and the position selected after it.
+     */
+    private record TreeLayout(long[] depths, boolean[] ancestors, int[][] prefixes, int[] positions) {
+    }
+
+    private TreeLayout layout(DraftTree tree) {
+        int[] tokens = tree.tokens();
         int s = tree.size();
         long[] depths = new long[s];
         boolean[] ancestors = new boolean[s * s];
@@ -137,16 +168,83 @@ final class TorchSession implements DecodingSession {
             }
             positions[i] = position + tree.depth(i) + 1;
         }
-        llama.acquire();
-        try (PointerScope scope = new PointerScope(); InferenceMode guard = new InferenceMode()) {
-            Tensor logits = llama.forwardTree(Tensors.ids(tokens, s, llama.device()), cache, position, depths,
-                    ancestors);
-            int[] next = greedy ? argmax(logits) : selectAfter(logits, prefixes, positions);
-            pending = tree;
-            return next;
-        } finally {
-            llama.release();
+        return new TreeLayout(depths, ancestors, prefixes, positions);
+    }
+
+    // ------------------------------------------------------------------------------------------------ batched passes
+
+    /**
+     * A pass of this session checked and laid out for {@link LlamaModel#forwardPacked}; {@link #finish} completes it
+     * from its rows of the packed logits.
+     */
+    record Prepared(TorchSession session, BatchPass pass, LlamaModel.Segment segment, int[][] prefixes,
+                    int[] positions) {
+    }
+
+    /**
+     * Checks one pass of a batch and lays it out as a packed segment. The caller holds the model open and this
+     * session's monitor, from here to {@link #finish}.
+     *
+     * @throws IllegalArgumentException as {@link #forward}, {@link #forward(DraftTree)} or {@link #prefill} would
+     * @throws IllegalStateException    if this session is closed
+     */
+    Prepared prepare(BatchPass pass) {
+        DraftTree tree = pass.tree();
+        int[] tokens = tree.tokens();
+        if (pass.prefill()) {
+            checkBlock(tokens, "prefill");
+            if (tokens.length > PREFILL_CHUNK) {
+                throw new IllegalArgumentException("a prefill of " + tokens.length + " tokens is longer than a packed"
+                        + " chunk (" + PREFILL_CHUNK + "): run it alone");
+            }
+            return new Prepared(this, pass, LlamaModel.Segment.block(cache, position, tokens.length, true), null,
+                    null);
         }
+        if (tree.isChain()) {
+            checkBlock(tokens, "block");
+            boolean greedy = selector.isGreedyArgmax();
+            return new Prepared(this, pass, LlamaModel.Segment.block(cache, position, tokens.length, false),
+                    greedy ? null : chainPrefixes(tokens), greedy ? null : chainPositions(tokens.length));
+        }
+        checkBlock(tokens, "tree");
+        TreeLayout layout = layout(tree);
+        return new Prepared(this, pass, LlamaModel.Segment.tree(cache, position, layout.depths(), layout.ancestors()),
+                layout.prefixes(), layout.positions());
+    }
+
+    /**
+     * Completes a prepared pass from its logits ({@code [1, rows, V]}): selects the tokens and leaves the session as
+     * its own call would (a prefill committed, a forward pending).
+     */
+    int[] finish(Prepared p, Tensor logits) {
+        DraftTree tree = p.pass().tree();
+        if (p.pass().prefill()) {
+            int[] tokens = tree.tokens();
+            int start = position;
+            System.arraycopy(tokens, 0, history, position, tokens.length);
+            position += tokens.length;
+            if (start == 0) {
+                outputStart = position;                  // the prompt: what follows is generated
+            }
+            pending = null;
+            return new int[]{selectAfter(logits, new int[][]{new int[0]}, new int[]{position})[0]};
+        }
+        int[] next = p.prefixes() == null ? argmax(logits) : selectAfter(logits, p.prefixes(), p.positions());
+        pending = tree;
+        return next;
+    }
+
+    /** Runs a pass alone; the caller holds the model open and this session's monitor. */
+    int[] runLocked(BatchPass pass) {
+        if (pass.prefill()) {
+            return new int[]{prefillLocked(pass.tree().tokens())};
+        }
+        return pass.tree().isChain() ? forwardLocked(pass.tree().tokens()) : forwardTreeLocked(pass.tree());
+    }
+
+    /** Orders sessions for locking several at once (a batch locks its sessions in this order). */
+    long id() {
+        return id;
     }
 
     @Override
