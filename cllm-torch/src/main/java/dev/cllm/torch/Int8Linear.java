@@ -22,20 +22,27 @@ import static org.bytedeco.pytorch.global.torch.zeros;
  * fp32 scale {@code max|w_row| / 127}, then packed once by {@code quantized::linear_prepack}: 1 byte per weight.
  *
  * <p><b>Activations.</b> Each call divides every input row by its own largest magnitude {@code m} (so the row lies in
- * [-1, 1]) and splits it in two: {@code hi}, the row itself, which the kernel quantizes with the fixed parameters
- * {@code scale 1/63, zero point 64} (7-bit, values 1..127), and {@code lo}, the rounding error of that quantization
- * times 126 (again in [-1, 1]). Both go through {@code quantized::linear_with_input_q_dq_qweight_dq_output_fp32} in
- * one call (2R rows: the weights are read once), and the result is {@code (y_hi + y_lo / 126) · m}: activations carry
- * about 14 bits, so the error is the weights' (on stories260K 7-bit activations alone tripled the logit error).
- * FBGEMM multiplies uint8 activations by int8 weights with int32 accumulation and returns fp32.
- * Two choices here are deliberate:
+ * [-1, 1]) and splits it into {@link #PARTS} parts (default 3): the row itself, then the rounding error of the
+ * previous part's 7-bit quantization times 126 (again in [-1, 1]), and so on. The kernel quantizes every part with
+ * the fixed parameters {@code scale 1/63, zero point 64} (7-bit, values 1..127); all parts go through
+ * {@code quantized::linear_with_input_q_dq_qweight_dq_output_fp32} in one call (the weights are read once), and the
+ * result is {@code (y_0 + y_1 / 126 + y_2 / 126²) · m}. FBGEMM multiplies uint8 activations by int8 weights with
+ * int32 accumulation and returns fp32. Why three parts, measured on stories260K: with one (7-bit activations) the
+ * logit error against fp32 was 2.4x (mean) to 3.3x (max) the error of the 8-bit weights alone; with two it is the weights' error, but a
+ * last-part rounding step of 6e-5 of a row's scale turns the fp32 rounding differences between a Jacobi pass and a
+ * single-token pass (attention over n queries sums in another order) into logit differences near 1e-3, and greedy
+ * Jacobi output left greedy AR output at top-2 gaps of 7e-4 (3 of 30 prompt and block-size cases); with three the
+ * step is 5e-7, the size of fp32 rounding itself, and all 30 agree. The system property {@code cllm.int8.parts}
+ * (1 to 3) overrides it, for measurements.
+ *
+ * <p>Two choices here are deliberate:
  * <ul>
  * <li>Per-row scaling with fixed quantization parameters, rather than FBGEMM's dynamic quantization (one scale for
  * the whole input, computed at each call): with one scale per call a row's result would depend on the other rows of
  * the same pass, so a Jacobi pass over n tokens would not compute what n single-token passes compute. Here row i's
  * output is bit-identical whatever else is in the batch: the scaling is elementwise, the integer products are exact.
  * The price is a few elementwise operations per projection.</li>
- * <li>7-bit activations: on CPUs without VNNI (AVX2), FBGEMM's kernel sums pairs of uint8 x int8 products in
+ * <li>7-bit parts: on CPUs without VNNI (AVX2), FBGEMM's kernel sums pairs of uint8 x int8 products in
  * saturating 16-bit arithmetic ({@code vpmaddubsw}); with activations up to 127 and weights up to 127 a pair stays
  * below 32767, so nothing saturates (PyTorch's {@code reduce_range} for the same reason).</li>
  * </ul>
@@ -45,8 +52,10 @@ final class Int8Linear implements AutoCloseable {
     /** Activation quantization: a row scaled into [-1, 1] maps to 64 + round(63 x), i.e. 1..127. */
     static final double X_SCALE = 1.0 / 63;
     static final long X_ZERO_POINT = 64;
-    /** The lower half of an activation: its rounding error (at most 1/126 of the row's scale) times 126. */
+    /** Each part after the first: the previous part's rounding error (at most 1/126 of its scale) times 126. */
     static final double LO_GAIN = 126;
+    /** How many 7-bit parts an activation is split into (the row, then each part's rounding error). */
+    static final int PARTS = parts(Integer.getInteger("cllm.int8.parts", 3));
     /** Weight quantization range: symmetric, [-127, 127]. */
     static final double W_MAX = 127;
 
@@ -96,15 +105,29 @@ final class Int8Linear implements AutoCloseable {
         long rows = x.numel() / in;
         Tensor x2 = x.reshape(rows, in);
         Tensor m = x2.abs().amax(LAST_DIM, true).clamp_min_(Ops.TINY);                      // [R, 1]
-        Tensor hi = x2.div(m);                                                            // [R, in] in [-1, 1]
-        Tensor lo = hi.sub(hi.mul(Ops.LEVELS).round_().div_(Ops.LEVELS)).mul_(Ops.GAIN);  // rounding error, scaled
-        IValueVector stack = new IValueVector(new IValue(cat(new TensorVector(hi, lo), 0)), Ops.X_SCALE,
+        Tensor[] parts = new Tensor[PARTS];
+        parts[0] = x2.div(m);                                                             // [R, in] in [-1, 1]
+        for (int i = 1; i < PARTS; i++) {                                                 // rounding error, scaled
+            parts[i] = parts[i - 1].sub(parts[i - 1].mul(Ops.LEVELS).round_().div_(Ops.LEVELS)).mul_(Ops.GAIN);
+        }
+        IValueVector stack = new IValueVector(new IValue(cat(new TensorVector(parts), 0)), Ops.X_SCALE,
                 Ops.X_ZERO_POINT, packed);
         Ops.LINEAR.callBoxed(stack);
-        Tensor y = stack.get(0).toTensor();                                               // [2R, out]
-        Tensor out2 = y.narrow(0, 0, rows).add_(y.narrow(0, rows, rows), Ops.INV_GAIN).mul_(m);
+        Tensor y = stack.get(0).toTensor();                                               // [PARTS R, out]
+        Tensor out2 = y.narrow(0, (PARTS - 1) * rows, rows);
+        for (int i = PARTS - 2; i >= 0; i--) {
+            out2 = y.narrow(0, i * rows, rows).add(out2, Ops.INV_GAIN);
+        }
+        out2.mul_(m);
         shape[dims - 1] = out;
         return out2.reshape(shape);
+    }
+
+    private static int parts(int n) {
+        if (n < 1 || n > 3) {
+            throw new IllegalArgumentException("cllm.int8.parts must be 1, 2 or 3, not " + n);
+        }
+        return n;
     }
 
     /** Bytes of packed weights (1 per weight; FBGEMM's small per-column offsets aside). */
