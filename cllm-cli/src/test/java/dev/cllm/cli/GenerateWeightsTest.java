@@ -43,6 +43,13 @@ class GenerateWeightsTest {
         assertThat(r.err()).contains("int8 weights").contains("fp32 compute on the CPU");
     }
 
+    @Test
+    void benchWeightsRefusesAnUnknownFormatBeforeMeasuring() {
+        Run r = run("bench-weights", "stories260K", "--weights", "f32,int3", "--rounds", "1");
+        assertThat(r.status()).isEqualTo(Cli.BAD_INPUT);
+        assertThat(r.err()).contains("unknown weight format 'int3'");
+    }
+
     private static Run generate(String... extra) {
         String[] base = {"generate", "--model", Stories260K.dir().toString(), "--prompt-ids", PROMPT,
                 "--max-new-tokens", "40", "--no-stop"};
