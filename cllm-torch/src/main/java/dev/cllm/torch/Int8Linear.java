@@ -98,29 +98,33 @@ final class Int8Linear implements AutoCloseable {
      */
     Tensor apply(Tensor x) {
         int dims = (int) x.dim();
-        long[] shape = new long[dims];
-        for (int d = 0; d < dims; d++) {
-            shape[d] = x.size(d);
-        }
         long rows = x.numel() / in;
-        Tensor x2 = x.reshape(rows, in);
+        Tensor x2 = dims == 2 ? x : x.reshape(rows, in);
         Tensor m = x2.abs().amax(LAST_DIM, true).clamp_min_(Ops.TINY);                      // [R, 1]
         Tensor[] parts = new Tensor[PARTS];
         parts[0] = x2.div(m);                                                             // [R, in] in [-1, 1]
-        for (int i = 1; i < PARTS; i++) {                                                 // rounding error, scaled
-            parts[i] = parts[i - 1].sub(parts[i - 1].mul(Ops.LEVELS).round_().div_(Ops.LEVELS)).mul_(Ops.GAIN);
+        for (int i = 1; i < PARTS; i++) {   // (p - round(63 p) / 63) * 126 = 126 p - 2 round(63 p): in [-1, 1]
+            Tensor rounded = parts[i - 1].mul(Ops.LEVELS).round_();
+            parts[i] = parts[i - 1].mul(Ops.GAIN).sub_(rounded, Ops.TWO);
         }
-        IValueVector stack = new IValueVector(new IValue(cat(new TensorVector(parts), 0)), Ops.X_SCALE,
-                Ops.X_ZERO_POINT, packed);
+        IValueVector stack = new IValueVector(new IValue(PARTS == 1 ? parts[0] : cat(new TensorVector(parts), 0)),
+                Ops.X_SCALE, Ops.X_ZERO_POINT, packed);
         Ops.LINEAR.callBoxed(stack);
         Tensor y = stack.get(0).toTensor();                                               // [PARTS R, out]
-        Tensor out2 = y.narrow(0, (PARTS - 1) * rows, rows);
+        Tensor result = PARTS == 1 ? y : y.narrow(0, (PARTS - 1) * rows, rows);
         for (int i = PARTS - 2; i >= 0; i--) {
-            out2 = y.narrow(0, i * rows, rows).add(out2, Ops.INV_GAIN);
+            result = y.narrow(0, i * rows, rows).add(result, Ops.INV_GAIN);
         }
-        out2.mul_(m);
+        result = result.mul_(m);
+        if (dims == 2) {
+            return result;
+        }
+        long[] shape = new long[dims];
+        for (int d = 0; d < dims - 1; d++) {
+            shape[d] = x.size(d);
+        }
         shape[dims - 1] = out;
-        return out2.reshape(shape);
+        return result.reshape(shape);
     }
 
     private static int parts(int n) {
@@ -157,5 +161,6 @@ final class Int8Linear implements AutoCloseable {
         static final Scalar LEVELS = Tensors.own(new Scalar(1 / Int8Linear.X_SCALE));
         static final Scalar GAIN = Tensors.own(new Scalar(LO_GAIN));
         static final Scalar INV_GAIN = Tensors.own(new Scalar(1 / LO_GAIN));
+        static final Scalar TWO = Tensors.own(new Scalar(LO_GAIN * Int8Linear.X_SCALE));
     }
 }

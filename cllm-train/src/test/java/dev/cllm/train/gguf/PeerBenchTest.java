@@ -7,6 +7,7 @@ import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
+import dev.cllm.torch.TorchRuntime;
 import dev.cllm.train.HfExport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
@@ -34,7 +35,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  *
  * <p>A measurement, not a check: runs only when {@code -Dcllm.peers=MODEL} is given ({@code random50M}, the 51.7M
  * random LLaMA written as a bf16 checkpoint, or a checkpoint directory), with {@code -Dcllm.peers.rounds=R}
- * (default 3) and {@code -Dcllm.peers.threads=N} (llama.cpp's threads, default 2). Prints a Markdown table and
+ * (default 3) and {@code -Dcllm.peers.threads=N} (llama.cpp's threads, default 2; ours follow
+ * {@code -Dcllm.torch.threads} and {@code -Dcllm.blas.threads}, else the defaults). Prints a Markdown table and
  * writes it to {@code target/peers.md}:
  * <pre>
  * mvn -B -o -pl cllm-train -am test -Dtest=PeerBenchTest -Dsurefire.failIfNoSpecifiedTests=false \
@@ -86,9 +88,9 @@ class PeerBenchTest {
             System.out.println("peers: round " + (round + 1) + " of " + rounds + " done");
         }
         StringBuilder md = new StringBuilder(String.format(Locale.ROOT, "model %s, %d rounds (+1 warm-up), "
-                        + "llama.cpp threads %d, ours: libtorch/OpenBLAS defaults; load average before: %s, after: "
-                        + "%s; medians, (ratio to llama.cpp Q8_0, median of per-round ratios)%n%n", name, rounds,
-                llamaThreads, load, loadAverage()));
+                        + "llama.cpp threads %d, ours: libtorch/OpenBLAS threads %d/%d; load average before: %s, "
+                        + "after: %s; medians, (ratio to llama.cpp Q8_0, median of per-round ratios)%n%n", name,
+                rounds, llamaThreads, TorchRuntime.torchThreads(), TorchRuntime.blasThreads(), load, loadAverage()));
         md.append("| engine | weights | AR ms/token | t(1) ms | t(8) ms | t(16) ms |\n|---|---|---:|---:|---:|---:|\n");
         int q8 = e - 1;
         for (int i = 0; i < e; i++) {
