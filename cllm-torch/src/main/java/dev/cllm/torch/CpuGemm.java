@@ -12,12 +12,13 @@ import java.util.Locale;
  * that are bf16 or fp16 in the checkpoint, except magnitudes below 6.1e-5 (fp16's smallest normal number), which
  * are rounded to within 3e-8; fp32 weights are rounded to 11 significant bits.
  *
- * <p>Packed kernels hold each projection only in packed form: the loader packs a weight as soon as it has read it and
- * frees the fp32 matrix, so loading never holds an fp32 copy of all weights, and {@link LlamaModel#weights()} is
- * unavailable for such a model. FBGEMM's kernels have no gradient: a model whose weights will change (training) must
+ * <p>The loader packs each weight as soon as it has read it, one tensor at a time. {@link #FBGEMM_FP16} keeps the
+ * fp32 matrices too ({@link LlamaModel#weights()} returns them, but the packed copies are a snapshot taken at load
+ * that does not follow later changes to them); {@link #FBGEMM_INT8} frees them, so {@link LlamaModel#weights()} is
+ * unavailable for an int8 model. FBGEMM's kernels have no gradient: a model whose weights will change (training) must
  * be loaded with {@link #BLAS}, which computes with the weights themselves; the trainer does. Nothing is decided per
  * call: {@link LlamaModel#gemm()} says which kernel a model runs. On CUDA, and for bf16/fp16 compute, this setting
- * has no effect.
+ * has no effect, except that {@link #FBGEMM_INT8} is refused there.
  */
 public enum CpuGemm {
     /**
@@ -28,8 +29,8 @@ public enum CpuGemm {
     /** libtorch's {@code linear} (OpenBLAS GEMM), with a GEMV fast path for one row. */
     BLAS,
     /**
-     * FBGEMM's fp16-weight GEMM with weights packed at load time: 2 bytes per projection weight. The fp32 matrices are
-     * freed once packed (the embeddings and norms stay fp32).
+     * FBGEMM's fp16-weight GEMM with weights packed at load time (about 1.5x the fp32 weights' memory in total: the
+     * fp32 matrices are kept for {@link LlamaModel#weights()}).
      */
     FBGEMM_FP16,
     /**

@@ -281,7 +281,7 @@ final class LlamaLoader {
                 switch (kernel) {
                     case FBGEMM_FP16 -> {
                         Tensor fp16 = keep(fbgemm_pack_gemm_matrix_fp16(w.contiguous()));
-                        return new Projection(ownsW ? null : w, b, fp16);
+                        return new Projection(ownsW ? keep(w) : w, b, fp16);   // weights() still reads w
                     }
                     case FBGEMM_INT8 -> {
                         Int8Linear int8 = Int8Linear.pack(w);

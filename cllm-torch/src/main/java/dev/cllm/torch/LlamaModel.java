@@ -35,8 +35,9 @@ import static org.bytedeco.pytorch.global.torch.silu;
  * {@link #logits} and {@link #weights()} are for the model's owner (a trainer), who must not close it meanwhile.
  *
  * <p>The kernel of the weight projections ({@link #gemm()}) is fixed at load by {@link TorchOptions#gemm()}.
- * {@link CpuGemm#FBGEMM_FP16} and {@link CpuGemm#FBGEMM_INT8} multiply with fp16 or int8 weights packed at load and
- * keep no fp32 matrices ({@link #weights()} is then unavailable). A model whose weights will change (training) must
+ * {@link CpuGemm#FBGEMM_FP16} multiplies with fp16 copies of the weights packed at load: a snapshot that does not see
+ * later changes to {@link #weights()}. {@link CpuGemm#FBGEMM_INT8} multiplies with int8 weights packed at load and
+ * keeps no fp32 matrices ({@link #weights()} is then unavailable). A model whose weights will change (training) must
  * be loaded with {@link CpuGemm#BLAS}, which computes with the weights themselves and is differentiable.
  */
 public final class LlamaModel implements AutoCloseable {
@@ -342,10 +343,11 @@ public final class LlamaModel implements AutoCloseable {
      * {@code layers.L.attn_norm}, {@code .wqkv} (q, k and v rows stacked), {@code .bqkv}, {@code .wo}, {@code .bo},
      * {@code .mlp_norm}, {@code .w13} (gate then up rows), {@code .b13}, {@code .w2}, {@code .b2} (biases only when
      * the architecture has them), {@code norm}, and {@code lm_head} unless tied to {@code embed}. Borrowed: the model
-     * owns them. Training updates them in place; export and quantisation read them.
+     * owns them. Training updates them in place (with {@link CpuGemm#BLAS}: the packed copies of
+     * {@link CpuGemm#FBGEMM_FP16} would not follow); export and quantisation read them.
      *
-     * @throws IllegalStateException if the model was loaded with a packed kernel ({@link CpuGemm#FBGEMM_FP16},
-     *                               {@link CpuGemm#FBGEMM_INT8}), which keeps no fp32 weight matrices
+     * @throws IllegalStateException if the model was loaded with {@link CpuGemm#FBGEMM_INT8}, which keeps no fp32
+     *                               weight matrices
      */
     public Map<String, Tensor> weights() {
         checkOpen();

@@ -21,8 +21,8 @@ final class LlamaWeights implements AutoCloseable {
     final Tensor norm;          // [D], the final RMSNorm
     final Projection lmHead;    // [V, D]; its weight is embed when the embeddings are tied
     /**
-     * The kernel every projection runs in: FBGEMM_FP16 or FBGEMM_INT8 when each carries a packed copy (and no fp32
-     * matrix), else BLAS.
+     * The kernel every projection runs in: FBGEMM_FP16 when each carries a packed fp16 copy (besides its fp32 matrix),
+     * FBGEMM_INT8 when each is held only as packed int8 (no fp32 matrix), else BLAS.
      */
     final CpuGemm gemm;
 
@@ -41,9 +41,8 @@ final class LlamaWeights implements AutoCloseable {
     /**
      * {@code x · wᵀ + b}: the weight {@code [out, in]}, its bias {@code [out]} (null when the architecture has none),
      * and at most one packed form of the weight: FBGEMM's fp16 packing ({@code packed}) or int8 ({@code int8}). A
-     * packed projection runs in its packed form; the loader then frees the fp32 weight, so {@code w} is null (except
-     * for an lm_head tied to the embeddings, whose {@code w} is the embedding matrix). The packing is a snapshot taken
-     * at load.
+     * packed projection runs in its packed form, a snapshot taken at load. With int8 the loader frees the fp32 weight,
+     * so {@code w} is null (except for an lm_head tied to the embeddings, whose {@code w} is the embedding matrix).
      */
     record Projection(Tensor w, Tensor b, Tensor packed, Int8Linear int8) {
         Projection(Tensor w, Tensor b, Tensor packed) {
@@ -54,10 +53,10 @@ final class LlamaWeights implements AutoCloseable {
     /**
      * Named as {@link LlamaModel#weights()} documents. Borrowed: these weights own the tensors.
      *
-     * @throws IllegalStateException if the projections are held only packed
+     * @throws IllegalStateException if the projections are held only as packed int8
      */
     Map<String, Tensor> named() {
-        if (gemm != CpuGemm.BLAS) {
+        if (gemm == CpuGemm.FBGEMM_INT8) {
             throw new IllegalStateException("the weight matrices of a model loaded with CpuGemm." + gemm + " are held "
                     + "only in packed form; load it with CpuGemm.BLAS to read, export or train its weights");
         }
