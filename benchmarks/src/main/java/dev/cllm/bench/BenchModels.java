@@ -15,8 +15,8 @@ import java.util.Optional;
  * The models benchmarks run on, by name: {@code stories260K}, {@code random50M},
  * {@code random-d<D>-l<L>-h<H>-kv<KV>-f<F>-v<V>}, {@code sql-base} and {@code sql-cllm} (the text-to-SQL models under
  * the repository's {@code models/}), {@code dir:PATH} (any checkpoint directory). A suffix {@code +blas} or
- * {@code +fbgemm} picks the CPU kernel of the weight projections ({@link CpuGemm}; default: automatic), e.g.
- * {@code random50M+fbgemm}.
+ * {@code +fbgemm} or {@code +int8} picks the CPU kernel of the weight projections ({@link CpuGemm}; default:
+ * automatic), e.g. {@code random50M+fbgemm}, {@code random50M+int8}.
  */
 final class BenchModels {
     /** The embedded real checkpoint (per-op-overhead bound on CPU). */
@@ -34,9 +34,13 @@ final class BenchModels {
     }
 
     static TorchConsistencyModel load(String fullName, String dtype) {
-        String name = base(fullName);
+        return load(base(fullName), dtype, gemm(fullName));
+    }
+
+    /** The model {@code name} (without a suffix) with the projections in {@code gemm}. */
+    static TorchConsistencyModel load(String name, String dtype, CpuGemm gemm) {
         TorchOptions cpu = TorchOptions.defaults().withDevice(System.getProperty("cllm.bench.device", "cpu"))
-                .withDtype(ComputeDtype.parse(dtype)).withGemm(gemm(fullName));
+                .withDtype(ComputeDtype.parse(dtype)).withGemm(gemm);
         Optional<Path> dir = directory(name);
         if (dir.isPresent()) {
             missing(name).ifPresent(reason -> {
@@ -53,7 +57,7 @@ final class BenchModels {
         throw new IllegalArgumentException(unknown(name));
     }
 
-    /** The model name without its {@code +blas}/{@code +fbgemm} suffix. */
+    /** The model name without its {@code +blas}/{@code +fbgemm}/{@code +int8} suffix. */
     static String base(String name) {
         int plus = name.lastIndexOf('+');
         return plus < 0 ? name : name.substring(0, plus);

@@ -12,6 +12,7 @@ class BenchModelsTest {
         assertThat(BenchModels.gemm("random50M")).isEqualTo(CpuGemm.AUTO);
         assertThat(BenchModels.gemm("random50M+fbgemm")).isEqualTo(CpuGemm.FBGEMM_FP16);
         assertThat(BenchModels.gemm("sql-base+blas")).isEqualTo(CpuGemm.BLAS);
+        assertThat(BenchModels.gemm("random50M+int8")).isEqualTo(CpuGemm.FBGEMM_INT8);
         assertThat(BenchModels.base("random50M+fbgemm")).isEqualTo("random50M");
         assertThat(BenchModels.missing("random50M+fbgemm")).isEmpty();
         assertThat(BenchModels.missing("random50M+mkl")).hasValueSatisfying(m -> assertThat(m).contains("mkl"));

@@ -23,7 +23,7 @@ import java.util.stream.Stream;
         subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class, TrainCommand.class,
                 PretrainCommand.class, ExportCommand.class, PipelineCommand.class, SqlTaskCommand.class,
                 MathTaskCommand.class, BenchCommand.class, BlockSizeOracleCommand.class, TrainingBenchCommand.class,
-                ServingBenchCommand.class,
+                ServingBenchCommand.class, WeightFormatsCommand.class,
                 DemoCommand.class, ExampleCommand.class, CommandLine.HelpCommand.class})
 public final class Cli {
     /**

@@ -128,46 +128,66 @@ final class LlamaLoader {
     }
 
     /**
-     * Checks, reads, converts, fuses and (for {@link CpuGemm#FBGEMM_FP16}) packs the weights. A load that fails part-way
-     * frees what it already read.
+     * Checks, reads, converts, fuses and (for {@link CpuGemm#FBGEMM_FP16} and {@link CpuGemm#FBGEMM_INT8}) packs the
+     * weights, one tensor at a time: a projection is packed as soon as it is read and its fp32 matrix freed, so a
+     * packed model never holds an fp32 copy of all its weights, even while loading. A load that fails part-way frees
+     * what it already read.
      *
      * @param gemm the caller's choice; see {@link CpuGemm}: packing happens only for fp32 compute on CPU
      * @throws CheckpointException naming the file and tensor when a tensor is missing, mis-shaped or not floating point
      */
     static LlamaWeights load(LlamaConfig config, WeightSource source, Device device, ScalarType dtype, CpuGemm gemm) {
         check(config, source);
-        Reader reader = new Reader(source, Tensors.options(dtype, device));
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+        CpuGemm kernel = kernel(config, source, device, dtype, gemm);
+        Reader reader = new Reader(source, Tensors.options(dtype, device), kernel);
+        try (NoGradGuard noGrad = new NoGradGuard()) {
             Tensor embed = reader.one(HfNames.EMBED);                                     // [V, D]
             Layer[] layers = new Layer[config.numLayers()];
             for (int l = 0; l < layers.length; l++) {
                 layers[l] = new Layer(
                         reader.one(HfNames.layer(l, HfNames.ATTN_NORM)),
-                        new Projection(reader.fused(l, HfNames.Q, HfNames.K, HfNames.V, HfNames.WEIGHT),
-                                config.qkvBias() ? reader.fused(l, HfNames.Q, HfNames.K, HfNames.V, HfNames.BIAS)
-                                        : null, null),
-                        new Projection(reader.one(HfNames.layer(l, HfNames.O + HfNames.WEIGHT)),
-                                config.outputBias() ? reader.one(HfNames.layer(l, HfNames.O + HfNames.BIAS)) : null,
-                                null),
+                        reader.projection(l, HfNames.Q, HfNames.K, HfNames.V, config.qkvBias()),
+                        reader.projection(l, HfNames.O, null, null, config.outputBias()),
                         reader.one(HfNames.layer(l, HfNames.MLP_NORM)),
-                        new Projection(reader.fused(l, HfNames.GATE, HfNames.UP, null, HfNames.WEIGHT),
-                                config.mlpBias() ? reader.fused(l, HfNames.GATE, HfNames.UP, null, HfNames.BIAS)
-                                        : null, null),
-                        new Projection(reader.one(HfNames.layer(l, HfNames.DOWN + HfNames.WEIGHT)),
-                                config.mlpBias() ? reader.one(HfNames.layer(l, HfNames.DOWN + HfNames.BIAS)) : null,
-                                null));
+                        reader.projection(l, HfNames.GATE, HfNames.UP, null, config.mlpBias()),
+                        reader.projection(l, HfNames.DOWN, null, null, config.mlpBias()));
             }
             Tensor norm = reader.one(HfNames.FINAL_NORM);
-            Tensor lmHead = config.tieWordEmbeddings() ? embed : reader.one(HfNames.LM_HEAD);
-            LlamaWeights weights = new LlamaWeights(embed, layers, norm, new Projection(lmHead, null, null),
-                    CpuGemm.BLAS);
-            boolean pack = !device.is_cuda() && dtype == ScalarType.Float
-                    && (gemm == CpuGemm.FBGEMM_FP16 || gemm == CpuGemm.AUTO && halfPrecisionProjections(config, source));
-            return pack ? packFp16(weights) : weights;
+            Projection lmHead = config.tieWordEmbeddings() ? reader.packed(embed, null, false)
+                    : reader.projection(HfNames.LM_HEAD);
+            return new LlamaWeights(embed, layers, norm, lmHead, kernel);
         } catch (RuntimeException e) {
             reader.releaseAll();
             throw e;
         }
+    }
+
+    /**
+     * The kernel the projections will run in: {@link CpuGemm#BLAS} on CUDA, for compute other than fp32, and where
+     * FBGEMM is unavailable; AUTO resolves to FBGEMM_FP16 for bf16/fp16 checkpoints.
+     */
+    private static CpuGemm kernel(LlamaConfig config, WeightSource source, Device device, ScalarType dtype,
+                                  CpuGemm gemm) {
+        if (device.is_cuda() || dtype != ScalarType.Float) {
+            if (gemm == CpuGemm.FBGEMM_INT8) {
+                throw new IllegalArgumentException("int8 weights (CpuGemm.FBGEMM_INT8) need fp32 compute on the CPU; "
+                        + "this model would compute in " + dtype + " on " + device.str().getString()
+                        + " (choose device cpu and dtype f32 or auto)");
+            }
+            return CpuGemm.BLAS;
+        }
+        CpuGemm chosen = gemm == CpuGemm.AUTO
+                ? halfPrecisionProjections(config, source) ? CpuGemm.FBGEMM_FP16 : CpuGemm.BLAS
+                : gemm;
+        if (chosen == CpuGemm.FBGEMM_INT8 && !TorchRuntime.fbgemmAvailable(chosen)) {
+            throw new IllegalStateException("int8 weights (CpuGemm.FBGEMM_INT8) need FBGEMM's quantized kernels, "
+                    + "which this CPU or libtorch build does not run (FBGEMM needs an x86-64 CPU with AVX2)");
+        }
+        if (chosen != CpuGemm.BLAS && !TorchRuntime.fbgemmAvailable(chosen)) {
+            LOG.warn("FBGEMM {} kernels unavailable on this CPU or build; projections run in OpenBLAS", chosen);
+            return CpuGemm.BLAS;
+        }
+        return chosen;
     }
 
     /** Every expected tensor is present, shaped as config.json says and floating point; extra ones are logged. */
@@ -210,56 +230,82 @@ final class LlamaLoader {
     }
 
     /**
-     * Adds FBGEMM's fp16 packing to every projection (a snapshot of the weights as they are now). On a CPU FBGEMM does
-     * not support, packs nothing and the projections stay in OpenBLAS.
+     * Reads checked tensors, converts them to the compute dtype and device, packs projections for the chosen kernel,
+     * and takes ownership. Each tensor is read, converted and packed inside its own {@code PointerScope}, so the raw
+     * and fp32 intermediates of one tensor are freed before the next is read.
      */
-    private static LlamaWeights packFp16(LlamaWeights w) {
-        TorchRuntime.raiseFbgemmNotices();
-        List<Tensor> packed = new ArrayList<>();
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            Layer[] layers = new Layer[w.layers.length];
-            for (int l = 0; l < layers.length; l++) {
-                Layer a = w.layers[l];
-                layers[l] = new Layer(a.attnNorm(), pack(a.wqkv(), packed), pack(a.wo(), packed), a.mlpNorm(),
-                        pack(a.w13(), packed), pack(a.w2(), packed));
-            }
-            return new LlamaWeights(w.embed, layers, w.norm, pack(w.lmHead, packed), CpuGemm.FBGEMM_FP16);
-        } catch (RuntimeException e) {
-            packed.forEach(Tensors::release);
-            LOG.warn("FBGEMM fp16 GEMM unavailable ({}); projections run in OpenBLAS", e.getMessage());
-            return w;
-        }
-    }
-
-    private static Projection pack(Projection p, List<Tensor> packed) {
-        Tensor fp16 = Tensors.own(fbgemm_pack_gemm_matrix_fp16(p.w().contiguous()));
-        packed.add(fp16);
-        return p.packedAs(fp16);
-    }
-
-    /** Reads checked tensors, converts them to the compute dtype and device, and takes ownership. */
     private static final class Reader {
         private final WeightSource source;
         private final TensorOptions target;
+        private final CpuGemm kernel;
         private final List<Tensor> owned = new ArrayList<>();
+        private final List<Int8Linear> ownedInt8 = new ArrayList<>();
 
-        Reader(WeightSource source, TensorOptions target) {
+        Reader(WeightSource source, TensorOptions target, CpuGemm kernel) {
             this.source = source;
             this.target = target;
+            this.kernel = kernel;
         }
 
         Tensor one(String name) {
-            return keep(convert(source.read(name)));
+            try (PointerScope scope = new PointerScope()) {
+                return keep(convert(source.read(name)));
+            }
         }
 
-        /** Concatenates {@code layers.l.<a|b|c><suffix>} along dim 0 (c may be null). */
-        Tensor fused(int l, String a, String b, String c, String suffix) {
+        /** The projection whose weight is tensor {@code name} (no bias), packed for the kernel. */
+        Projection projection(String name) {
+            try (PointerScope scope = new PointerScope()) {
+                return packed(convert(source.read(name)), null, true);
+            }
+        }
+
+        /**
+         * The projection of layer {@code l} made of {@code layers.l.<a|b|c>.weight} stacked along dim 0 (b and c may be
+         * null), with the biases stacked likewise when {@code bias}; packed for the kernel.
+         */
+        Projection projection(int l, String a, String b, String c, boolean bias) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor w = fused(l, a, b, c, HfNames.WEIGHT);
+                Tensor bs = bias ? keep(fused(l, a, b, c, HfNames.BIAS)) : null;
+                return packed(w, bs, true);
+            }
+        }
+
+        /**
+         * {@code w} (converted, not yet owned unless {@code !ownsW}) as a projection for the kernel: with BLAS as it
+         * is, else packed, freeing {@code w} when {@code ownsW}.
+         */
+        Projection packed(Tensor w, Tensor b, boolean ownsW) {
+            try (PointerScope scope = new PointerScope()) {
+                switch (kernel) {
+                    case FBGEMM_FP16 -> {
+                        Tensor fp16 = keep(fbgemm_pack_gemm_matrix_fp16(w.contiguous()));
+                        return new Projection(ownsW ? keep(w) : w, b, fp16);   // weights() still reads w
+                    }
+                    case FBGEMM_INT8 -> {
+                        Int8Linear int8 = Int8Linear.pack(w);
+                        ownedInt8.add(int8);
+                        return new Projection(ownsW ? null : w, b, null, int8);
+                    }
+                    default -> {
+                        return new Projection(ownsW ? keep(w) : w, b, null);
+                    }
+                }
+            }
+        }
+
+        /** {@code layers.l.<a|b|c><suffix>} concatenated along dim 0 and converted (c, or b and c, may be null). */
+        private Tensor fused(int l, String a, String b, String c, String suffix) {
+            if (b == null) {
+                return convert(source.read(HfNames.layer(l, a + suffix)));
+            }
             TensorVector parts = c == null
                     ? new TensorVector(source.read(HfNames.layer(l, a + suffix)),
                     source.read(HfNames.layer(l, b + suffix)))
                     : new TensorVector(source.read(HfNames.layer(l, a + suffix)),
                     source.read(HfNames.layer(l, b + suffix)), source.read(HfNames.layer(l, c + suffix)));
-            return keep(convert(cat(parts, 0)));
+            return convert(cat(parts, 0));
         }
 
         private Tensor keep(Tensor t) {
@@ -270,6 +316,8 @@ final class LlamaLoader {
         void releaseAll() {
             owned.forEach(Tensors::release);
             owned.clear();
+            ownedInt8.forEach(Int8Linear::close);
+            ownedInt8.clear();
         }
 
         private Tensor convert(Tensor t) {

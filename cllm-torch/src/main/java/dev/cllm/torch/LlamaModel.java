@@ -39,8 +39,9 @@ import static org.bytedeco.pytorch.global.torch.silu;
  *
  * <p>The kernel of the weight projections ({@link #gemm()}) is fixed at load by {@link TorchOptions#gemm()}.
  * {@link CpuGemm#FBGEMM_FP16} multiplies with fp16 copies of the weights packed at load: a snapshot that does not see
- * later changes to {@link #weights()}. A model whose weights will change (training) must be loaded with
- * {@link CpuGemm#BLAS}, which computes with the weights themselves and is differentiable.
+ * later changes to {@link #weights()}. {@link CpuGemm#FBGEMM_INT8} multiplies with int8 weights packed at load and
+ * keeps no fp32 matrices ({@link #weights()} is then unavailable). A model whose weights will change (training) must
+ * be loaded with {@link CpuGemm#BLAS}, which computes with the weights themselves and is differentiable.
  */
 public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig config;
@@ -382,11 +383,15 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * {@code x · wᵀ + b} in the kernel fixed at load: FBGEMM's fp16 GEMM when the projection carries a packed copy;
-     * else OpenBLAS, where one fp32 row on CPU goes through {@code mv} (its GEMM with a single row is several times
+     * {@code x · wᵀ + b} in the kernel fixed at load: FBGEMM's int8 or fp16 GEMM when the projection carries a packed
+     * copy; else OpenBLAS, where one fp32 row on CPU goes through {@code mv} (its GEMM with a single row is several times
      * slower than its GEMV).
      */
     private Tensor project(Tensor x, Projection p) {
+        if (p.int8() != null) {
+            Tensor y = p.int8().apply(x);
+            return p.b() == null ? y : y.add_(p.b());
+        }
         if (p.packed() != null) {
             return fbgemm_linear_fp16_weight_fp32_activation(x, p.packed(),
                     p.b() == null ? new TensorOptional() : new TensorOptional(p.b()));
@@ -408,8 +413,8 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * The kernel the weight projections run in, fixed at load: {@link CpuGemm#FBGEMM_FP16} (packed fp16 copies of the
-     * weights) or {@link CpuGemm#BLAS}.
+     * The kernel the weight projections run in, fixed at load: {@link CpuGemm#FBGEMM_FP16} (packed fp16 weights),
+     * {@link CpuGemm#FBGEMM_INT8} (packed int8 weights) or {@link CpuGemm#BLAS}.
      */
     public CpuGemm gemm() {
         return w.gemm;
@@ -455,6 +460,9 @@ public final class LlamaModel implements AutoCloseable {
      * the architecture has them), {@code norm}, and {@code lm_head} unless tied to {@code embed}. Borrowed: the model
      * owns them. Training updates them in place (with {@link CpuGemm#BLAS}: the packed copies of
      * {@link CpuGemm#FBGEMM_FP16} would not follow); export and quantisation read them.
+     *
+     * @throws IllegalStateException if the model was loaded with {@link CpuGemm#FBGEMM_INT8}, which keeps no fp32
+     *                               weight matrices
      */
     public Map<String, Tensor> weights() {
         checkOpen();

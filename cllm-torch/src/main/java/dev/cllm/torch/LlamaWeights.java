@@ -2,9 +2,11 @@ package dev.cllm.torch;
 
 import org.bytedeco.pytorch.Tensor;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -18,7 +20,10 @@ final class LlamaWeights implements AutoCloseable {
     final Layer[] layers;       // one per transformer block
     final Tensor norm;          // [D], the final RMSNorm
     final Projection lmHead;    // [V, D]; its weight is embed when the embeddings are tied
-    /** The kernel every projection runs in: FBGEMM_FP16 when each carries a packed copy, else BLAS. */
+    /**
+     * The kernel every projection runs in: FBGEMM_FP16 when each carries a packed fp16 copy (besides its fp32 matrix),
+     * FBGEMM_INT8 when each is held only as packed int8 (no fp32 matrix), else BLAS.
+     */
     final CpuGemm gemm;
 
     LlamaWeights(Tensor embed, Layer[] layers, Tensor norm, Projection lmHead, CpuGemm gemm) {
@@ -35,17 +40,26 @@ final class LlamaWeights implements AutoCloseable {
 
     /**
      * {@code x · wᵀ + b}: the weight {@code [out, in]}, its bias {@code [out]} (null when the architecture has none),
-     * and the weight's FBGEMM fp16 packing (null when OpenBLAS runs it). The packing is a snapshot of {@code w} taken
-     * at load: it does not follow later changes to {@code w}.
+     * and at most one packed form of the weight: FBGEMM's fp16 packing ({@code packed}) or int8 ({@code int8}). A
+     * packed projection runs in its packed form, a snapshot taken at load. With int8 the loader frees the fp32 weight,
+     * so {@code w} is null (except for an lm_head tied to the embeddings, whose {@code w} is the embedding matrix).
      */
-    record Projection(Tensor w, Tensor b, Tensor packed) {
-        Projection packedAs(Tensor fp16) {
-            return new Projection(w, b, fp16);
+    record Projection(Tensor w, Tensor b, Tensor packed, Int8Linear int8) {
+        Projection(Tensor w, Tensor b, Tensor packed) {
+            this(w, b, packed, null);
         }
     }
 
-    /** Named as {@link LlamaModel#weights()} documents. Borrowed: these weights own the tensors. */
+    /**
+     * Named as {@link LlamaModel#weights()} documents. Borrowed: these weights own the tensors.
+     *
+     * @throws IllegalStateException if the projections are held only as packed int8
+     */
     Map<String, Tensor> named() {
+        if (gemm == CpuGemm.FBGEMM_INT8) {
+            throw new IllegalStateException("the weight matrices of a model loaded with CpuGemm." + gemm + " are held "
+                    + "only in packed form; load it with CpuGemm.BLAS to read, export or train its weights");
+        }
         Map<String, Tensor> out = new LinkedHashMap<>();
         out.put("embed", embed);
         for (int l = 0; l < layers.length; l++) {
@@ -77,13 +91,23 @@ final class LlamaWeights implements AutoCloseable {
     @Override
     public void close() {
         Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
-        distinct.addAll(named().values());
+        distinct.add(embed);
+        distinct.add(norm);
+        List<Projection> projections = new ArrayList<>();
         for (Layer l : layers) {
-            for (Projection p : new Projection[]{l.wqkv, l.wo, l.w13, l.w2}) {
-                distinct.add(p.packed());
+            distinct.add(l.attnNorm);
+            distinct.add(l.mlpNorm);
+            projections.addAll(List.of(l.wqkv, l.wo, l.w13, l.w2));
+        }
+        projections.add(lmHead);
+        for (Projection p : projections) {
+            distinct.add(p.w());
+            distinct.add(p.b());
+            distinct.add(p.packed());
+            if (p.int8() != null) {
+                p.int8().close();
             }
         }
-        distinct.add(lmHead.packed());
         distinct.remove(null);
         distinct.forEach(Tensors::release);
     }

@@ -75,6 +75,8 @@ public final class TorchRuntime {
     private static int torchThreads;
     private static int blasThreads;
     private static boolean fbgemmNoticesRaised;
+    private static boolean fbgemmFp16;
+    private static Boolean fbgemmInt8;
 
     private TorchRuntime() {
     }
@@ -216,6 +218,8 @@ public final class TorchRuntime {
         Pointer symbol = Loader.addressof(C10_LOG_LEVEL_SYMBOL);
         if (symbol == null) {
             LOG.debug("c10's {} not found: FBGEMM's deprecation notices go to stderr", C10_LOG_LEVEL_SYMBOL);
+            fbgemmFp16 = probe(() -> fbgemm_linear_fp16_weight_fp32_activation(ones(new long[]{1, 8}),
+                    fbgemm_pack_gemm_matrix_fp16(ones(new long[]{8, 8})), new TensorOptional()));
             return;
         }
         IntPointer level = new IntPointer(symbol);
@@ -228,11 +232,41 @@ public final class TorchRuntime {
             } finally {
                 level.put(previous);
             }
+            fbgemmFp16 = true;
             LOG.debug("libtorch notes once per process that fbgemm_pack_gemm_matrix_fp16 and "
                     + "fbgemm_linear_fp16_weight_fp32_activation are deprecated; they are the FBGEMM fp16 kernel of "
                     + "CpuGemm.FBGEMM_FP16 (CpuGemm.BLAS avoids them). Kept off stderr.");
         } catch (RuntimeException e) {
             LOG.debug("FBGEMM fp16 unavailable: {}", e.getMessage());
+        }
+    }
+
+    /**
+     * Whether the FBGEMM kernel of {@code gemm} ({@link CpuGemm#FBGEMM_FP16} or {@link CpuGemm#FBGEMM_INT8}) runs in
+     * this process (tried once on a tiny matrix; FBGEMM needs an x86-64 CPU with AVX2).
+     */
+    static synchronized boolean fbgemmAvailable(CpuGemm gemm) {
+        raiseFbgemmNotices();
+        if (gemm == CpuGemm.FBGEMM_FP16) {
+            return fbgemmFp16;
+        }
+        if (fbgemmInt8 == null) {
+            fbgemmInt8 = probe(() -> {
+                try (Int8Linear int8 = Int8Linear.pack(ones(new long[]{8, 8}))) {
+                    int8.apply(ones(new long[]{1, 8}));
+                }
+            });
+        }
+        return fbgemmInt8;
+    }
+
+    private static boolean probe(Runnable kernel) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            kernel.run();
+            return true;
+        } catch (RuntimeException e) {
+            LOG.debug("FBGEMM kernel unavailable: {}", e.getMessage());
+            return false;
         }
     }
 }

@@ -111,6 +111,8 @@ class CpuGemmTest {
     void parsesTheNames() {
         assertThat(CpuGemm.parse("fbgemm-fp16")).isEqualTo(CpuGemm.FBGEMM_FP16);
         assertThat(CpuGemm.parse("BLAS")).isEqualTo(CpuGemm.BLAS);
+        assertThat(CpuGemm.parse("int8")).isEqualTo(CpuGemm.FBGEMM_INT8);
+        assertThat(CpuGemm.parse("FBGEMM_INT8")).isEqualTo(CpuGemm.FBGEMM_INT8);
         assertThatThrownBy(() -> CpuGemm.parse("mkl")).hasMessageContaining("unknown CPU GEMM 'mkl'");
     }
 

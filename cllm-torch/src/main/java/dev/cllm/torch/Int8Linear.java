@@ -1,0 +1,166 @@
+package dev.cllm.torch;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Dispatcher;
+import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.IValueVector;
+import org.bytedeco.pytorch.OperatorHandle;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import static org.bytedeco.pytorch.global.torch.cat;
+import static org.bytedeco.pytorch.global.torch.quantize_per_channel;
+import static org.bytedeco.pytorch.global.torch.zeros;
+
+/**
+ * One weight projection {@code x · wᵀ} with int8 weights in FBGEMM's packed layout ({@link CpuGemm#FBGEMM_INT8}).
+ *
+ * <p><b>Weights.</b> Each output channel (row of {@code w}) is quantized symmetrically to [-127, 127] with its own
+ * fp32 scale {@code max|w_row| / 127}, then packed once by {@code quantized::linear_prepack}: 1 byte per weight.
+ *
+ * <p><b>Activations.</b> Each call divides every input row by its own largest magnitude {@code m} (so the row lies in
+ * [-1, 1]) and splits it into {@link #PARTS} parts (default 3): the row itself, then the rounding error of the
+ * previous part's 7-bit quantization times 126 (again in [-1, 1]), and so on. The kernel quantizes every part with
+ * the fixed parameters {@code scale 1/63, zero point 64} (7-bit, values 1..127); all parts go through
+ * {@code quantized::linear_with_input_q_dq_qweight_dq_output_fp32} in one call (the weights are read once), and the
+ * result is {@code (y_0 + y_1 / 126 + y_2 / 126²) · m}. FBGEMM multiplies uint8 activations by int8 weights with
+ * int32 accumulation and returns fp32. Why three parts, measured on stories260K: with one (7-bit activations) the
+ * logit error against fp32 was 2.4x (mean) to 3.3x (max) the error of the 8-bit weights alone; with two it is the weights' error, but a
+ * last-part rounding step of 6e-5 of a row's scale turns the fp32 rounding differences between a Jacobi pass and a
+ * single-token pass (attention over n queries sums in another order) into logit differences near 1e-3, and greedy
+ * Jacobi output left greedy AR output at top-2 gaps of 7e-4 (3 of 30 prompt and block-size cases); with three the
+ * step is 5e-7, the size of fp32 rounding itself, and all 30 agree. The system property {@code cllm.int8.parts}
+ * (1 to 3) overrides it, for measurements.
+ *
+ * <p>Two choices here are deliberate:
+ * <ul>
+ * <li>Per-row scaling with fixed quantization parameters, rather than FBGEMM's dynamic quantization (one scale for
+ * the whole input, computed at each call): with one scale per call a row's result would depend on the other rows of
+ * the same pass, so a Jacobi pass over n tokens would not compute what n single-token passes compute. Here row i's
+ * output is bit-identical whatever else is in the batch: the scaling is elementwise, the integer products are exact.
+ * The price is a few elementwise operations per projection.</li>
+ * <li>7-bit parts: on CPUs without VNNI (AVX2), FBGEMM's kernel sums pairs of uint8 x int8 products in
+ * saturating 16-bit arithmetic ({@code vpmaddubsw}); with activations up to 127 and weights up to 127 a pair stays
+ * below 32767, so nothing saturates (PyTorch's {@code reduce_range} for the same reason).</li>
+ * </ul>
+ * Owns its packed weights; {@link #close()} frees them. Thread-safe for concurrent {@link #apply} calls.
+ */
+final class Int8Linear implements AutoCloseable {
+    /** Activation quantization: a row scaled into [-1, 1] maps to 64 + round(63 x), i.e. 1..127. */
+    static final double X_SCALE = 1.0 / 63;
+    static final long X_ZERO_POINT = 64;
+    /** Each part after the first: the previous part's rounding error (at most 1/126 of its scale) times 126. */
+    static final double LO_GAIN = 126;
+    /** How many 7-bit parts an activation is split into (the row, then each part's rounding error). */
+    static final int PARTS = parts(Integer.getInteger("cllm.int8.parts", 3));
+    /** Weight quantization range: symmetric, [-127, 127]. */
+    static final double W_MAX = 127;
+
+    private static final long[] LAST_DIM = {-1};
+
+    private final IValue packed;
+    private final long in;
+    private final long out;
+
+    private Int8Linear(IValue packed, long out, long in) {
+        this.packed = packed;
+        this.out = out;
+        this.in = in;
+    }
+
+    /**
+     * Quantizes and packs an fp32 CPU weight {@code [out, in]}; {@code w} stays the caller's.
+     *
+     * @throws RuntimeException (libtorch's) if this build has no FBGEMM quantized kernels
+     */
+    static Int8Linear pack(Tensor w) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor weight = w.contiguous();                                                  // [N, K] fp32
+            long n = weight.size(0);
+            Tensor scales = weight.abs().amax(new long[]{1}, false).div(new Scalar(W_MAX))   // [N]
+                    .clamp_min_(Ops.TINY).to(ScalarType.Double);
+            Tensor zeroPoints = zeros(new long[]{n}, new TensorOptions(ScalarType.Long));
+            Tensor q = quantize_per_channel(weight, scales, zeroPoints, 0, ScalarType.QInt8); // [N, K] qint8
+            IValueVector stack = new IValueVector(new IValue(q), Ops.NONE);
+            Ops.PREPACK.callBoxed(stack);
+            IValue result = Tensors.own(new IValue(stack.get(0)));
+            return new Int8Linear(result, n, weight.size(1));
+        }
+    }
+
+    /**
+     * {@code x · wᵀ} for {@code x [..., in]} fp32 CPU: {@code [..., out]} fp32, attached to the caller's scope. Each row
+     * goes through the GEMM twice in the same call (the weights are read once): its 7-bit quantization and, scaled
+     * up by {@link #LO_GAIN}, that quantization's rounding error, so activations carry about 14 bits.
+     */
+    Tensor apply(Tensor x) {
+        int dims = (int) x.dim();
+        long rows = x.numel() / in;
+        Tensor x2 = dims == 2 ? x : x.reshape(rows, in);
+        Tensor m = x2.abs().amax(LAST_DIM, true).clamp_min_(Ops.TINY);                      // [R, 1]
+        Tensor[] parts = new Tensor[PARTS];
+        parts[0] = x2.div(m);                                                             // [R, in] in [-1, 1]
+        for (int i = 1; i < PARTS; i++) {   // (p - round(63 p) / 63) * 126 = 126 p - 2 round(63 p): in [-1, 1]
+            Tensor rounded = parts[i - 1].mul(Ops.LEVELS).round_();
+            parts[i] = parts[i - 1].mul(Ops.GAIN).sub_(rounded, Ops.TWO);
+        }
+        IValueVector stack = new IValueVector(new IValue(PARTS == 1 ? parts[0] : cat(new TensorVector(parts), 0)),
+                Ops.X_SCALE, Ops.X_ZERO_POINT, packed);
+        Ops.LINEAR.callBoxed(stack);
+        Tensor y = stack.get(0).toTensor();                                               // [PARTS R, out]
+        Tensor result = PARTS == 1 ? y : y.narrow(0, (PARTS - 1) * rows, rows);
+        for (int i = PARTS - 2; i >= 0; i--) {
+            result = y.narrow(0, i * rows, rows).add(result, Ops.INV_GAIN);
+        }
+        result = result.mul_(m);
+        if (dims == 2) {
+            return result;
+        }
+        long[] shape = new long[dims];
+        for (int d = 0; d < dims - 1; d++) {
+            shape[d] = x.size(d);
+        }
+        shape[dims - 1] = out;
+        return result.reshape(shape);
+    }
+
+    private static int parts(int n) {
+        if (n < 1 || n > 3) {
+            throw new IllegalArgumentException("cllm.int8.parts must be 1, 2 or 3, not " + n);
+        }
+        return n;
+    }
+
+    /** Bytes of packed weights (1 per weight; FBGEMM's small per-column offsets aside). */
+    long bytes() {
+        return in * out;
+    }
+
+    @Override
+    public void close() {
+        Tensors.release(packed);
+    }
+
+    /** The operators and constants, looked up once (class initialisation is thread-safe). */
+    private static final class Ops {
+        static {
+            TorchRuntime.ensureLoaded();
+        }
+
+        static final OperatorHandle PREPACK = Tensors.own(
+                Dispatcher.singleton().findSchemaOrThrow("quantized::linear_prepack", ""));
+        static final OperatorHandle LINEAR = Tensors.own(Dispatcher.singleton().findSchemaOrThrow(
+                "quantized::linear_with_input_q_dq_qweight_dq_output_fp32", ""));
+        static final IValue X_SCALE = Tensors.own(new IValue(Int8Linear.X_SCALE));
+        static final IValue X_ZERO_POINT = Tensors.own(new IValue(Int8Linear.X_ZERO_POINT));
+        static final IValue NONE = Tensors.own(new IValue());
+        static final Scalar TINY = Tensors.own(new Scalar(Float.MIN_NORMAL));
+        static final Scalar LEVELS = Tensors.own(new Scalar(1 / Int8Linear.X_SCALE));
+        static final Scalar GAIN = Tensors.own(new Scalar(LO_GAIN));
+        static final Scalar INV_GAIN = Tensors.own(new Scalar(1 / LO_GAIN));
+        static final Scalar TWO = Tensors.own(new Scalar(LO_GAIN * Int8Linear.X_SCALE));
+    }
+}
