@@ -29,7 +29,7 @@ final class ModelCards {
 
     private static String mathBase(Map<String, ObjectNode> steps, JsonNode demo, String machine) {
         TaskPipeline.Recipe r = TaskPipeline.Recipe.MATH;
-        return "# math-base: a 3.8M-parameter LLaMA for arithmetic word problems\n\n"
+        return "# math-base: a 3.7M-parameter LLaMA for arithmetic word problems\n\n"
                 + "A LLaMA-architecture model (" + r.layers + " layers, hidden size 256, 8 query and 4 key-value "
                 + "heads, SwiGLU 688, tied embeddings, " + r.vocabulary + "-token word-level vocabulary, context 256) "
                 + "trained from scratch by cllm-java on the generated arithmetic word-problem task "
