@@ -12,6 +12,7 @@ import dev.cllm.serve.GenerationRequest;
 import dev.cllm.serve.GenerationService;
 import dev.cllm.torch.TorchConsistencyModel;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -88,11 +89,21 @@ public final class ServingBenchmark {
     public static List<Row> run(String modelName, ConsistencyModel model, TokenIds[] prompts, Generation[] alone,
                                 String decoderName, Decoder decoder, GenerationConfig config, List<Integer> clients,
                                 int requestsPerClient) {
+        return run(modelName, model, prompts, alone, decoderName, decoder, config, clients, requestsPerClient, null);
+    }
+
+    /**
+     * As {@link #run(String, ConsistencyModel, TokenIds[], Generation[], String, Decoder, GenerationConfig, List,
+     * int)}, with the service's {@code maxWait} ({@code null}: the service's default).
+     */
+    public static List<Row> run(String modelName, ConsistencyModel model, TokenIds[] prompts, Generation[] alone,
+                                String decoderName, Decoder decoder, GenerationConfig config, List<Integer> clients,
+                                int requestsPerClient, Duration maxWait) {
         List<Row> rows = new ArrayList<>();
         for (int c : clients) {
             for (Mode mode : Mode.values()) {
                 rows.add(measure(modelName, model, prompts, alone, decoderName, decoder, config, c, requestsPerClient,
-                        mode));
+                        mode, maxWait));
             }
         }
         return rows;
@@ -110,7 +121,7 @@ public final class ServingBenchmark {
 
     static Row measure(String modelName, ConsistencyModel model, TokenIds[] prompts, Generation[] alone,
                        String decoderName, Decoder decoder, GenerationConfig config, int clients,
-                       int requestsPerClient, Mode mode) {
+                       int requestsPerClient, Mode mode, Duration maxWait) {
         int requests = clients * requestsPerClient;
         long[] ttft = new long[requests];
         long[] latency = new long[requests];
@@ -118,8 +129,12 @@ public final class ServingBenchmark {
         boolean[] identical = new boolean[requests];
         List<Throwable> errors = new ArrayList<>();
         CountDownLatch go = new CountDownLatch(1);
-        GenerationService service = mode == Mode.SERVICE
-                ? GenerationService.builder(model).decoder(decoder).maxActive(Math.max(1, clients)).build() : null;
+        GenerationService.Builder builder = GenerationService.builder(model).decoder(decoder)
+                .maxActive(Math.max(1, clients));
+        if (maxWait != null) {
+            builder.maxWait(maxWait);
+        }
+        GenerationService service = mode == Mode.SERVICE ? builder.build() : null;
         List<Thread> threads = new ArrayList<>();
         for (int c = 0; c < clients; c++) {
             int client = c;
@@ -208,13 +223,16 @@ public final class ServingBenchmark {
     public static List<Row> run(String modelName, List<String> decoders, List<Integer> clients, int maxNewTokens,
                                 int requestsPerClient) {
         List<Row> rows = new ArrayList<>();
-        run(modelName, decoders, clients, maxNewTokens, requestsPerClient, rows::add);
+        run(modelName, decoders, clients, maxNewTokens, requestsPerClient, null, rows::add);
         return rows;
     }
 
-    /** As {@link #run(String, List, List, int, int)}, handing each row to {@code onRow} as soon as it is measured. */
+    /**
+     * As {@link #run(String, List, List, int, int)}, with the service's {@code maxWait} ({@code null}: the service's
+     * default), handing each row to {@code onRow} as soon as it is measured.
+     */
     public static void run(String modelName, List<String> decoders, List<Integer> clients, int maxNewTokens,
-                           int requestsPerClient, Consumer<Row> onRow) {
+                           int requestsPerClient, Duration maxWait, Consumer<Row> onRow) {
         for (String d : decoders) {
             decoder(d);
         }
@@ -233,7 +251,7 @@ public final class ServingBenchmark {
                 Decoder decoder = decoder(name);
                 Generation[] alone = alone(model, prompts, decoder, c);
                 for (int n : clients) {
-                    run(modelName, model, prompts, alone, name, decoder, c, List.of(n), requestsPerClient)
+                    run(modelName, model, prompts, alone, name, decoder, c, List.of(n), requestsPerClient, maxWait)
                             .forEach(onRow);
                 }
             }
@@ -248,7 +266,7 @@ public final class ServingBenchmark {
         List<Integer> clients = Arrays.stream(args[1].split(",")).map(String::strip).map(Integer::parseInt).toList();
         int maxNewTokens = args.length > 3 ? Integer.parseInt(args[3]) : 64;
         int perClient = args.length > 4 ? Integer.parseInt(args[4]) : 2;
-        run(args[0], List.of(args[2].split(",")), clients, maxNewTokens, perClient,
+        run(args[0], List.of(args[2].split(",")), clients, maxNewTokens, perClient, null,
                 r -> System.out.println(r.toJson()));
     }
 }

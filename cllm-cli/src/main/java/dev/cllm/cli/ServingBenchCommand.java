@@ -48,6 +48,11 @@ final class ServingBenchCommand implements Callable<Integer> {
             description = "requests each client sends, one after another (default: ${DEFAULT-VALUE})")
     int requestsPerClient;
 
+    @Option(names = "--max-wait-ms", paramLabel = "MS",
+            description = "how long the service waits, after a step's first pass arrives, for the other active "
+                    + "requests' passes (default: the service's, 2 ms)")
+    Double maxWaitMs;
+
     @Option(names = "--json", description = "print one JSON object instead of the table")
     boolean json;
 
@@ -62,10 +67,14 @@ final class ServingBenchCommand implements Callable<Integer> {
         if (maxNewTokens < 1 || requestsPerClient < 1) {
             throw new IllegalArgumentException("--max-new-tokens and --requests-per-client must be >= 1");
         }
+        if (maxWaitMs != null && !(maxWaitMs >= 0 && maxWaitMs <= 60_000)) {
+            throw new IllegalArgumentException("--max-wait-ms must be between 0 and 60000, got " + maxWaitMs);
+        }
+        java.time.Duration maxWait = maxWaitMs == null ? null : java.time.Duration.ofNanos(Math.round(maxWaitMs * 1e6));
         MachineInfo machine = MachineInfo.collect(Cli.commandLine(spec), "cpu");
         List<ServingBenchmark.Row> rows = new ArrayList<>();
         for (String model : models) {
-            rows.addAll(ServingBenchmark.run(model, decoders, clients, maxNewTokens, requestsPerClient));
+            ServingBenchmark.run(model, decoders, clients, maxNewTokens, requestsPerClient, maxWait, rows::add);
         }
         if (json) {
             ObjectNode root = JSON.createObjectNode();

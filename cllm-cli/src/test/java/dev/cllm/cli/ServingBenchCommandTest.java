@@ -18,7 +18,8 @@ class ServingBenchCommandTest {
     void measuresServiceAndPerThreadModesForEachClientCount() throws Exception {
         Stories260K.dir();
         CliRunner.Run r = CliRunner.run("bench-serving", "--models", "stories260K", "--clients", "1,2",
-                "--decoders", "ar,jacobi", "--max-new-tokens", "8", "--requests-per-client", "1", "--json");
+                "--decoders", "ar,jacobi", "--max-new-tokens", "8", "--requests-per-client", "1", "--max-wait-ms", "5",
+                "--json");
         assertThat(r.status()).as(r.err()).isZero();
         JsonNode root = JSON.readTree(r.out());
         JsonNode rows = root.get("serving");
@@ -43,6 +44,9 @@ class ServingBenchCommandTest {
         CliRunner.Run decoder = CliRunner.run("bench-serving", "--models", "stories260K", "--decoders", "beam");
         assertThat(decoder.status()).isEqualTo(Cli.BAD_INPUT);
         assertThat(decoder.err()).contains("unknown decoder 'beam'");
+        CliRunner.Run wait = CliRunner.run("bench-serving", "--max-wait-ms", "-1");
+        assertThat(wait.status()).isEqualTo(Cli.BAD_INPUT);
+        assertThat(wait.err()).contains("--max-wait-ms must be between 0 and 60000, got -1");
         CliRunner.Run model = CliRunner.run("bench-serving", "--models", "stories1M");
         assertThat(model.status()).isEqualTo(Cli.BAD_INPUT);
         assertThat(model.err()).contains("stories1M");
