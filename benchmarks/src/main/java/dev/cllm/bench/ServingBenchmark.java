@@ -216,20 +216,10 @@ public final class ServingBenchmark {
     /**
      * Loads {@code modelName} (a name {@code ./cllm bench --models} takes) and measures each decoder at each client
      * count in both modes, on the model's benchmark prompts: greedy, {@code maxNewTokens} new tokens (models with
-     * their own task prompts stop at EOS, as they are used).
+     * their own task prompts stop at EOS, as they are used), with the service's {@code maxWait} ({@code null}: the
+     * service's default), handing each row to {@code onRow} as soon as it is measured.
      *
      * @throws IllegalArgumentException for an unknown model or decoder
-     */
-    public static List<Row> run(String modelName, List<String> decoders, List<Integer> clients, int maxNewTokens,
-                                int requestsPerClient) {
-        List<Row> rows = new ArrayList<>();
-        run(modelName, decoders, clients, maxNewTokens, requestsPerClient, null, rows::add);
-        return rows;
-    }
-
-    /**
-     * As {@link #run(String, List, List, int, int)}, with the service's {@code maxWait} ({@code null}: the service's
-     * default), handing each row to {@code onRow} as soon as it is measured.
      */
     public static void run(String modelName, List<String> decoders, List<Integer> clients, int maxNewTokens,
                            int requestsPerClient, Duration maxWait, Consumer<Row> onRow) {

@@ -299,8 +299,4 @@ public final class TaskPipeline {
             throw new UncheckedIOException(e);
         }
     }
-
-    Path work() {
-        return work;
-    }
 }

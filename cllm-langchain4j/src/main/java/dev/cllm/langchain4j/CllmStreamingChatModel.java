@@ -2,7 +2,6 @@ package dev.cllm.langchain4j;
 
 import dev.cllm.api.GenerationConfig;
 import dev.cllm.api.GenerationListener;
-import dev.cllm.api.TokenIds;
 import dev.cllm.serve.GenerationService;
 import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.StreamingChatModel;
@@ -45,20 +44,11 @@ public final class CllmStreamingChatModel implements StreamingChatModel {
 
     @Override
     public void doChat(ChatRequest request, StreamingChatResponseHandler handler) {
-        GenerationListener listener = new GenerationListener() {
-            @Override
-            public boolean onTokens(TokenIds accepted) {
-                return true;
+        GenerationListener listener = GenerationListener.text(piece -> {
+            if (!piece.isEmpty()) {
+                handler.onPartialResponse(piece);
             }
-
-            @Override
-            public boolean onText(String piece) {
-                if (!piece.isEmpty()) {
-                    handler.onPartialResponse(piece);
-                }
-                return true;
-            }
-        };
+        });
         CompletableFuture<dev.cllm.api.Generation> future;
         try {
             future = service.submit(ChatRequests.toGeneration(request, defaults, listener));
