@@ -50,7 +50,7 @@ final class ServingBenchCommand implements Callable<Integer> {
 
     @Option(names = "--max-wait-ms", paramLabel = "MS",
             description = "how long the service waits, after a step's first pass arrives, for the other active "
-                    + "requests' passes (default: the service's, 2 ms)")
+                    + "requests' passes (default: the service's adaptive wait, a quarter of the recent steps' duration)")
     Double maxWaitMs;
 
     @Option(names = "--json", description = "print one JSON object instead of the table")

@@ -46,9 +46,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>How.</b> Each admitted request runs its {@link Decoder} unchanged on a worker thread, against a session of its
  * own (its own KV cache) whose passes are handed to the scheduler thread and block until done. The scheduler forms a
- * step when every active request has handed in its pass, or {@code maxWait} after the first one did (so a slow
+ * step when every active request has handed in its pass, or a bounded wait after the first one did (so a slow
  * request, such as one whose listener blocks, delays only itself), runs the step as one batched forward, and wakes the
- * workers. Requests join and leave between steps (continuous batching). Each request's tokens are computed as if it
+ * workers. The wait is a quarter of the recent steps' duration by default (a pass that misses a step waits a whole
+ * step, so waiting a fraction of one for it pays on models whose steps are long, and costs next to nothing on small
+ * ones), or the builder's fixed {@code maxWait}. Requests join and leave between steps (continuous batching). Each request's tokens are computed as if it
  * ran alone (see {@link BatchedForward}): same ids as decoding it alone, greedy or with the same seed, up to
  * floating-point rounding in the batched matrix products.
  *
@@ -71,6 +73,13 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class GenerationService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GenerationService.class);
     private static final AtomicInteger SERVICES = new AtomicInteger();
+    /** The adaptive wait: this fraction of the recent steps' mean duration ... */
+    static final double ADAPTIVE_WAIT_FRACTION = 0.25;
+    /** ... within these bounds. */
+    static final long MIN_ADAPTIVE_WAIT_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
+    static final long MAX_ADAPTIVE_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    /** The weight of the newest step in {@link #stepNanosAverage}. */
+    private static final double STEP_AVERAGE_WEIGHT = 0.1;
 
     private final ConsistencyModel model;
     private final BatchedForward engine;
@@ -79,6 +88,7 @@ public final class GenerationService implements AutoCloseable {
     private final int maxQueued;
     private final int maxNewTokens;
     private final long maxKvBytes;
+    /** The fixed wait for a step's missing passes; negative: adaptive ({@link #ADAPTIVE_WAIT_FRACTION} of a step). */
     private final long maxWaitNanos;
     private final Duration timeout;
     private final Duration shutdownGrace;
@@ -90,6 +100,8 @@ public final class GenerationService implements AutoCloseable {
     private final List<PendingPass> pending = new ArrayList<>();
     private final List<ActiveRequest> toFail = new ArrayList<>();   // ended, futures not yet failed
     private long firstPendingNanos;
+    /** Exponential moving average of the steps' wall time (the scheduler's own; read under the lock). */
+    private long stepNanosAverage;
     private long kvInUse;
     private long nextId;
     private boolean shutdown;
@@ -114,7 +126,7 @@ public final class GenerationService implements AutoCloseable {
         this.maxQueued = b.maxQueued;
         this.maxNewTokens = b.maxNewTokens;
         this.maxKvBytes = b.maxKvBytes;
-        this.maxWaitNanos = b.maxWait.toNanos();
+        this.maxWaitNanos = b.maxWait == null ? -1 : b.maxWait.toNanos();
         this.timeout = b.timeout;
         this.shutdownGrace = b.shutdownGrace;
         int n = SERVICES.incrementAndGet();
@@ -394,7 +406,8 @@ public final class GenerationService implements AutoCloseable {
                         : Math.min(nextDeadline - now, TimeUnit.SECONDS.toNanos(1));
                 if (!pending.isEmpty()) {
                     long waited = now - firstPendingNanos;
-                    if (pending.size() >= active.size() || waited >= maxWaitNanos) {
+                    long maxWait = currentMaxWaitNanos();
+                    if (pending.size() >= active.size() || waited >= maxWait) {
                         List<PendingPass> step = new ArrayList<>(pending);
                         pending.clear();
                         for (PendingPass p : step) {
@@ -402,7 +415,7 @@ public final class GenerationService implements AutoCloseable {
                         }
                         return step;
                     }
-                    waitNanos = Math.min(waitNanos, maxWaitNanos - waited);
+                    waitNanos = Math.min(waitNanos, maxWait - waited);
                 }
                 if (waitNanos > 0) {
                     changed.awaitNanos(waitNanos);
@@ -416,6 +429,15 @@ public final class GenerationService implements AutoCloseable {
         }
     }
 
+    /** How long a step waits for missing passes after the first arrived (under the lock). */
+    private long currentMaxWaitNanos() {
+        if (maxWaitNanos >= 0) {
+            return maxWaitNanos;
+        }
+        long adaptive = Math.round(ADAPTIVE_WAIT_FRACTION * stepNanosAverage);
+        return Math.max(MIN_ADAPTIVE_WAIT_NANOS, Math.min(MAX_ADAPTIVE_WAIT_NANOS, adaptive));
+    }
+
     /** Runs one step as one batched forward and hands each worker its result; a failing step fails only its passes. */
     private void run(List<PendingPass> step) {
         List<BatchPass> batch = new ArrayList<>(step.size());
@@ -425,6 +447,7 @@ public final class GenerationService implements AutoCloseable {
             stepTokens += p.pass.size();
         }
         List<PassResult> results;
+        long start = System.nanoTime();
         try {
             results = engine.forwardBatch(batch);
         } catch (RuntimeException | Error e) {
@@ -434,8 +457,11 @@ public final class GenerationService implements AutoCloseable {
             step.forEach(p -> p.fail(failure));
             return;
         }
+        long took = System.nanoTime() - start;
         lock.lock();
         try {
+            stepNanosAverage = steps == 0 ? took : Math.round(stepNanosAverage + STEP_AVERAGE_WEIGHT * (took
+                    - stepNanosAverage));
             steps++;
             passes += step.size();
             tokens += stepTokens;
@@ -689,7 +715,7 @@ public final class GenerationService implements AutoCloseable {
         private int maxQueued = 256;
         private int maxNewTokens = Integer.MAX_VALUE;
         private long maxKvBytes = Long.MAX_VALUE;
-        private Duration maxWait = Duration.ofMillis(2);
+        private Duration maxWait;                                   // null: adaptive
         private Duration timeout;
         private Duration shutdownGrace = Duration.ofSeconds(30);
 
@@ -755,9 +781,11 @@ public final class GenerationService implements AutoCloseable {
         }
 
         /**
-         * How long a step waits for the active requests that have not handed in their pass yet, after the first one did
-         * (default 2 ms). Longer waits batch more when requests' host-side work varies; shorter ones bound what a slow
-         * request costs the others.
+         * A fixed time a step waits for the active requests that have not handed in their pass yet, after the first one
+         * did. By default the wait adapts: a quarter of the recent steps' mean duration, between 0.1 and 50 ms (a
+         * pass that misses a step waits a whole step, so the wait pays where steps are long and costs little where
+         * they are short). Longer waits batch more when requests' host-side work varies; shorter ones bound what a
+         * slow request costs the others.
          */
         public Builder maxWait(Duration value) {
             if (value.isNegative()) {

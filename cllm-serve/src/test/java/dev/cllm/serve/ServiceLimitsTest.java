@@ -1,10 +1,12 @@
 package dev.cllm.serve;
 
+import dev.cllm.api.BatchPass;
 import dev.cllm.api.BatchedForward;
 import dev.cllm.api.Decoder;
 import dev.cllm.api.Generation;
 import dev.cllm.api.GenerationConfig;
 import dev.cllm.api.GenerationListener;
+import dev.cllm.api.PassResult;
 import dev.cllm.api.TokenIds;
 import dev.cllm.jacobi.JacobiDecoder;
 import dev.cllm.torch.TorchConsistencyModel;
@@ -197,6 +199,49 @@ class ServiceLimitsTest {
                     .hasMessageContaining("timed out after").hasMessageContaining("while decoding");
             assertThat(fast.join().ids()).isEqualTo(alone(1, 20).ids());
             assertThat(service.stats().timedOut()).isEqualTo(1);
+        }
+    }
+
+    /**
+     * Steps made slow (60 ms, as on a real-size model) and one request whose listener takes 3 ms per delivery: the
+     * adaptive wait (a quarter of a step) keeps that request in the others' steps, where a 0 ms wait leaves it out.
+     */
+    @Test
+    void theAdaptiveWaitKeepsASlowishRequestInTheStepsOfLongSteps() {
+        BatchedForward slow = new BatchedForward() {
+            private final BatchedForward real = BatchedForward.of(model);
+
+            @Override
+            public List<PassResult> forwardBatch(List<BatchPass> passes) {
+                ServiceLimitsTest.sleep(60);
+                return real.forwardBatch(passes);
+            }
+
+            @Override
+            public long cacheBytes(int capacity) {
+                return real.cacheBytes(capacity);
+            }
+        };
+        double adaptive = meanBatch(GenerationService.builder(model).engine(slow).decoder(AR));
+        double none = meanBatch(GenerationService.builder(model).engine(slow).decoder(AR).maxWait(Duration.ZERO));
+        System.out.printf("mean batch: adaptive wait %.2f, no wait %.2f%n", adaptive, none);
+        assertThat(adaptive).as("mean batch with the adaptive wait (no wait: %.2f)", none).isGreaterThan(1.6)
+                .isGreaterThan(none + 0.2);
+    }
+
+    /** Two 32-token AR requests, one with a 3 ms listener; the service's mean batch. */
+    private static double meanBatch(GenerationService.Builder builder) {
+        try (GenerationService service = builder.build()) {
+            CompletableFuture<Generation> quick = service.submit(GenerationRequest.ids(prompt(0)).config(tokens(32))
+                    .build());
+            CompletableFuture<Generation> slowish = service.submit(GenerationRequest.ids(prompt(1)).config(tokens(32))
+                    .listener(accepted -> {
+                        sleep(3);
+                        return true;
+                    }).build());
+            quick.join();
+            slowish.join();
+            return service.stats().meanBatchSize();
         }
     }
 

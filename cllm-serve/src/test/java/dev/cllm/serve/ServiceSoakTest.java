@@ -16,6 +16,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -26,6 +29,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -83,17 +87,41 @@ class ServiceSoakTest {
         soak(12, Duration.ofSeconds(5), 11);
     }
 
+    /**
+     * The long soak ({@code -Pslow}; minutes from {@code -Dcllm.soak.minutes}, default 2): 16 clients, and resident
+     * memory sampled every few seconds must be flat after the first fifth of the run (a request leaking its cache or
+     * a pass leaking a tensor would grow it by megabytes per second here).
+     */
     @Test
     @Tag("slow")
-    void sixteenClientsForTwoMinutes() throws Exception {
-        soak(16, Duration.ofMinutes(2), 12);
+    void sixteenClientsWithFlatMemory() throws Exception {
+        double minutes = Double.parseDouble(System.getProperty("cllm.soak.minutes", "2"));
+        Soak result = soak(16, Duration.ofMillis(Math.round(minutes * 60_000)), 12);
+        List<long[]> rss = result.rss();
+        assertThat(rss).as("RSS samples").hasSizeGreaterThan(10);
+        int warm = rss.size() / 5;
+        int lastQuarter = rss.size() - rss.size() / 4;
+        long warmMax = rss.subList(warm, lastQuarter).stream().mapToLong(r -> r[1]).max().orElseThrow();
+        long endMax = rss.subList(lastQuarter, rss.size()).stream().mapToLong(r -> r[1]).max().orElseThrow();
+        System.out.printf("soak: %d requests in %.1f min (%s); RSS after warm-up %.1f MB, in the last quarter %.1f MB;"
+                        + " samples (s: MB) %s%n", result.requests(), minutes, result.fates(), warmMax / 1e6,
+                endMax / 1e6, rss.stream().map(r -> r[0] + ": " + r[1] / 1_000_000).toList());
+        assertThat(endMax).as("resident bytes in the last quarter against after warm-up (samples: %s)",
+                        rss.stream().map(r -> r[0] + "s:" + r[1] / 1_000_000 + "MB").toList())
+                .isLessThanOrEqualTo(warmMax + 32L * 1024 * 1024);
     }
 
-    private static void soak(int clients, Duration length, long seed) throws Exception {
-        List<Outcome> outcomes = Collections.synchronizedList(new ArrayList<>());
+    /** What a soak saw: requests ended, by fate, and (seconds since the start, resident bytes) samples. */
+    record Soak(long requests, Map<Fate, Integer> fates, List<long[]> rss) {
+    }
+
+    private static Soak soak(int clients, Duration length, long seed) throws Exception {
+        Map<Fate, Integer> seen = new ConcurrentHashMap<>();
         AtomicInteger rejected = new AtomicInteger();
+        AtomicInteger ended = new AtomicInteger();
         GenerationService service = GenerationService.builder(model).maxActive(8).maxQueued(4).build();
-        long end = System.nanoTime() + length.toNanos();
+        long begin = System.nanoTime();
+        long end = begin + length.toNanos();
         List<Thread> threads = new ArrayList<>();
         List<Throwable> clientErrors = Collections.synchronizedList(new ArrayList<>());
         for (int c = 0; c < clients; c++) {
@@ -101,7 +129,9 @@ class ServiceSoakTest {
             Thread t = new Thread(() -> {
                 try {
                     while (System.nanoTime() < end) {
-                        outcomes.add(oneRequest(service, rng, rejected));
+                        Fate fate = check(oneRequest(service, rng, rejected));   // checked at once: nothing piles up
+                        seen.merge(fate, 1, Integer::sum);
+                        ended.incrementAndGet();
                     }
                 } catch (Throwable e) {
                     clientErrors.add(e);
@@ -110,45 +140,19 @@ class ServiceSoakTest {
             threads.add(t);
             t.start();
         }
+        List<long[]> rss = new ArrayList<>();
+        long sampleEvery = Math.max(250, length.toMillis() / 60);
+        while (System.nanoTime() < end && clientErrors.isEmpty()) {
+            Thread.sleep(Math.min(sampleEvery, Math.max(1, (end - System.nanoTime()) / 1_000_000)));
+            System.gc();                                 // the heap's own growth is not what this looks for
+            rss.add(new long[]{(System.nanoTime() - begin) / 1_000_000_000, residentBytes()});
+        }
         for (Thread t : threads) {
             t.join();
         }
         service.close();
         assertThat(clientErrors).isEmpty();
 
-        Map<Fate, Integer> seen = new HashMap<>();
-        for (Outcome o : outcomes) {
-            List<Integer> alone = ALONE.get(o.key());
-            List<Integer> stream = List.copyOf(o.stream());
-            assertThat(o.future()).as("%s ended", o).isDone();
-            assertThat(stream).as("%s streamed a prefix of its solo output", o.key())
-                    .isEqualTo(alone.subList(0, Math.min(stream.size(), alone.size())));
-            if (o.future().isCancelled()) {
-                assertThat(o.fate()).isEqualTo(Fate.CANCEL);
-            } else if (o.future().isCompletedExceptionally()) {
-                try {
-                    o.future().join();
-                } catch (CompletionException e) {
-                    assertThat(e.getCause()).as("%s: %s", o.key(), e.getCause())
-                            .isInstanceOf(RequestAbortedException.class);
-                    assertThat(((RequestAbortedException) e.getCause()).reason())
-                            .isEqualTo(RequestAbortedException.Reason.TIMEOUT);
-                    assertThat(o.fate()).isEqualTo(Fate.TIMEOUT);
-                }
-            } else {
-                Generation g = o.future().join();
-                List<Integer> ids = g.ids().stream().boxed().toList();
-                assertThat(stream).as("%s: the stream is the result", o.key()).isEqualTo(ids);
-                if (g.stopReason() == StopReason.CANCELLED) {
-                    assertThat(o.fate()).isEqualTo(Fate.LISTENER_STOPS);
-                    assertThat(ids).isEqualTo(alone.subList(0, ids.size()));
-                } else {
-                    assertThat(ids).as("%s", o.key()).isEqualTo(alone);
-                }
-            }
-            seen.merge(o.future().isCancelled() ? Fate.CANCEL : o.future().isCompletedExceptionally() ? Fate.TIMEOUT
-                    : o.fate() == Fate.LISTENER_STOPS ? Fate.LISTENER_STOPS : Fate.NORMAL, 1, Integer::sum);
-        }
         ServiceStats stats = service.stats();
         assertThat(stats.active()).isZero();
         assertThat(stats.queued()).isZero();
@@ -156,12 +160,58 @@ class ServiceSoakTest {
         assertThat(stats.failed()).isZero();
         assertThat(stats.rejected()).isEqualTo((long) rejected.get());
         assertThat(stats.completed() + stats.cancelled() + stats.timedOut()).as("%s", stats)
-                .isEqualTo((long) outcomes.size());
+                .isEqualTo((long) ended.get());
         assertThat(stats.cancelled()).isEqualTo((long) seen.getOrDefault(Fate.CANCEL, 0));
         assertThat(stats.timedOut()).isEqualTo((long) seen.getOrDefault(Fate.TIMEOUT, 0));
         assertThat(seen.getOrDefault(Fate.NORMAL, 0)).as("%s", seen).isPositive();
         assertThat(stats.cancelled() + stats.timedOut()).as("requests ended early: %s", seen).isPositive();
         assertThat(stats.meanBatchSize()).isGreaterThan(1.5);
+        return new Soak(ended.get(), Map.copyOf(seen), rss);
+    }
+
+    /** Checks one ended request against its solo output and returns how it ended. */
+    private static Fate check(Outcome o) {
+        List<Integer> alone = ALONE.get(o.key());
+        List<Integer> stream = List.copyOf(o.stream());
+        assertThat(o.future()).as("%s ended", o).isDone();
+        assertThat(stream).as("%s streamed a prefix of its solo output", o.key())
+                .isEqualTo(alone.subList(0, Math.min(stream.size(), alone.size())));
+        if (o.future().isCancelled()) {
+            assertThat(o.fate()).isEqualTo(Fate.CANCEL);
+            return Fate.CANCEL;
+        }
+        if (o.future().isCompletedExceptionally()) {
+            try {
+                o.future().join();
+            } catch (CompletionException e) {
+                assertThat(e.getCause()).as("%s: %s", o.key(), e.getCause())
+                        .isInstanceOf(RequestAbortedException.class);
+                assertThat(((RequestAbortedException) e.getCause()).reason())
+                        .isEqualTo(RequestAbortedException.Reason.TIMEOUT);
+                assertThat(o.fate()).isEqualTo(Fate.TIMEOUT);
+            }
+            return Fate.TIMEOUT;
+        }
+        Generation g = o.future().join();
+        List<Integer> ids = g.ids().stream().boxed().toList();
+        assertThat(stream).as("%s: the stream is the result", o.key()).isEqualTo(ids);
+        if (g.stopReason() == StopReason.CANCELLED) {
+            assertThat(o.fate()).isEqualTo(Fate.LISTENER_STOPS);
+            assertThat(ids).isEqualTo(alone.subList(0, ids.size()));
+            return Fate.LISTENER_STOPS;
+        }
+        assertThat(ids).as("%s", o.key()).isEqualTo(alone);
+        return Fate.NORMAL;
+    }
+
+    /** This process's resident set size (Linux {@code /proc/self/status} VmRSS). */
+    private static long residentBytes() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IllegalStateException("no VmRSS in /proc/self/status");
     }
 
     private static Outcome oneRequest(GenerationService service, SplittableRandom rng, AtomicInteger rejected)
