@@ -104,6 +104,11 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--blas-threads", paramLabel = "N", description = "OpenBLAS threads")
     Integer blasThreads;
 
+    @Option(names = "--weights", paramLabel = "FORMAT", defaultValue = "auto",
+            description = "weight format of both models' projections on CPU: auto (fp16 for the shipped bf16 "
+                    + "checkpoints), f32, f16, int8 (default: ${DEFAULT-VALUE})")
+    String weights;
+
     @Option(names = "--device", paramLabel = "DEV", defaultValue = "auto",
             description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
     String device;
@@ -126,7 +131,7 @@ public final class DemoCommand implements Callable<Integer> {
                     blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
         }
         DemoReport report = Demo.run(new Demo.Options(task, baseDir, cllmDir, questions, blockSize(), maxNewTokens(),
-                repeats, warmup, show, device, sample, seed));
+                repeats, warmup, show, device, sample, seed, weights));
         PrintStream out = System.out;
         if (json) {
             var o = report.toJson(JSON);
@@ -154,7 +159,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     private void checkOptions() {
         new Demo.Options(task, Path.of("."), Path.of("."), questions, blockSize(), maxNewTokens(), repeats, warmup, show,
-                device, sample, seed); // validates the decoding options before any model loads
+                device, sample, seed, weights); // validates the decoding options before any model loads
         if (threads != null && threads < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         }

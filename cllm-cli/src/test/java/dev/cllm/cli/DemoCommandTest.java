@@ -164,6 +164,23 @@ class DemoCommandTest {
     }
 
     @Test
+    void int8WeightsKeepJacobiLosslessAndSaySo() throws Exception {
+        CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions", "3",
+                "--block-size", "4", "--max-new-tokens", "12", "--warmup", "0", "--weights", "int8", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = JSON.readTree(r.out());
+        assertThat(o.get("machine").get("device").asText()).endsWith(", int8 weights");
+        assertThat(o.get("jacobi_base_mismatches").asInt()).isZero();
+        for (JsonNode c : o.get("lossless_checks")) {
+            assertThat(c.get("mismatches").asInt()).as(c.toString()).isZero();
+        }
+        CliRunner.Run bad = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--weights",
+                "int4");
+        assertThat(bad.status()).isEqualTo(2);
+        assertThat(bad.err()).contains("--weights: unknown weight format 'int4' (auto, f32, f16, int8)");
+    }
+
+    @Test
     void badOptionsAreBadInput() {
         assertThat(CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--block-size", "1")
                 .err()).contains("--block-size must be >= 2");

@@ -6,6 +6,7 @@ import dev.cllm.api.Tokenizer;
 import dev.cllm.jacobi.JacobiDecoder;
 import dev.cllm.jacobi.LookaheadDecoder;
 import dev.cllm.jacobi.NgramPool;
+import dev.cllm.torch.CpuGemm;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
 import dev.cllm.torch.TorchRuntime;
@@ -81,16 +82,24 @@ public final class Demo {
      * @param temperature  null: greedy rows only; else also sampled rows at this temperature (top-k 50, Hugging
      *                     Face's default), every decoder with the same seed, so each must equal {@code ar-sampled}
      * @param seed         the sampling seed of the sampled rows (every question uses it)
+     * @param weights      the projections' weight format on the CPU: {@code auto}, {@code f32}, {@code f16} or
+     *                     {@code int8} ({@link CpuGemm#forWeights})
      */
     public record Options(String task, Path base, Path cllm, Integer questions, int blockSize, int maxNewTokens,
-                          int repeats, int warmup, Integer show, String device, Double temperature, long seed) {
-        /** Greedy rows only. */
+                          int repeats, int warmup, Integer show, String device, Double temperature, long seed,
+                          String weights) {
+        /** Greedy rows only, the weights as {@link CpuGemm#AUTO} chooses. */
         public Options(String task, Path base, Path cllm, Integer questions, int blockSize, int maxNewTokens,
                        int repeats, int warmup, Integer show, String device) {
-            this(task, base, cllm, questions, blockSize, maxNewTokens, repeats, warmup, show, device, null, 0);
+            this(task, base, cllm, questions, blockSize, maxNewTokens, repeats, warmup, show, device, null, 0, "auto");
         }
 
         public Options {
+            try {
+                CpuGemm.forWeights(weights);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--weights: " + e.getMessage(), e);
+            }
             if (temperature != null && !(temperature > 0 && Double.isFinite(temperature))) {
                 throw new IllegalArgumentException("--sample must be a temperature > 0, got " + temperature);
             }
@@ -135,7 +144,8 @@ public final class Demo {
                 throw new IllegalArgumentException("--show " + options.show() + ": only " + n
                         + " questions are decoded");
             }
-            TorchOptions torchOptions = TorchOptions.defaults().withDevice(options.device());
+            TorchOptions torchOptions = TorchOptions.defaults().withDevice(options.device())
+                    .withGemm(CpuGemm.forWeights(options.weights()));
             try (TorchConsistencyModel baseModel = TorchConsistencyModel.load(options.base(), torchOptions);
                  TorchConsistencyModel cllmModel = TorchConsistencyModel.load(options.cllm(), torchOptions)) {
                 Tokenizer tokenizer = baseModel.tokenizer().orElseThrow(() -> new IllegalArgumentException(
@@ -210,6 +220,18 @@ public final class Demo {
         return out;
     }
 
+    /** {@code ", int8 weights"} and the like on the CPU, where the kernel is a choice; nothing elsewhere. */
+    private static String weightsLabel(TorchConsistencyModel model) {
+        if (!model.llama().deviceName().equals("cpu")) {
+            return "";
+        }
+        return switch (model.llama().gemm()) {
+            case FBGEMM_INT8 -> ", int8 weights";
+            case FBGEMM_FP16 -> ", fp16 weights";
+            default -> ", " + model.llama().dtypeName() + " weights";
+        };
+    }
+
     private static DemoReport.Setting setting(Options o, DemoTask task, TorchConsistencyModel baseModel,
                                               TorchConsistencyModel cllmModel, int n) {
         String platform = System.getProperty("os.name") + " " + System.getProperty("os.arch") + ", Java "
@@ -218,7 +240,8 @@ public final class Demo {
                 cllmModel.config().parameterCount(), task.description(), task.heldOut(), n, o.blockSize(),
                 o.maxNewTokens(), o.warmup(), o.repeats(), Runtime.getRuntime().availableProcessors(),
                 TorchRuntime.torchThreads(), TorchRuntime.blasThreads(),
-                baseModel.llama().deviceName() + " " + baseModel.llama().dtypeName(), platform, task.title(),
+                baseModel.llama().deviceName() + " " + baseModel.llama().dtypeName() + weightsLabel(baseModel),
+                platform, task.title(),
                 task.accuracyKey(), task.accuracyHeader(), task.accuracyDefinition(),
                 o.temperature() == null ? null : String.format(java.util.Locale.ROOT,
                         "temperature %s, top-k 50, seed %d", o.temperature(), o.seed()));
