@@ -54,9 +54,44 @@ public final class TaskPipeline {
     /** What differs between the tasks' recipes; everything else is shared. */
     public enum Recipe {
         /** Text-to-SQL: 4 layers, short answers (median 8 tokens), block size 8. */
-        SQL("sql", 8, 4, 329, 2400, 400, 32, null, 1500),
+        SQL("sql", 8, 4, 329, 2400, 400, 32, null, 1500) {
+            @Override
+            List<String> taskArgs(Path dir) {
+                return List.of("sql-task", "--out", dir.toString(), "--seed", String.valueOf(SQL_TASK.seed()),
+                        "--train", String.valueOf(SQL_TASK.trainExamples()),
+                        "--held-out", String.valueOf(SQL_TASK.heldOutExamples()),
+                        "--per-database", String.valueOf(SQL_TASK.examplesPerDatabase()));
+            }
+
+            @Override
+            Path promptsFile(Path dir, boolean train) {
+                return SqlTask.promptsFile(dir, train ? Split.TRAIN : Split.HELD_OUT);
+            }
+
+            @Override
+            void writeTaskConfig(Path model) {
+                TaskConfigFile.write(model, SQL_TASK);
+            }
+        },
         /** Arithmetic word problems with worked solutions: 5 layers, answers of 40-100 tokens, block size 16. */
-        MATH("math", 16, 5, 169, 2000, 250, 128, 1500, 600);
+        MATH("math", 16, 5, 169, 2000, 250, 128, 1500, 600) {
+            @Override
+            List<String> taskArgs(Path dir) {
+                return List.of("math-task", "--out", dir.toString(), "--seed", String.valueOf(MATH_TASK.seed()),
+                        "--train", String.valueOf(MATH_TASK.trainExamples()),
+                        "--held-out", String.valueOf(MATH_TASK.heldOutExamples()));
+            }
+
+            @Override
+            Path promptsFile(Path dir, boolean train) {
+                return MathTask.promptsFile(dir, train ? MathExample.Split.TRAIN : MathExample.Split.HELD_OUT);
+            }
+
+            @Override
+            void writeTaskConfig(Path model) {
+                MathTaskConfigFile.write(model, MATH_TASK);
+            }
+        };
 
         final String task;
         /** Jacobi block size for collection, training and the demo. */
@@ -101,31 +136,14 @@ public final class TaskPipeline {
             return blockSize;
         }
 
-        List<String> taskArgs(Path dir) {
-            return this == SQL
-                    ? List.of("sql-task", "--out", dir.toString(), "--seed", String.valueOf(SQL_TASK.seed()),
-                    "--train", String.valueOf(SQL_TASK.trainExamples()),
-                    "--held-out", String.valueOf(SQL_TASK.heldOutExamples()),
-                    "--per-database", String.valueOf(SQL_TASK.examplesPerDatabase()))
-                    : List.of("math-task", "--out", dir.toString(), "--seed", String.valueOf(MATH_TASK.seed()),
-                    "--train", String.valueOf(MATH_TASK.trainExamples()),
-                    "--held-out", String.valueOf(MATH_TASK.heldOutExamples()));
-        }
+        /** The command line that writes the task's data set into {@code dir}. */
+        abstract List<String> taskArgs(Path dir);
 
-        Path promptsFile(Path dir, boolean train) {
-            return this == SQL
-                    ? SqlTask.promptsFile(dir, train ? Split.TRAIN : Split.HELD_OUT)
-                    : MathTask.promptsFile(dir, train ? MathExample.Split.TRAIN : MathExample.Split.HELD_OUT);
-        }
+        /** The task's training or held-out prompt file in {@code dir}. */
+        abstract Path promptsFile(Path dir, boolean train);
 
         /** Writes the task's config file into a model directory, so that the demo regenerates the same split. */
-        void writeTaskConfig(Path model) {
-            if (this == SQL) {
-                TaskConfigFile.write(model, SQL_TASK);
-            } else {
-                MathTaskConfigFile.write(model, MATH_TASK);
-            }
-        }
+        abstract void writeTaskConfig(Path model);
 
         /** The base model's architecture: LLaMA, d 256, 8 query / 4 key-value heads, SwiGLU 688, tied embeddings. */
         ObjectNode baseConfig() {
