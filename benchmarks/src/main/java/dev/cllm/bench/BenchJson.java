@@ -15,11 +15,18 @@ import java.io.UncheckedIOException;
  *  "generation":   [{"model", "decoder", "block_size", "tokens_per_s", "tokens_per_pass", "speedup",
  *                    "tokens_per_s_error", "max_new_tokens", "prompts", "threads", "dtype"}],
  *  "collection":   [{"model", "block_size", "blocks_per_s", "tokens_per_s", "tokens_per_pass", ...}],
+ *  "peers":        [{"engine", "weights", "model", "ar_ms_per_token", "t1_ms", "t8_ms", "t16_ms",
+ *                    "ar_ratio_to_q8_0", "t1_ratio_to_q8_0", ..., "ar_tokens_per_s",
+ *                    "jacobi": [{"block_size", "tokens_per_s", "tokens_per_pass", "speedup_over_ar",
+ *                                "ratio_to_llama_q8_0_ar"}],
+ *                    "threads", "our_threads", "llama_threads", "rounds", "context", "ar_tokens", "jacobi_tokens",
+ *                    "load_before", "load_after"}],
  *  "skipped":      [{"model", "benchmarks", "reason"}],
  *  "jmh": "...", "machine": {...}, "results_dir": "..."}
  * }</pre>
- * A row whose benchmark failed has null numbers and an {@code "error"}. {@code collection} appears only when it ran,
- * {@code machine} and {@code results_dir} only when known.
+ * A row whose benchmark failed has null numbers and an {@code "error"} (a failed peer run: one row without engine).
+ * {@code collection} and {@code peers} appear only when they ran, {@code machine} and {@code results_dir} only when
+ * known. Peer ratios are to llama.cpp Q8_0 (medians of per-round ratios); {@code jacobi} is empty for llama.cpp.
  */
 public final class BenchJson {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -62,6 +69,36 @@ public final class BenchJson {
                 row.put("max_new_tokens", r.maxNewTokens()).put("prompts", r.prompts())
                         .put("threads", r.threads()).put("dtype", r.dtype());
                 error(row, r.error());
+            }
+        }
+        if (!results.peers().isEmpty()) {
+            ArrayNode peers = o.putArray("peers");
+            for (BenchResults.PeerRun run : results.peers()) {
+                if (run.error() != null) {
+                    ObjectNode row = peers.addObject().put("model", run.model());
+                    peerRun(row, run);
+                    error(row, run.error());
+                }
+                Double q8Ar = peerQ8Ar(run);
+                for (BenchResults.PeerRow r : run.rows()) {
+                    ObjectNode row = peers.addObject().put("engine", r.engine()).put("weights", r.weights())
+                            .put("model", run.model());
+                    number(row, "ar_ms_per_token", r.arMsPerToken(), 4);
+                    r.passMs().forEach((n, ms) -> number(row, "t" + n + "_ms", ms, 4));
+                    number(row, "ar_ratio_to_q8_0", r.arRatio(), 3);
+                    r.passRatio().forEach((n, ratio) -> number(row, "t" + n + "_ratio_to_q8_0", ratio, 3));
+                    number(row, "ar_tokens_per_s", r.arTokensPerS(), 1);
+                    ArrayNode jacobi = row.putArray("jacobi");
+                    for (BenchResults.JacobiRate j : r.jacobi()) {
+                        ObjectNode jr = jacobi.addObject().put("block_size", j.blockSize());
+                        number(jr, "tokens_per_s", j.tokensPerS(), 1);
+                        number(jr, "tokens_per_pass", j.tokensPerPass(), 3);
+                        number(jr, "speedup_over_ar", r.arTokensPerS() == null ? null
+                                : j.tokensPerS() / r.arTokensPerS(), 3);
+                        number(jr, "ratio_to_llama_q8_0_ar", q8Ar == null ? null : j.tokensPerS() / q8Ar, 3);
+                    }
+                    peerRun(row, run);
+                }
             }
         }
         ArrayNode skipped = o.putArray("skipped");
@@ -124,6 +161,19 @@ public final class BenchJson {
             double scale = Math.pow(10, decimals);
             row.put(name, Math.round(value * scale) / scale);
         }
+    }
+
+    /** llama.cpp Q8_0's AR tokens per second in {@code run}, or null. */
+    static Double peerQ8Ar(BenchResults.PeerRun run) {
+        return run.rows().stream().filter(r -> r.engine().equals(PeerBenchmark.LLAMA_CPP)
+                && r.weights().equals("Q8_0")).findFirst().map(BenchResults.PeerRow::arTokensPerS).orElse(null);
+    }
+
+    private static void peerRun(ObjectNode row, BenchResults.PeerRun run) {
+        row.put("threads", run.threads()).put("our_threads", run.ourThreads()).put("llama_threads", run.llamaThreads())
+                .put("rounds", run.rounds()).put("context", run.context()).put("ar_tokens", run.arTokens())
+                .put("jacobi_tokens", run.jacobiTokens()).put("load_before", run.loadBefore())
+                .put("load_after", run.loadAfter());
     }
 
     private static void error(ObjectNode row, String error) {

@@ -16,7 +16,11 @@ public final class BenchMarkdown {
         if (machine != null) {
             out.append(header(machine)).append('\n');
         }
-        out.append("JMH: ").append(results.jmh()).append(".\n\n");
+        boolean jmh = !results.forwardCost().isEmpty() || !results.generation().isEmpty()
+                || !results.collection().isEmpty() || results.peers().isEmpty();
+        if (jmh) {
+            out.append("JMH: ").append(results.jmh()).append(".\n\n");
+        }
         if (!results.forwardCost().isEmpty()) {
             out.append("## Forward cost against n\n\n").append(forwardTable(results.forwardCost())).append('\n');
         }
@@ -27,6 +31,12 @@ public final class BenchMarkdown {
         }
         if (!results.collection().isEmpty()) {
             out.append("## Trajectory collection\n\n").append(collectionTable(results.collection())).append('\n');
+        }
+        if (!results.peers().isEmpty()) {
+            out.append("## Peers: against llama.cpp on the same weights\n\n");
+            for (BenchResults.PeerRun run : results.peers()) {
+                out.append(peerSection(run)).append('\n');
+            }
         }
         if (!results.skipped().isEmpty()) {
             out.append("## Skipped\n\n");
@@ -103,6 +113,58 @@ public final class BenchMarkdown {
                     fixed(r.tokensPerPass(), 3)));
         }
         return out.toString();
+    }
+
+    /**
+     * One peer run: what ran, then the engines' table (medians, ratio to llama.cpp Q8_0 in parentheses) and our Jacobi
+     * decoding on the same prompt.
+     */
+    public static String peerSection(BenchResults.PeerRun run) {
+        StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%s, threads %s (ours: libtorch/OpenBLAS %s; "
+                        + "llama.cpp %d), %d round%s after a warm-up round, engines interleaved in a rotating "
+                        + "order; context %d, AR over %d tokens; load average (1, 5, 15 min) before: %s, after: %s.%n%n",
+                run.model(), run.threads(), run.ourThreads(), run.llamaThreads(), run.rounds(),
+                run.rounds() == 1 ? "" : "s", run.context(),
+                run.arTokens(), run.loadBefore(), run.loadAfter()));
+        if (run.error() != null) {
+            return out.append("failed: ").append(cell(run.error())).append("\n").toString();
+        }
+        List<Integer> ns = run.rows().isEmpty() ? List.of() : List.copyOf(run.rows().get(0).passMs().keySet());
+        out.append("| engine | weights | AR ms/token |");
+        ns.forEach(n -> out.append(" t(").append(n).append(") ms |"));
+        out.append(" AR tokens/s |\n|---|---|---:|").append("---:|".repeat(ns.size())).append("---:|\n");
+        for (BenchResults.PeerRow r : run.rows()) {
+            out.append("| ").append(r.engine()).append(" | ").append(r.weights()).append(" | ")
+                    .append(withRatio(r.arMsPerToken(), r.arRatio())).append(" |");
+            for (int n : ns) {
+                out.append(' ').append(withRatio(r.passMs().get(n), r.passRatio().get(n))).append(" |");
+            }
+            out.append(' ').append(fixed(r.arTokensPerS(), 1)).append(" |\n");
+        }
+        out.append("\nMedians over rounds; in parentheses the ratio to llama.cpp Q8_0, the median of per-round "
+                + "ratios. llama.cpp's t(n) is a whole completion request through the binding that computes logits "
+                + "for the last position only; its AR figure is the difference of two requests.\n\n");
+        Double q8 = BenchJson.peerQ8Ar(run);
+        out.append("| engine | weights | Jacobi block size | tokens/s | tokens per pass | vs its AR "
+                + "| vs llama.cpp Q8_0 AR |\n|---|---|---:|---:|---:|---:|---:|\n");
+        for (BenchResults.PeerRow r : run.rows()) {
+            for (BenchResults.JacobiRate j : r.jacobi()) {
+                out.append(String.format(Locale.ROOT, "| %s | %s | %d | %s | %s | %s | %s |%n", r.engine(),
+                        r.weights(), j.blockSize(), fixed(j.tokensPerS(), 1), fixed(j.tokensPerPass(), 2),
+                        r.arTokensPerS() == null ? "n/a" : fixed(j.tokensPerS() / r.arTokensPerS(), 2) + "x",
+                        q8 == null ? "n/a" : fixed(j.tokensPerS() / q8, 2) + "x"));
+            }
+        }
+        out.append(String.format(Locale.ROOT, "%nJacobi: greedy, %d new tokens from the same %d-token prompt (EOS "
+                + "ignored; pseudo-text ids), tokens/s of decoding after the prefill. On random weights tokens per "
+                + "pass stays near 1 (greedy continuations of noise cannot be guessed), so Jacobi decoding is slower "
+                + "than AR there; a CLLM on its own task's prompts is where it gains.%n", run.jacobiTokens(), run.context()));
+        return out.toString();
+    }
+
+    private static String withRatio(Double ms, Double ratio) {
+        return ms == null ? "n/a"
+                : fixed(ms, 3) + (ratio == null || ratio.isNaN() ? "" : " (" + fixed(ratio, 2) + "x)");
     }
 
     private static String promptSources(BenchResults results) {

@@ -22,7 +22,9 @@ public final class BenchOptions {
         /** {@link GenerationBenchmark}: AR against Jacobi and lookahead decoding. */
         GENERATION("generation", GenerationBenchmark.class),
         /** {@link CollectionBenchmark}: trajectory collection. */
-        COLLECTION("collection", CollectionBenchmark.class);
+        COLLECTION("collection", CollectionBenchmark.class),
+        /** {@link PeerBenchmark}: our engine against llama.cpp on the same weights (not JMH; runs in this process). */
+        PEERS("peers", PeerBenchmark.class);
 
         private final String label;
         private final Class<?> benchmark;
@@ -61,6 +63,14 @@ public final class BenchOptions {
             BenchModels.SQL_CLLM);
     /** Collection: default models. */
     public static final List<String> COLLECTION_MODELS = List.of(BenchModels.STORIES_260K);
+    /** Peers: default models. */
+    public static final List<String> PEER_MODELS = List.of(BenchModels.RANDOM_50M);
+    /** Peers: measured rounds unless given. */
+    public static final int PEER_ROUNDS = 3;
+    /** Peers: greedy single-token steps timed per round and engine unless given. */
+    public static final int PEER_AR_TOKENS = 32;
+    /** Peers: the Jacobi block size unless block sizes are given. */
+    public static final int PEER_BLOCK_SIZE = 8;
 
     private final Set<Part> parts;
     private final boolean quick;
@@ -73,6 +83,9 @@ public final class BenchOptions {
     private final List<String> dtypes;
     private final int maxNewTokens;
     private final String device;
+    private final int rounds;
+    private final int arTokens;
+    private final Integer llamaThreads;
 
     private BenchOptions(Builder b) {
         this.parts = b.parts.isEmpty() ? EnumSet.of(Part.FORWARD, Part.GENERATION) : EnumSet.copyOf(b.parts);
@@ -86,6 +99,9 @@ public final class BenchOptions {
         this.dtypes = b.dtypes.isEmpty() ? List.of("auto") : List.copyOf(b.dtypes);
         this.maxNewTokens = b.maxNewTokens;
         this.device = b.device;
+        this.rounds = b.rounds;
+        this.arTokens = b.arTokens;
+        this.llamaThreads = b.llamaThreads;
     }
 
     public static Builder builder() {
@@ -115,6 +131,7 @@ public final class BenchOptions {
             case FORWARD -> FORWARD_MODELS;
             case GENERATION -> GENERATION_MODELS;
             case COLLECTION -> COLLECTION_MODELS;
+            case PEERS -> PEER_MODELS;
         };
     }
 
@@ -137,6 +154,33 @@ public final class BenchOptions {
     public List<Integer> collectionBlockSizes() {
         List<Integer> out = blockSizes.stream().filter(s -> s >= 2).sorted().distinct().toList();
         return out.isEmpty() ? List.of(COLLECTION_BLOCK_SIZE) : out;
+    }
+
+    /** Peers: the Jacobi block sizes, those given that are at least 2, else {@value #PEER_BLOCK_SIZE}. */
+    public List<Integer> peerBlockSizes() {
+        List<Integer> out = blockSizes.stream().filter(s -> s >= 2).sorted().distinct().toList();
+        return out.isEmpty() ? List.of(PEER_BLOCK_SIZE) : out;
+    }
+
+    /** Peers: measured rounds after one warm-up round. */
+    public int rounds() {
+        return rounds;
+    }
+
+    /** Peers: greedy single-token steps timed per round and engine. */
+    public int arTokens() {
+        return arTokens;
+    }
+
+    /** Peers: llama.cpp's threads, or null for the larger of our libtorch and OpenBLAS counts. */
+    public Integer llamaThreads() {
+        return llamaThreads;
+    }
+
+    /** Peers: the settings of the run with our thread setting {@code threads}; the context is the first given. */
+    public PeerBenchmark.Settings peerSettings(String threads) {
+        return new PeerBenchmark.Settings(rounds, arTokens, contexts.get(0), maxNewTokens, peerBlockSizes(), threads,
+                llamaThreads);
     }
 
     public List<Integer> contexts() {
@@ -179,7 +223,8 @@ public final class BenchOptions {
     public String toString() {
         return "BenchOptions[parts=" + parts + ", quick=" + quick + ", models=" + models + ", n=" + n
                 + ", blockSizes=" + blockSizes + ", decoders=" + decoders + ", contexts=" + contexts + ", threads=" + threads + ", dtypes="
-                + dtypes + ", maxNewTokens=" + maxNewTokens + ", device=" + device + "]";
+                + dtypes + ", maxNewTokens=" + maxNewTokens + ", device=" + device + ", rounds=" + rounds
+                + ", arTokens=" + arTokens + ", llamaThreads=" + llamaThreads + "]";
     }
 
     /** Configures {@link BenchOptions}; every list is optional. */
@@ -195,6 +240,9 @@ public final class BenchOptions {
         private List<String> dtypes = List.of();
         private int maxNewTokens = 128;
         private String device = System.getProperty("cllm.bench.device", "cpu");
+        private int rounds = PEER_ROUNDS;
+        private int arTokens = PEER_AR_TOKENS;
+        private Integer llamaThreads;
 
         private Builder() {
         }
@@ -280,6 +328,33 @@ public final class BenchOptions {
                 throw new IllegalArgumentException("max new tokens must be >= 1, got " + value);
             }
             this.maxNewTokens = value;
+            return this;
+        }
+
+        /** Peers: measured rounds after one warm-up round (default {@value #PEER_ROUNDS}). */
+        public Builder rounds(int value) {
+            if (value < 1) {
+                throw new IllegalArgumentException("--rounds must be >= 1, got " + value);
+            }
+            this.rounds = value;
+            return this;
+        }
+
+        /** Peers: greedy single-token steps timed per round and engine (default {@value #PEER_AR_TOKENS}). */
+        public Builder arTokens(int value) {
+            if (value < 1) {
+                throw new IllegalArgumentException("--ar-tokens must be >= 1, got " + value);
+            }
+            this.arTokens = value;
+            return this;
+        }
+
+        /** Peers: llama.cpp's threads; null (the default) for the larger of our libtorch and OpenBLAS counts. */
+        public Builder llamaThreads(Integer value) {
+            if (value != null && value < 1) {
+                throw new IllegalArgumentException("--llama-threads must be >= 1, got " + value);
+            }
+            this.llamaThreads = value;
             return this;
         }
 

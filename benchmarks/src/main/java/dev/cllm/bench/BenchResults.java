@@ -2,28 +2,38 @@ package dev.cllm.bench;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * The results of one benchmark run, as plain records: forward cost against n, generation (AR against Jacobi
- * decoding), trajectory collection, and the models that were skipped. A number is {@code null} where the benchmark
- * produced none (then {@code error} says why). Ratios and speedups are computed within the run.
+ * decoding), trajectory collection, the peer benchmark against llama.cpp, and the models that were skipped. A number
+ * is {@code null} where the benchmark produced none (then {@code error} says why). Ratios and speedups are computed
+ * within the run.
  *
  * @param forwardCost one row per model, dtype, threads, context and n
  * @param generation  one row per model, dtype, threads, max new tokens, decoder and block size (1 = AR)
  * @param collection  one row per model, dtype, threads, max new tokens and block size
+ * @param peers       the peer benchmark ({@link PeerBenchmark}): one run per model and threads setting
  * @param skipped     models left out of a benchmark, with the reason
  * @param jmh         the JMH settings in words (forks, warm-up and measurement iterations)
  */
 public record BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> generation,
-                           List<CollectionRow> collection, List<Skipped> skipped, String jmh) {
+                           List<CollectionRow> collection, List<PeerRun> peers, List<Skipped> skipped, String jmh) {
 
     public BenchResults {
         forwardCost = List.copyOf(forwardCost);
         generation = List.copyOf(generation);
         collection = List.copyOf(collection);
+        peers = List.copyOf(peers);
         skipped = List.copyOf(skipped);
+    }
+
+    /** Results without peer runs. */
+    public BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> generation, List<CollectionRow> collection,
+                        List<Skipped> skipped, String jmh) {
+        this(forwardCost, generation, collection, List.of(), skipped, jmh);
     }
 
     /**
@@ -98,6 +108,67 @@ public record BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> gen
     public record CollectionRow(String model, String dtype, String threads, int blockSize, int maxNewTokens,
                                 String prompts, Double blocksPerS, Double tokensPerS, Double tokensPerPass,
                                 String error) {
+    }
+
+    /**
+     * One peer-benchmark run: every engine and weight format on one model with one thread setting, interleaved in
+     * rounds ({@link PeerBenchmark}).
+     *
+     * @param model        the benchmark model's name
+     * @param threads      our thread setting as given ({@code TORCH/BLAS} or {@code default})
+     * @param ourThreads   the libtorch/OpenBLAS threads our engine ran with, {@code TORCH/BLAS}
+     * @param llamaThreads llama.cpp's threads (generation and batch)
+     * @param rounds       measured rounds (after one warm-up round)
+     * @param context      cached tokens before the AR run and the timed passes
+     * @param arTokens     greedy single-token steps timed per round and engine
+     * @param jacobiTokens new tokens per Jacobi generation
+     * @param loadBefore   the load average (1, 5, 15 minutes) before the run, or {@code unknown}
+     * @param loadAfter    the load average after it
+     * @param rows         one row per engine and weight format
+     * @param error        why the run produced no numbers, or null
+     */
+    public record PeerRun(String model, String threads, String ourThreads, int llamaThreads, int rounds, int context,
+                          int arTokens, int jacobiTokens, String loadBefore, String loadAfter, List<PeerRow> rows,
+                          String error) {
+        public PeerRun {
+            rows = List.copyOf(rows);
+        }
+    }
+
+    /**
+     * One engine and weight format of a peer run: medians over rounds, and ratios to llama.cpp Q8_0 as medians of the
+     * per-round ratios.
+     *
+     * @param engine       {@code cllm-java} or {@code llama.cpp}
+     * @param weights      {@code f32}, {@code f16}, {@code int8} (ours) or {@code F16}, {@code Q8_0} (GGUF)
+     * @param arMsPerToken ms per greedy single-token step
+     * @param passMs       ms of one pass over n new tokens after the cached context, by n
+     * @param arRatio      {@code arMsPerToken} over llama.cpp Q8_0's, median of per-round ratios
+     * @param passRatio    {@code passMs} over llama.cpp Q8_0's, by n
+     * @param jacobi       our Jacobi decoding on the same prompt, one per block size (empty for llama.cpp)
+     */
+    public record PeerRow(String engine, String weights, Double arMsPerToken, Map<Integer, Double> passMs,
+                          Double arRatio, Map<Integer, Double> passRatio, List<JacobiRate> jacobi) {
+        public PeerRow {
+            passMs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(passMs));
+            passRatio = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(passRatio));
+            jacobi = List.copyOf(jacobi);
+        }
+
+        /** AR tokens per second, {@code 1000 / arMsPerToken}, or null. */
+        public Double arTokensPerS() {
+            return arMsPerToken == null || arMsPerToken <= 0 ? null : 1000 / arMsPerToken;
+        }
+    }
+
+    /**
+     * Greedy Jacobi decoding in a peer run: medians over rounds.
+     *
+     * @param blockSize     the Jacobi block size
+     * @param tokensPerS    new tokens per second of decoding (after the prompt's prefill)
+     * @param tokensPerPass new tokens per forward pass
+     */
+    public record JacobiRate(int blockSize, double tokensPerS, double tokensPerPass) {
     }
 
     /** A model left out of benchmarks ({@code forward}, {@code generation}, {@code collection}), and why. */

@@ -33,7 +33,8 @@ import java.util.regex.Pattern;
  * {@code -Dcllm.bench.device}), so the class path must hold this module's classes together with the
  * {@code META-INF/BenchmarkList} that JMH's annotation processor generated for them. A configuration that fails
  * leaves a row with an {@code error} and the run goes on. The SQL models are skipped with a note where they do not
- * exist; any other model that cannot run is an error before anything runs.
+ * exist; any other model that cannot run is an error before anything runs. The peer benchmark ({@link PeerBenchmark})
+ * is not JMH: it runs in this process after the JMH benchmarks, and a run that fails has an {@code error}.
  */
 public final class BenchSuite {
     private BenchSuite() {
@@ -49,9 +50,11 @@ public final class BenchSuite {
 
     /**
      * Checks the models of every selected benchmark before anything runs: an absent SQL model is skipped, any other
-     * model that cannot run (unknown name, missing directory) is an error.
+     * model that cannot run (unknown name, missing directory, a kernel suffix on a peer model) is an error. With the
+     * peer benchmark, llama.cpp's natives are loaded here, so that a platform without them fails before anything runs.
      *
      * @throws IllegalArgumentException naming the model
+     * @throws IllegalStateException    if the peer benchmark is selected and llama.cpp cannot load here
      */
     static Plan plan(BenchOptions options) {
         Map<BenchOptions.Part, List<String>> models = new EnumMap<>(BenchOptions.Part.class);
@@ -60,7 +63,8 @@ public final class BenchSuite {
         for (BenchOptions.Part part : options.parts()) {
             List<String> runnable = new ArrayList<>();
             for (String model : options.modelsFor(part)) {
-                var missing = BenchModels.missing(model);
+                var missing = part == BenchOptions.Part.PEERS ? PeerBenchmark.unsuitable(model)
+                        : BenchModels.missing(model);
                 if (missing.isEmpty()) {
                     runnable.add(model);
                 } else if (model.equals(BenchModels.SQL_BASE) || model.equals(BenchModels.SQL_CLLM)) {
@@ -74,6 +78,9 @@ public final class BenchSuite {
         }
         List<BenchResults.Skipped> skipped = new ArrayList<>();
         skippedIn.forEach((model, parts) -> skipped.add(new BenchResults.Skipped(parts, model, reasons.get(model))));
+        if (!models.getOrDefault(BenchOptions.Part.PEERS, List.of()).isEmpty()) {
+            PeerBenchmark.checkLlamaCpp();
+        }
         return new Plan(models, skipped);
     }
 
@@ -114,9 +121,18 @@ public final class BenchSuite {
         List<BenchResults.ForwardRow> forward = new ArrayList<>();
         List<BenchResults.GenerationRow> generation = new ArrayList<>();
         List<BenchResults.CollectionRow> collection = new ArrayList<>();
+        List<BenchResults.PeerRun> peers = new ArrayList<>();
         for (BenchOptions.Part part : options.parts()) {
             List<String> models = plan.models().get(part);
             if (models.isEmpty()) {
+                continue;
+            }
+            if (part == BenchOptions.Part.PEERS) {
+                for (String model : models) {
+                    for (String threads : options.threads()) {
+                        peers.add(PeerBenchmark.run(model, options.peerSettings(threads), log));
+                    }
+                }
                 continue;
             }
             ChainedOptionsBuilder b = builder(part, options, rawDir);
@@ -165,7 +181,7 @@ public final class BenchSuite {
             }
         }
         return new BenchResults(BenchResults.withRatios(forward), BenchResults.withSpeedups(generation), collection,
-                plan.skipped(), options.describeJmh());
+                peers, plan.skipped(), options.describeJmh());
     }
 
     private static ChainedOptionsBuilder builder(BenchOptions.Part part, BenchOptions options, Path rawDir) {

@@ -51,7 +51,7 @@ class ModuleBoundariesTest {
             TRAIN, EnumSet.of(API, TORCH, JACOBI, DATA),
             SERVE, EnumSet.of(API, JACOBI),
             LANGCHAIN4J, EnumSet.of(API, SERVE),
-            BENCHMARKS, EnumSet.of(API, TORCH, JACOBI, DATA, SERVE),
+            BENCHMARKS, EnumSet.of(API, TORCH, JACOBI, DATA, TRAIN, SERVE),
             EXAMPLES, EnumSet.of(API, TORCH, JACOBI, DATA, TRAIN, SERVE),
             CLI, EnumSet.of(API, TORCH, JACOBI, DATA, TRAIN, SERVE, LANGCHAIN4J, BENCHMARKS, EXAMPLES)));
 

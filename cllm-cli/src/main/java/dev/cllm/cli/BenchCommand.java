@@ -23,14 +23,15 @@ import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
- * {@code ./cllm bench}: runs a chosen subset of the JMH benchmarks ({@link BenchSuite}) and writes a results folder
- * (JSON, Markdown, PNG charts, machine description, JMH's log). With {@code --json} the one JSON object goes to
- * stdout and JMH's progress to stderr.
+ * {@code ./cllm bench}: runs a chosen subset of the JMH benchmarks and the peer benchmark against llama.cpp
+ * ({@link BenchSuite}) and writes a results folder (JSON, Markdown, PNG charts, machine description, JMH's log). With
+ * {@code --json} the one JSON object goes to stdout and the progress to stderr.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Run the JMH benchmarks (forward cost against n, AR against Jacobi generation, trajectory "
-                + "collection) and write results.json, results.md, machine.json, PNG charts and jmh.log into a "
-                + "results folder.",
+                + "collection) and the peer benchmark (our engine in every weight format against llama.cpp F16 and "
+                + "Q8_0 on the same weights, in this process), and write results.json, results.md, machine.json, PNG "
+                + "charts and jmh.log into a results folder.",
             "Exit status 1 if a benchmark configuration failed (its row has an error)."})
 final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
@@ -48,14 +49,15 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     Path out;
 
     @Option(names = "--benchmarks", split = ",", paramLabel = "LIST", converter = PartConverter.class,
-            description = "forward, generation, collection (default: forward,generation)")
+            description = "forward, generation, collection, peers (default: forward,generation)")
     List<BenchOptions.Part> benchmarks = new ArrayList<>();
 
     @Option(names = "--models", split = ",", paramLabel = "LIST",
             description = "models for every selected benchmark: stories260K, random50M, "
                     + "random-d<D>-l<L>-h<H>-kv<KV>-f<F>-v<V>, sql-base, sql-cllm, dir:PATH (default: forward "
                     + "stories260K,random50M; generation stories260K and the SQL models where they exist; collection "
-                    + "stories260K)")
+                    + "stories260K; peers random50M, written as a bf16 checkpoint in a temporary folder; peers takes "
+                    + "no +kernel suffix)")
     List<String> models = new ArrayList<>();
 
     @Option(names = "--n", split = ",", paramLabel = "LIST",
@@ -65,7 +67,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
     @Option(names = "--block-sizes", split = ",", paramLabel = "LIST",
             description = "generation block sizes, 1 = AR, always added (default 1,4,8,16,32; quick 1,8,16); "
-                    + "collection uses those >= 2 (default 16)")
+                    + "collection uses those >= 2 (default 16); peers: the Jacobi block sizes, those >= 2 (default 8)")
     List<Integer> blockSizes = new ArrayList<>();
 
     @Option(names = "--decoders", split = ",", paramLabel = "LIST",
@@ -75,11 +77,13 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     List<String> decoders = new ArrayList<>();
 
     @Option(names = "--contexts", split = ",", paramLabel = "LIST",
-            description = "forward: cached tokens before the pass (default 128)")
+            description = "forward: cached tokens before the pass; peers: the first, before the AR steps and the "
+                    + "timed passes (default 128)")
     List<Integer> contexts = new ArrayList<>();
 
     @Option(names = "--threads", split = ",", paramLabel = "LIST",
-            description = "libtorch/OpenBLAS threads per configuration, TORCH/BLAS or default (default: default)")
+            description = "libtorch/OpenBLAS threads per configuration, TORCH/BLAS or default (default: default); "
+                    + "peers: one run per setting, llama.cpp on the larger count unless --llama-threads")
     List<String> threads = new ArrayList<>();
 
     @Option(names = "--dtypes", split = ",", paramLabel = "LIST",
@@ -88,8 +92,22 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
     @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "128",
             description = "generation and collection: new tokens per prompt, EOS ignored except by task models "
-                    + "with their own prompts, which stop at EOS (default: ${DEFAULT-VALUE})")
+                    + "with their own prompts, which stop at EOS; peers: new tokens per Jacobi generation "
+                    + "(default: ${DEFAULT-VALUE})")
     int maxNewTokens;
+
+    @Option(names = "--rounds", paramLabel = "R", defaultValue = "" + BenchOptions.PEER_ROUNDS,
+            description = "peers: measured rounds after one warm-up round, every engine once per round in a rotating "
+                    + "order (default: ${DEFAULT-VALUE})")
+    int rounds;
+
+    @Option(names = "--ar-tokens", paramLabel = "N", defaultValue = "" + BenchOptions.PEER_AR_TOKENS,
+            description = "peers: greedy single-token steps timed per round and engine (default: ${DEFAULT-VALUE})")
+    int arTokens;
+
+    @Option(names = "--llama-threads", paramLabel = "N",
+            description = "peers: llama.cpp's threads (default: the larger of the libtorch and OpenBLAS counts)")
+    Integer llamaThreads;
 
     @Option(names = "--device", paramLabel = "DEV", description = "cpu (default), cuda or cuda:N")
     String device;
@@ -104,7 +122,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                 }
             }
             throw new CommandLine.TypeConversionException("unknown benchmark '" + value
-                    + "' (forward, generation, collection)");
+                    + "' (forward, generation, collection, peers)");
         }
     }
 
@@ -116,8 +134,9 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
      */
     BenchOptions options() {
         BenchOptions.Builder b = BenchOptions.builder().quick(quick).parts(benchmarks).models(models)
-                .n(n.isEmpty() ? blockSizes : n).blockSizes(blockSizes).decoders(decoders).contexts(contexts).threads(threads)
-                .dtypes(dtypes).maxNewTokens(maxNewTokens);
+                .n(n.isEmpty() ? blockSizes : n).blockSizes(blockSizes).decoders(decoders).contexts(contexts)
+                .threads(threads).dtypes(dtypes).maxNewTokens(maxNewTokens).rounds(rounds).arTokens(arTokens)
+                .llamaThreads(llamaThreads);
         if (device != null) {
             b.device(device);
         }
@@ -150,7 +169,8 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         }
         boolean failed = Stream.of(r.forwardCost().stream().map(BenchResults.ForwardRow::error),
                 r.generation().stream().map(BenchResults.GenerationRow::error),
-                r.collection().stream().map(BenchResults.CollectionRow::error))
+                r.collection().stream().map(BenchResults.CollectionRow::error),
+                r.peers().stream().map(BenchResults.PeerRun::error))
                 .flatMap(s -> s).anyMatch(e -> e != null);
         return failed ? Cli.FAILURE : 0;
     }

@@ -1,15 +1,23 @@
 package dev.cllm.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.bench.BenchOptions;
+import dev.cllm.bench.PeerBenchmark;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** {@code ./cllm bench}: option parsing and bad input (no JMH run: too slow for unit tests). */
+/**
+ * {@code ./cllm bench}: option parsing and bad input (no JMH run: too slow for unit tests), and the peer benchmark end
+ * to end on a tiny model.
+ */
 class BenchCommandTest {
     private static BenchCommand parse(String... args) {
         BenchCommand command = new BenchCommand();
@@ -117,9 +125,68 @@ class BenchCommandTest {
     }
 
     @Test
+    void peerOptionsReachTheRun() {
+        BenchOptions o = parse("--benchmarks", "peers", "--models", "random50M,dir:x", "--rounds", "5", "--ar-tokens",
+                "16", "--llama-threads", "1", "--threads", "1/1", "--block-sizes", "4,16", "--max-new-tokens", "64")
+                .options();
+        assertThat(o.parts()).containsExactly(BenchOptions.Part.PEERS);
+        assertThat(o.modelsFor(BenchOptions.Part.PEERS)).containsExactly("random50M", "dir:x");
+        PeerBenchmark.Settings s = o.peerSettings("1/1");
+        assertThat(s.rounds()).isEqualTo(5);
+        assertThat(s.arTokens()).isEqualTo(16);
+        assertThat(s.llamaThreads()).isEqualTo(1);
+        assertThat(s.blockSizes()).containsExactly(4, 16);
+        assertThat(s.jacobiTokens()).isEqualTo(64);
+        assertThat(parse("--benchmarks", "peers").options().modelsFor(BenchOptions.Part.PEERS))
+                .containsExactly("random50M");
+        assertThat(parse("--benchmarks", "peers").options().peerSettings("default").rounds()).isEqualTo(3);
+    }
+
+    @Test
+    void badPeerOptionsNameTheOption() {
+        assertBad(CliRunner.run("bench", "--benchmarks", "peers", "--rounds", "x"), "'--rounds'", "'x' is not an int");
+        assertBad(CliRunner.run("bench", "--benchmarks", "peers", "--rounds", "0"), "--rounds must be >= 1");
+        assertBad(CliRunner.run("bench", "--benchmarks", "peers", "--ar-tokens", "0"), "--ar-tokens must be >= 1");
+        assertBad(CliRunner.run("bench", "--benchmarks", "peers", "--llama-threads", "two"), "'--llama-threads'");
+        assertBad(CliRunner.run("bench", "--benchmarks", "peers", "--llama-threads", "0"),
+                "--llama-threads must be >= 1");
+        assertBad(CliRunner.run("bench", "--benchmarks", "peer"), "unknown benchmark 'peer'", "peers");
+        CliRunner.Run suffix = CliRunner.run("bench", "--benchmarks", "peers", "--models", "random50M+int8", "--out",
+                "no-such-peer-results");
+        assertBad(suffix, "random50M+int8", "every weight format");
+        assertThat(Path.of("no-such-peer-results")).doesNotExist();
+    }
+
+    /** The peer benchmark end to end through the command: a tiny random model, one round, few tokens. */
+    @Test
+    void peersRunEndToEndIntoTheResultsFolder(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("results");
+        CliRunner.Run r = CliRunner.run("bench", "--benchmarks", "peers", "--models", "random-d64-l2-h4-kv4-f128-v512",
+                "--rounds", "1", "--ar-tokens", "2", "--max-new-tokens", "8", "--contexts", "16", "--block-sizes", "4",
+                "--llama-threads", "1", "--json", "--out", out.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        JsonNode peers = json.get("peers");
+        assertThat(peers).hasSize(5);
+        for (JsonNode row : peers) {
+            for (String field : List.of("ar_ms_per_token", "t1_ms", "t8_ms", "t16_ms", "ar_ratio_to_q8_0",
+                    "ar_tokens_per_s")) {
+                assertThat(row.get(field).asDouble()).as(field + " in " + row).isPositive();
+            }
+        }
+        assertThat(peers.get(0).get("jacobi").get(0).get("block_size").asInt()).isEqualTo(4);
+        assertThat(json.get("forward_cost")).isEmpty();
+        assertThat(out.resolve("results.json")).exists();
+        assertThat(Files.readString(out.resolve("results.md"))).contains("## Peers: against llama.cpp")
+                .contains("| llama.cpp | Q8_0 |");
+        assertThat(r.err()).contains("peers: random-d64-l2-h4-kv4-f128-v512: round 1 of 1");
+    }
+
+    @Test
     void helpListsTheOptions() {
         CliRunner.Run r = CliRunner.run("bench", "--help");
         assertThat(r.status()).isZero();
-        assertThat(r.out()).contains("--quick", "--json", "--out", "--models", "--block-sizes", "--n");
+        assertThat(r.out()).contains("--quick", "--json", "--out", "--models", "--block-sizes", "--n", "--rounds",
+                "--ar-tokens", "--llama-threads", "peers");
     }
 }

@@ -177,17 +177,6 @@ class GgufLlamaCppTest {
         }
     }
 
-    @Test
-    void benchmarkHelperRuns() throws IOException {
-        Path gguf = tmp.resolve("stories.gguf");
-        GgufExporter.export(Stories260K.dir(), gguf, GgufType.F16);
-        LlamaCppBench.Timings t = LlamaCppBench.measure(gguf, 1, 8, 128, List.of(1, 8, 16), 1);
-        System.out.println("smoke, stories260K F16, 1 thread, 1 repetition: " + t);
-        assertThat(t.arMsPerToken()).isPositive().isFinite();
-        assertThat(t.evalMs().keySet()).containsExactly(1, 8, 16);
-        assertThat(t.evalMs().values()).allSatisfy(ms -> assertThat(ms).isPositive().isFinite());
-    }
-
     /** How long llama.cpp's greedy ids equal ours, and our logit gap where they first differ (NaN if they never do). */
     record Agreement(String model, GgufType type, int prompt, int tokens, double gap) {
     }

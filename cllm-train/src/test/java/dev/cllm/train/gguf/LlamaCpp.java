@@ -136,20 +136,6 @@ final class LlamaCpp implements AutoCloseable {
         return c;
     }
 
-    /**
-     * Wall-clock nanoseconds of one completion request: {@code prompt} evaluated (its prefix cached from the previous
-     * request reused), then {@code n} tokens generated greedily with EOS banned (for timing only: with EOS banned the
-     * ids are not our greedy output).
-     */
-    long timeRequest(int[] prompt, int n) {
-        InferenceParameters params = TokenIdPrompts.withPrompt(new InferenceParameters(""), prompt)
-                .setNPredict(n).setTemperature(0f).setSamplers(Sampler.TEMPERATURE).setIgnoreEos(true)
-                .setCachePrompt(true);
-        long start = System.nanoTime();
-        model.complete(params);
-        return System.nanoTime() - start;
-    }
-
     /** Token texts as llama.cpp tokenizes {@code text} (no BOS added). */
     int[] encode(String text) {
         return model.encode(text);
