@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.UncheckedIOException;
+import java.util.Locale;
 
 /**
  * Benchmark results as JSON: one object
@@ -21,11 +22,14 @@ import java.io.UncheckedIOException;
  *                                "ratio_to_llama_q8_0_ar"}],
  *                    "threads", "our_threads", "llama_threads", "rounds", "context", "ar_tokens", "jacobi_tokens",
  *                    "load_before", "load_after"}],
+ *  "serving":      [{"model", "decoder", "mode", "clients", "requests", "new_tokens", "aggregate_tokens_per_s",
+ *                    "per_request_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms", "latency_p50_ms", "latency_p99_ms",
+ *                    "identical_to_alone", "mean_batch_size"}],
  *  "skipped":      [{"model", "benchmarks", "reason"}],
  *  "jmh": "...", "machine": {...}, "results_dir": "..."}
  * }</pre>
  * A row whose benchmark failed has null numbers and an {@code "error"} (a failed peer run: one row without engine).
- * {@code collection} and {@code peers} appear only when they ran, {@code machine} and {@code results_dir} only when
+ * {@code collection}, {@code peers} and {@code serving} appear only when they ran, {@code machine} and {@code results_dir} only when
  * known. Peer ratios are to llama.cpp Q8_0 (medians of per-round ratios); {@code jacobi} is empty for llama.cpp.
  */
 public final class BenchJson {
@@ -99,6 +103,22 @@ public final class BenchJson {
                     }
                     peerRun(row, run);
                 }
+            }
+        }
+        if (!results.serving().isEmpty()) {
+            ArrayNode serving = o.putArray("serving");
+            for (ServingBenchmark.Row r : results.serving()) {
+                ObjectNode row = serving.addObject().put("model", r.model()).put("decoder", r.decoder())
+                        .put("mode", r.mode().name().toLowerCase(Locale.ROOT)).put("clients", r.clients())
+                        .put("requests", r.requests()).put("new_tokens", r.newTokens());
+                number(row, "aggregate_tokens_per_s", r.aggregateTokensPerS(), 1);
+                number(row, "per_request_tokens_per_s", r.perRequestTokensPerS(), 1);
+                number(row, "ttft_p50_ms", r.ttftP50Ms(), 1);
+                number(row, "ttft_p99_ms", r.ttftP99Ms(), 1);
+                number(row, "latency_p50_ms", r.latencyP50Ms(), 1);
+                number(row, "latency_p99_ms", r.latencyP99Ms(), 1);
+                row.put("identical_to_alone", r.identicalToAlone());
+                number(row, "mean_batch_size", r.meanBatchSize(), 2);
             }
         }
         ArrayNode skipped = o.putArray("skipped");

@@ -17,7 +17,7 @@ public final class BenchMarkdown {
             out.append(header(machine)).append('\n');
         }
         boolean jmh = !results.forwardCost().isEmpty() || !results.generation().isEmpty()
-                || !results.collection().isEmpty() || results.peers().isEmpty();
+                || !results.collection().isEmpty() || results.peers().isEmpty() && results.serving().isEmpty();
         if (jmh) {
             out.append("JMH: ").append(results.jmh()).append(".\n\n");
         }
@@ -38,6 +38,10 @@ public final class BenchMarkdown {
                 out.append(peerSection(run)).append('\n');
             }
         }
+        if (!results.serving().isEmpty()) {
+            out.append("## Serving: concurrent clients through one service against a thread each\n\n")
+                    .append(servingTable(results.serving())).append('\n');
+        }
         if (!results.skipped().isEmpty()) {
             out.append("## Skipped\n\n");
             for (BenchResults.Skipped s : results.skipped()) {
@@ -48,6 +52,20 @@ public final class BenchMarkdown {
         }
         for (String chart : charts) {
             out.append("![").append(chart).append("](").append(chart).append(")\n\n");
+        }
+        return out.toString();
+    }
+
+    /** The serving rows as a Markdown table (every request checked against decoding it alone). */
+    public static String servingTable(List<ServingBenchmark.Row> rows) {
+        StringBuilder out = new StringBuilder("| model | decoder | mode | clients | tokens/s | per request tokens/s "
+                + "| TTFT p50 ms | TTFT p99 ms | latency p50 ms | latency p99 ms | batch | identical to alone |\n"
+                + "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        for (ServingBenchmark.Row r : rows) {
+            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | "
+                            + "%.2f | %s |%n", r.model(), r.decoder(), r.mode().name().toLowerCase(Locale.ROOT),
+                    r.clients(), r.aggregateTokensPerS(), r.perRequestTokensPerS(), r.ttftP50Ms(), r.ttftP99Ms(),
+                    r.latencyP50Ms(), r.latencyP99Ms(), r.meanBatchSize(), r.identicalToAlone() ? "yes" : "NO"));
         }
         return out.toString();
     }

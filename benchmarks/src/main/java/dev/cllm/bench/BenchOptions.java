@@ -1,5 +1,6 @@
 package dev.cllm.bench;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumSet;
@@ -24,7 +25,12 @@ public final class BenchOptions {
         /** {@link CollectionBenchmark}: trajectory collection. */
         COLLECTION("collection", CollectionBenchmark.class),
         /** {@link PeerBenchmark}: our engine against llama.cpp on the same weights (not JMH; runs in this process). */
-        PEERS("peers", PeerBenchmark.class);
+        PEERS("peers", PeerBenchmark.class),
+        /**
+         * {@link ServingBenchmark}: concurrent clients through one {@code GenerationService} against as many threads
+         * each calling {@code generate} (not JMH; runs in this process).
+         */
+        SERVING("serving", ServingBenchmark.class);
 
         private final String label;
         private final Class<?> benchmark;
@@ -65,6 +71,12 @@ public final class BenchOptions {
     public static final List<String> COLLECTION_MODELS = List.of(BenchModels.STORIES_260K);
     /** Peers: default models. */
     public static final List<String> PEER_MODELS = List.of(BenchModels.RANDOM_50M);
+    /** Serving: default models (where they exist). */
+    public static final List<String> SERVING_MODELS = List.of(BenchModels.SQL_CLLM);
+    /** Serving: concurrent clients unless given. */
+    public static final List<Integer> SERVING_CLIENTS = List.of(1, 2, 4, 8, 16);
+    /** Serving: requests each client sends unless given. */
+    public static final int SERVING_REQUESTS_PER_CLIENT = 2;
     /** Peers: measured rounds unless given. */
     public static final int PEER_ROUNDS = 3;
     /** Peers: greedy single-token steps timed per round and engine unless given. */
@@ -86,6 +98,9 @@ public final class BenchOptions {
     private final int rounds;
     private final int arTokens;
     private final Integer llamaThreads;
+    private final List<Integer> clients;
+    private final int requestsPerClient;
+    private final Duration maxWait;
 
     private BenchOptions(Builder b) {
         this.parts = b.parts.isEmpty() ? EnumSet.of(Part.FORWARD, Part.GENERATION) : EnumSet.copyOf(b.parts);
@@ -102,6 +117,9 @@ public final class BenchOptions {
         this.rounds = b.rounds;
         this.arTokens = b.arTokens;
         this.llamaThreads = b.llamaThreads;
+        this.clients = b.clients.isEmpty() ? SERVING_CLIENTS : List.copyOf(b.clients);
+        this.requestsPerClient = b.requestsPerClient;
+        this.maxWait = b.maxWait;
     }
 
     public static Builder builder() {
@@ -132,6 +150,7 @@ public final class BenchOptions {
             case GENERATION -> GENERATION_MODELS;
             case COLLECTION -> COLLECTION_MODELS;
             case PEERS -> PEER_MODELS;
+            case SERVING -> SERVING_MODELS;
         };
     }
 
@@ -181,6 +200,28 @@ public final class BenchOptions {
     public PeerBenchmark.Settings peerSettings(String threads) {
         return new PeerBenchmark.Settings(rounds, arTokens, contexts.get(0), maxNewTokens, peerBlockSizes(), threads,
                 llamaThreads);
+    }
+
+    /** Serving: the concurrent client counts. */
+    public List<Integer> clients() {
+        return clients;
+    }
+
+    /** Serving: requests each client sends, one after another. */
+    public int requestsPerClient() {
+        return requestsPerClient;
+    }
+
+    /** Serving: the service's fixed wait for a step's missing passes, or null for its adaptive default. */
+    public Duration maxWait() {
+        return maxWait;
+    }
+
+    /** Serving: {@code ar} and then the decoders given. */
+    public List<String> servingDecoders() {
+        List<String> out = new ArrayList<>(List.of("ar"));
+        out.addAll(decoders);
+        return List.copyOf(new LinkedHashSet<>(out));
     }
 
     public List<Integer> contexts() {
@@ -243,6 +284,9 @@ public final class BenchOptions {
         private int rounds = PEER_ROUNDS;
         private int arTokens = PEER_AR_TOKENS;
         private Integer llamaThreads;
+        private List<Integer> clients = List.of();
+        private int requestsPerClient = SERVING_REQUESTS_PER_CLIENT;
+        private Duration maxWait;
 
         private Builder() {
         }
@@ -355,6 +399,30 @@ public final class BenchOptions {
                 throw new IllegalArgumentException("--llama-threads must be >= 1, got " + value);
             }
             this.llamaThreads = value;
+            return this;
+        }
+
+        /** Serving: concurrent client counts, each >= 1 (default 1, 2, 4, 8, 16). */
+        public Builder clients(List<Integer> values) {
+            this.clients = positive("clients", values, 1);
+            return this;
+        }
+
+        /** Serving: requests each client sends, one after another (default {@value #SERVING_REQUESTS_PER_CLIENT}). */
+        public Builder requestsPerClient(int value) {
+            if (value < 1) {
+                throw new IllegalArgumentException("--requests-per-client must be >= 1, got " + value);
+            }
+            this.requestsPerClient = value;
+            return this;
+        }
+
+        /** Serving: a fixed wait for a step's missing passes (default: the service's adaptive wait). */
+        public Builder maxWait(Duration value) {
+            if (value != null && value.isNegative()) {
+                throw new IllegalArgumentException("--max-wait-ms must be >= 0, got " + value.toMillis());
+            }
+            this.maxWait = value;
             return this;
         }
 

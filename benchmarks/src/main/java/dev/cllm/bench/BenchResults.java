@@ -16,24 +16,34 @@ import java.util.Map;
  * @param generation  one row per model, dtype, threads, max new tokens, decoder and block size (1 = AR)
  * @param collection  one row per model, dtype, threads, max new tokens and block size
  * @param peers       the peer benchmark ({@link PeerBenchmark}): one run per model and threads setting
+ * @param serving     the serving benchmark ({@link ServingBenchmark}): one row per model, decoder, client count and
+ *                    mode
  * @param skipped     models left out of a benchmark, with the reason
  * @param jmh         the JMH settings in words (forks, warm-up and measurement iterations)
  */
 public record BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> generation,
-                           List<CollectionRow> collection, List<PeerRun> peers, List<Skipped> skipped, String jmh) {
+                           List<CollectionRow> collection, List<PeerRun> peers, List<ServingBenchmark.Row> serving,
+                           List<Skipped> skipped, String jmh) {
 
     public BenchResults {
         forwardCost = List.copyOf(forwardCost);
         generation = List.copyOf(generation);
         collection = List.copyOf(collection);
         peers = List.copyOf(peers);
+        serving = List.copyOf(serving);
         skipped = List.copyOf(skipped);
+    }
+
+    /** Results without serving rows. */
+    public BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> generation, List<CollectionRow> collection,
+                        List<PeerRun> peers, List<Skipped> skipped, String jmh) {
+        this(forwardCost, generation, collection, peers, List.of(), skipped, jmh);
     }
 
     /** Results without peer runs. */
     public BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> generation, List<CollectionRow> collection,
                         List<Skipped> skipped, String jmh) {
-        this(forwardCost, generation, collection, List.of(), skipped, jmh);
+        this(forwardCost, generation, collection, List.of(), List.of(), skipped, jmh);
     }
 
     /**

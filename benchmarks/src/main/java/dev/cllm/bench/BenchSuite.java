@@ -122,6 +122,7 @@ public final class BenchSuite {
         List<BenchResults.GenerationRow> generation = new ArrayList<>();
         List<BenchResults.CollectionRow> collection = new ArrayList<>();
         List<BenchResults.PeerRun> peers = new ArrayList<>();
+        List<ServingBenchmark.Row> serving = new ArrayList<>();
         for (BenchOptions.Part part : options.parts()) {
             List<String> models = plan.models().get(part);
             if (models.isEmpty()) {
@@ -132,6 +133,18 @@ public final class BenchSuite {
                     for (String threads : options.threads()) {
                         peers.add(PeerBenchmark.run(model, options.peerSettings(threads), log));
                     }
+                }
+                continue;
+            }
+            if (part == BenchOptions.Part.SERVING) {
+                for (String model : models) {
+                    log.println("bench: serving " + model + ", clients " + options.clients() + ", decoders "
+                            + options.servingDecoders());
+                    ServingBenchmark.run(model, options.servingDecoders(), options.clients(), options.maxNewTokens(),
+                            options.requestsPerClient(), options.maxWait(), row -> {
+                                log.println("bench: " + row.toJson());
+                                serving.add(row);
+                            });
                 }
                 continue;
             }
@@ -181,7 +194,7 @@ public final class BenchSuite {
             }
         }
         return new BenchResults(BenchResults.withRatios(forward), BenchResults.withSpeedups(generation), collection,
-                peers, plan.skipped(), options.describeJmh());
+                peers, serving, plan.skipped(), options.describeJmh());
     }
 
     private static ChainedOptionsBuilder builder(BenchOptions.Part part, BenchOptions options, Path rawDir) {

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,7 +50,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     Path out;
 
     @Option(names = "--benchmarks", split = ",", paramLabel = "LIST", converter = PartConverter.class,
-            description = "forward, generation, collection, peers (default: forward,generation)")
+            description = "forward, generation, collection, peers, serving (default: forward,generation)")
     List<BenchOptions.Part> benchmarks = new ArrayList<>();
 
     @Option(names = "--models", split = ",", paramLabel = "LIST",
@@ -57,7 +58,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                     + "random-d<D>-l<L>-h<H>-kv<KV>-f<F>-v<V>, sql-base, sql-cllm, dir:PATH (default: forward "
                     + "stories260K,random50M; generation stories260K and the SQL models where they exist; collection "
                     + "stories260K; peers random50M, written as a bf16 checkpoint in a temporary folder; peers takes "
-                    + "no +kernel suffix)")
+                    + "no +kernel suffix; serving sql-cllm where it exists)")
     List<String> models = new ArrayList<>();
 
     @Option(names = "--n", split = ",", paramLabel = "LIST",
@@ -73,7 +74,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--decoders", split = ",", paramLabel = "LIST",
             description = "generation: decoders run at the block sizes from 2, jacobi and/or lookahead (lookahead: the "
                     + "block size is its window; candidates from the prompt, the window and recycled tails); AR always "
-                    + "runs (default jacobi,lookahead)")
+                    + "runs (default jacobi,lookahead); serving: ar and these, at their default block sizes")
     List<String> decoders = new ArrayList<>();
 
     @Option(names = "--contexts", split = ",", paramLabel = "LIST",
@@ -92,8 +93,8 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
     @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "128",
             description = "generation and collection: new tokens per prompt, EOS ignored except by task models "
-                    + "with their own prompts, which stop at EOS; peers: new tokens per Jacobi generation "
-                    + "(default: ${DEFAULT-VALUE})")
+                    + "with their own prompts, which stop at EOS; peers: new tokens per Jacobi generation; serving: "
+                    + "per request (default: ${DEFAULT-VALUE})")
     int maxNewTokens;
 
     @Option(names = "--rounds", paramLabel = "R", defaultValue = "" + BenchOptions.PEER_ROUNDS,
@@ -109,6 +110,20 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             description = "peers: llama.cpp's threads (default: the larger of the libtorch and OpenBLAS counts)")
     Integer llamaThreads;
 
+    @Option(names = "--clients", split = ",", paramLabel = "LIST",
+            description = "serving: concurrent clients, each sending requests one after another through one service, "
+                    + "and as many threads each calling generate (default 1,2,4,8,16)")
+    List<Integer> clients = new ArrayList<>();
+
+    @Option(names = "--requests-per-client", paramLabel = "N",
+            defaultValue = "" + BenchOptions.SERVING_REQUESTS_PER_CLIENT,
+            description = "serving: requests each client sends (default: ${DEFAULT-VALUE})")
+    int requestsPerClient;
+
+    @Option(names = "--max-wait-ms", paramLabel = "MS",
+            description = "serving: a fixed wait for a step's missing passes (default: the service's adaptive wait)")
+    Double maxWaitMs;
+
     @Option(names = "--device", paramLabel = "DEV", description = "cpu (default), cuda or cuda:N")
     String device;
 
@@ -122,7 +137,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                 }
             }
             throw new CommandLine.TypeConversionException("unknown benchmark '" + value
-                    + "' (forward, generation, collection, peers)");
+                    + "' (forward, generation, collection, peers, serving)");
         }
     }
 
@@ -136,7 +151,13 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         BenchOptions.Builder b = BenchOptions.builder().quick(quick).parts(benchmarks).models(models)
                 .n(n.isEmpty() ? blockSizes : n).blockSizes(blockSizes).decoders(decoders).contexts(contexts)
                 .threads(threads).dtypes(dtypes).maxNewTokens(maxNewTokens).rounds(rounds).arTokens(arTokens)
-                .llamaThreads(llamaThreads);
+                .llamaThreads(llamaThreads).clients(clients).requestsPerClient(requestsPerClient);
+        if (maxWaitMs != null) {
+            if (!(maxWaitMs >= 0 && maxWaitMs <= 60_000)) {
+                throw new IllegalArgumentException("--max-wait-ms must be between 0 and 60000, got " + maxWaitMs);
+            }
+            b.maxWait(Duration.ofNanos(Math.round(maxWaitMs * 1e6)));
+        }
         if (device != null) {
             b.device(device);
         }
@@ -170,7 +191,9 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         boolean failed = Stream.of(r.forwardCost().stream().map(BenchResults.ForwardRow::error),
                 r.generation().stream().map(BenchResults.GenerationRow::error),
                 r.collection().stream().map(BenchResults.CollectionRow::error),
-                r.peers().stream().map(BenchResults.PeerRun::error))
+                r.peers().stream().map(BenchResults.PeerRun::error),
+                r.serving().stream().map(row -> row.identicalToAlone() ? null
+                        : row.model() + " " + row.decoder() + ": output differs from decoding alone"))
                 .flatMap(s -> s).anyMatch(e -> e != null);
         return failed ? Cli.FAILURE : 0;
     }

@@ -3,6 +3,7 @@ package dev.cllm.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cllm.bench.BenchMarkdown;
 import dev.cllm.bench.MachineInfo;
 import dev.cllm.bench.ServingBenchmark;
 import picocli.CommandLine.Command;
@@ -96,15 +97,7 @@ final class ServingBenchCommand implements Callable<Integer> {
                 .append(" new tokens at most, greedy\n");
         b.append("Machine: ").append(machine.summary()).append('\n');
         b.append("Command: ").append(machine.command()).append("\n\n");
-        b.append("| model | decoder | mode | clients | tokens/s | per request tokens/s | TTFT p50 ms | TTFT p99 ms | "
-                + "latency p50 ms | latency p99 ms | batch | identical to alone |\n");
-        b.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
-        for (ServingBenchmark.Row r : rows) {
-            b.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | "
-                            + "%.2f | %s |%n", r.model(), r.decoder(), r.mode().name().toLowerCase(Locale.ROOT),
-                    r.clients(), r.aggregateTokensPerS(), r.perRequestTokensPerS(), r.ttftP50Ms(), r.ttftP99Ms(),
-                    r.latencyP50Ms(), r.latencyP99Ms(), r.meanBatchSize(), r.identicalToAlone() ? "yes" : "NO"));
-        }
+        b.append(BenchMarkdown.servingTable(rows));
         return b.toString();
     }
 }

@@ -182,6 +182,32 @@ class BenchCommandTest {
         assertThat(r.err()).contains("peers: random-d64-l2-h4-kv4-f128-v512: round 1 of 1");
     }
 
+    /** The serving benchmark through the command: a tiny random model, two client counts, AR and Jacobi. */
+    @Test
+    void servingRunsEndToEndIntoTheResultsFolder(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("results");
+        CliRunner.Run r = CliRunner.run("bench", "--benchmarks", "serving", "--models",
+                "random-d64-l2-h4-kv4-f128-v512", "--clients", "1,2", "--decoders", "jacobi", "--max-new-tokens", "6",
+                "--requests-per-client", "1", "--json", "--out", out.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode serving = new ObjectMapper().readTree(r.out()).get("serving");
+        assertThat(serving).hasSize(8);                    // ar and jacobi x 1 and 2 clients x service and per thread
+        for (JsonNode row : serving) {
+            assertThat(row.get("identical_to_alone").asBoolean()).as(row.toString()).isTrue();
+            for (String field : List.of("aggregate_tokens_per_s", "per_request_tokens_per_s", "ttft_p50_ms",
+                    "ttft_p99_ms", "latency_p50_ms", "latency_p99_ms", "mean_batch_size")) {
+                assertThat(row.get(field).asDouble()).as(field + " in " + row).isPositive();
+            }
+        }
+        assertThat(Files.readString(out.resolve("results.md"))).contains("## Serving: concurrent clients")
+                .contains("| random-d64-l2-h4-kv4-f128-v512 | jacobi | service | 2 |");
+        assertBad(CliRunner.run("bench", "--benchmarks", "serving", "--clients", "0"), "clients must be >= 1");
+        assertBad(CliRunner.run("bench", "--benchmarks", "serving", "--requests-per-client", "0"),
+                "--requests-per-client must be >= 1");
+        assertBad(CliRunner.run("bench", "--benchmarks", "serving", "--max-wait-ms", "-1"),
+                "--max-wait-ms must be between 0 and 60000, got -1");
+    }
+
     @Test
     void helpListsTheOptions() {
         CliRunner.Run r = CliRunner.run("bench", "--help");
