@@ -128,7 +128,7 @@ final class LlamaLoader {
     }
 
     /**
-     * Checks, reads, converts, fuses and (for {@link CpuGemm#FBGEMM_FP16} and {@link CpuGemm#FBGEMM_INT8}) packs the
+     * Checks, reads, converts, fuses and (for the FBGEMM kernels of {@link CpuGemm}) packs the
      * weights, one tensor at a time: a projection is packed as soon as it is read and its fp32 matrix freed, so a
      * packed model never holds an fp32 copy of all its weights, even while loading. A load that fails part-way frees
      * what it already read.
@@ -283,10 +283,14 @@ final class LlamaLoader {
                         Tensor fp16 = keep(fbgemm_pack_gemm_matrix_fp16(w.contiguous()));
                         return new Projection(ownsW ? keep(w) : w, b, fp16);   // weights() still reads w
                     }
+                    case FBGEMM_FP16_ONLY -> {
+                        Tensor fp16 = keep(fbgemm_pack_gemm_matrix_fp16(w.contiguous()));
+                        return new Projection(ownsW ? null : w, b, fp16, null, w.numel()); // w freed with the scope
+                    }
                     case FBGEMM_INT8 -> {
                         Int8Linear int8 = Int8Linear.pack(w);
                         ownedInt8.add(int8);
-                        return new Projection(ownsW ? null : w, b, null, int8);
+                        return new Projection(ownsW ? null : w, b, null, int8, w.numel());
                     }
                     default -> {
                         return new Projection(ownsW ? keep(w) : w, b, null);
