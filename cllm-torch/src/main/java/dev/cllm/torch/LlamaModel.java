@@ -101,11 +101,13 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * A model with random weights ({@link RandomCheckpoint#hfWeights}: the same weights on every machine for a seed).
+     * A model with random weights: those {@link RandomCheckpoint#write} stores for the seed (in fp32), generated one
+     * tensor at a time while loading, so building it never holds more than one fp32 weight beyond the model.
      */
     public static LlamaModel random(LlamaConfig config, long seed, TorchOptions options) {
-        try (PointerScope scope = new PointerScope()) {
-            return fromHfWeights(config, RandomCheckpoint.hfWeights(config, seed), options);
+        try (RandomCheckpoint.Source source = new RandomCheckpoint.Source(config, seed,
+                RandomCheckpoint.defaultThreads())) {
+            return create(config, source, options);
         }
     }
 
