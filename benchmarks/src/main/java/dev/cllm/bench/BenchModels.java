@@ -4,6 +4,7 @@ import dev.cllm.torch.ComputeDtype;
 import dev.cllm.torch.CpuGemm;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
+import dev.cllm.torch.RandomCheckpoint;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
 
@@ -108,24 +109,12 @@ final class BenchModels {
                 + "random-d<D>-l<L>-h<H>-kv<KV>-f<F>-v<V>, sql-base, sql-cllm, dir:PATH)";
     }
 
-    /** A random LLaMA described by its name, e.g. {@code random-d192-l4-h6-kv6-f512-v329}. */
+    /**
+     * A random LLaMA described by its name, e.g. {@code random-d192-l4-h6-kv6-f512-v329} (the shape syntax of
+     * {@link RandomCheckpoint#shape}).
+     */
     static LlamaConfig parse(String name) {
-        LlamaConfig.Builder b = LlamaConfig.builder().maxPositions(1024).bosTokenId(1)
-                .eosTokenIds(java.util.Set.of(2));
-        for (String part : name.substring("random-".length()).split("-")) {
-            String key = part.replaceAll("[0-9]", "");
-            int value = Integer.parseInt(part.substring(key.length()));
-            switch (key) {
-                case "d" -> b.hiddenSize(value);
-                case "l" -> b.numLayers(value);
-                case "h" -> b.numHeads(value);
-                case "kv" -> b.numKvHeads(value);
-                case "f" -> b.intermediateSize(value);
-                case "v" -> b.vocabSize(value);
-                default -> throw new IllegalArgumentException("unknown part '" + part + "' in " + name);
-            }
-        }
-        return b.build();
+        return RandomCheckpoint.shape(name.substring("random-".length()));
     }
 
     /** vocab 32000, d 512, 6 layers, 8 heads, FFN 1376: 51.7M parameters, the libtorch notes' "big" model. */

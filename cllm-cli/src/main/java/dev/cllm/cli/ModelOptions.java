@@ -25,7 +25,8 @@ final class ModelOptions {
 
     @Option(names = "--weights", paramLabel = "FORMAT", defaultValue = "auto",
             description = "weight format of the projections on CPU (fp32 compute): auto (fp16 for bf16/fp16 "
-                    + "checkpoints, else as stored), f32, f16, int8 (per-channel int8: a different, slightly less "
+                    + "checkpoints, else as stored), f32, f16, f16-only (fp16 without the fp32 matrices: a third "
+                    + "of f16's memory, same results), int8 (per-channel int8: a different, slightly less "
                     + "accurate model, 4x smaller; Jacobi decoding stays lossless with respect to AR on it) "
                     + "(default: ${DEFAULT-VALUE})")
     String weights;

@@ -33,7 +33,7 @@ class GenerateWeightsTest {
     void anUnknownWeightFormatIsABadInputNamingTheChoices() {
         Run r = generate("--weights", "int4");
         assertThat(r.status()).isEqualTo(Cli.BAD_INPUT);
-        assertThat(r.err()).contains("unknown weight format 'int4' (auto, f32, f16, int8)");
+        assertThat(r.err()).contains("unknown weight format 'int4' (auto, f32, f16, f16-only, int8)");
     }
 
     @Test

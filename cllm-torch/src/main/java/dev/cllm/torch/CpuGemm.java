@@ -34,6 +34,13 @@ public enum CpuGemm {
      */
     FBGEMM_FP16,
     /**
+     * {@link #FBGEMM_FP16} without the fp32 matrices: each projection is held only as its packed fp16 copy, 2 bytes
+     * per weight (the embeddings and norms stay fp32), so a bf16 checkpoint takes about its own size in memory
+     * instead of three times it. The same arithmetic as {@link #FBGEMM_FP16}; {@link LlamaModel#weights()} is
+     * unavailable, as with {@link #FBGEMM_INT8}. Never chosen by {@link #AUTO}.
+     */
+    FBGEMM_FP16_ONLY,
+    /**
      * int8 weights, one fp32 scale per output channel, packed at load for FBGEMM's int8 GEMM: 1 byte per projection
      * weight (the LM head included; the embeddings and norms stay fp32). Each call quantizes each activation row to
      * 7 bits with its own scale and accumulates in int32, so a row's result does not depend on the other rows of the
@@ -51,16 +58,17 @@ public enum CpuGemm {
             case "auto" -> AUTO;
             case "blas" -> BLAS;
             case "fbgemm-fp16", "fbgemm", "fp16", "f16" -> FBGEMM_FP16;
+            case "fbgemm-fp16-only", "fp16-only", "f16-only" -> FBGEMM_FP16_ONLY;
             case "fbgemm-int8", "int8" -> FBGEMM_INT8;
             default -> throw new IllegalArgumentException("unknown CPU GEMM '" + s
-                    + "' (auto, blas, fbgemm-fp16, int8)");
+                    + "' (auto, blas, fbgemm-fp16, fbgemm-fp16-only, int8)");
         };
     }
 
     /**
      * The kernel for a weight format as the command line names it: {@code auto} ({@link #AUTO}), {@code f32}
-     * ({@link #BLAS}: the weights as the checkpoint stores them, computed in fp32), {@code f16} ({@link #FBGEMM_FP16})
-     * or {@code int8} ({@link #FBGEMM_INT8}).
+     * ({@link #BLAS}: the weights as the checkpoint stores them, computed in fp32), {@code f16} ({@link #FBGEMM_FP16}),
+     * {@code f16-only} ({@link #FBGEMM_FP16_ONLY}) or {@code int8} ({@link #FBGEMM_INT8}).
      *
      * @throws IllegalArgumentException naming the value otherwise
      */
@@ -69,9 +77,10 @@ public enum CpuGemm {
             case "auto" -> AUTO;
             case "f32", "fp32" -> BLAS;
             case "f16", "fp16" -> FBGEMM_FP16;
+            case "f16-only", "fp16-only" -> FBGEMM_FP16_ONLY;
             case "int8" -> FBGEMM_INT8;
             default -> throw new IllegalArgumentException("unknown weight format '" + weights
-                    + "' (auto, f32, f16, int8)");
+                    + "' (auto, f32, f16, f16-only, int8)");
         };
     }
 }

@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import static org.bytedeco.pytorch.global.torch.cat;
+import static org.bytedeco.pytorch.global.torch.maximum;
 import static org.bytedeco.pytorch.global.torch.quantize_per_channel;
 import static org.bytedeco.pytorch.global.torch.zeros;
 
@@ -80,8 +81,9 @@ final class Int8Linear implements AutoCloseable {
         try (PointerScope scope = new PointerScope()) {
             Tensor weight = w.contiguous();                                                  // [N, K] fp32
             long n = weight.size(0);
-            Tensor scales = weight.abs().amax(new long[]{1}, false).div(new Scalar(W_MAX))   // [N]
-                    .clamp_min_(Ops.TINY).to(ScalarType.Double);
+            // max |w| per row as max(max w, -min w): no |w| copy of the whole matrix while loading
+            Tensor scales = maximum(weight.amax(new long[]{1}, false), weight.amin(new long[]{1}, false).neg()) // [N]
+                    .div(new Scalar(W_MAX)).clamp_min_(Ops.TINY).to(ScalarType.Double);
             Tensor zeroPoints = zeros(new long[]{n}, new TensorOptions(ScalarType.Long));
             Tensor q = quantize_per_channel(weight, scales, zeroPoints, 0, ScalarType.QInt8); // [N, K] qint8
             IValueVector stack = new IValueVector(new IValue(q), Ops.NONE);

@@ -3,6 +3,7 @@ package dev.cllm.torch;
 import dev.cllm.api.CheckpointException;
 import dev.cllm.torch.LlamaWeights.Layer;
 import dev.cllm.torch.LlamaWeights.Projection;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -47,6 +48,12 @@ final class LlamaLoader {
 
         Tensor read(String name);
 
+        /**
+         * Whether {@link #read} returns a new tensor each time (not one the caller still holds), so the loader may free
+         * it as soon as it has converted it.
+         */
+        boolean readsAreFresh();
+
         /** Where tensor {@code name} lives, for messages: its file, or the source as a whole. */
         String locate(String name);
     }
@@ -86,6 +93,11 @@ final class LlamaLoader {
             }
 
             @Override
+            public boolean readsAreFresh() {
+                return true;
+            }
+
+            @Override
             public String locate(String name) {
                 return weights.fileOf(name).toString();
             }
@@ -121,6 +133,11 @@ final class LlamaLoader {
             }
 
             @Override
+            public boolean readsAreFresh() {
+                return false;
+            }
+
+            @Override
             public String locate(String name) {
                 return "in-memory weights";
             }
@@ -128,7 +145,7 @@ final class LlamaLoader {
     }
 
     /**
-     * Checks, reads, converts, fuses and (for {@link CpuGemm#FBGEMM_FP16} and {@link CpuGemm#FBGEMM_INT8}) packs the
+     * Checks, reads, converts, fuses and (for the FBGEMM kernels of {@link CpuGemm}) packs the
      * weights, one tensor at a time: a projection is packed as soon as it is read and its fp32 matrix freed, so a
      * packed model never holds an fp32 copy of all its weights, even while loading. A load that fails part-way frees
      * what it already read.
@@ -151,15 +168,26 @@ final class LlamaLoader {
                         reader.one(HfNames.layer(l, HfNames.MLP_NORM)),
                         reader.projection(l, HfNames.GATE, HfNames.UP, null, config.mlpBias()),
                         reader.projection(l, HfNames.DOWN, null, null, config.mlpBias()));
+                trim();
             }
             Tensor norm = reader.one(HfNames.FINAL_NORM);
             Projection lmHead = config.tieWordEmbeddings() ? reader.packed(embed, null, false)
                     : reader.projection(HfNames.LM_HEAD);
+            trim();
             return new LlamaWeights(embed, layers, norm, lmHead, kernel);
         } catch (RuntimeException e) {
             reader.releaseAll();
             throw e;
         }
+    }
+
+    /**
+     * Hands the memory the C allocator keeps from freed intermediates back to the system ({@code malloc_trim}; a no-op
+     * where there is none). Without it glibc keeps the freed read/convert buffers of a layer (allocations below its
+     * adaptive mmap threshold land in its heap, between blocks that stay in use).
+     */
+    private static void trim() {
+        Pointer.trimMemory();
     }
 
     /**
@@ -249,14 +277,14 @@ final class LlamaLoader {
 
         Tensor one(String name) {
             try (PointerScope scope = new PointerScope()) {
-                return keep(convert(source.read(name)));
+                return keep(convertRead(name));
             }
         }
 
         /** The projection whose weight is tensor {@code name} (no bias), packed for the kernel. */
         Projection projection(String name) {
             try (PointerScope scope = new PointerScope()) {
-                return packed(convert(source.read(name)), null, true);
+                return packed(convertRead(name), null, true);
             }
         }
 
@@ -283,10 +311,14 @@ final class LlamaLoader {
                         Tensor fp16 = keep(fbgemm_pack_gemm_matrix_fp16(w.contiguous()));
                         return new Projection(ownsW ? keep(w) : w, b, fp16);   // weights() still reads w
                     }
+                    case FBGEMM_FP16_ONLY -> {
+                        Tensor fp16 = keep(fbgemm_pack_gemm_matrix_fp16(w.contiguous()));
+                        return new Projection(ownsW ? null : w, b, fp16, null, w.numel()); // w freed with the scope
+                    }
                     case FBGEMM_INT8 -> {
                         Int8Linear int8 = Int8Linear.pack(w);
                         ownedInt8.add(int8);
-                        return new Projection(ownsW ? null : w, b, null, int8);
+                        return new Projection(ownsW ? null : w, b, null, int8, w.numel());
                     }
                     default -> {
                         return new Projection(ownsW ? keep(w) : w, b, null);
@@ -298,14 +330,39 @@ final class LlamaLoader {
         /** {@code layers.l.<a|b|c><suffix>} concatenated along dim 0 and converted (c, or b and c, may be null). */
         private Tensor fused(int l, String a, String b, String c, String suffix) {
             if (b == null) {
-                return convert(source.read(HfNames.layer(l, a + suffix)));
+                return convertRead(HfNames.layer(l, a + suffix));
             }
-            TensorVector parts = c == null
-                    ? new TensorVector(source.read(HfNames.layer(l, a + suffix)),
-                    source.read(HfNames.layer(l, b + suffix)))
-                    : new TensorVector(source.read(HfNames.layer(l, a + suffix)),
-                    source.read(HfNames.layer(l, b + suffix)), source.read(HfNames.layer(l, c + suffix)));
-            return convert(cat(parts, 0));
+            Tensor[] raw = c == null
+                    ? new Tensor[]{source.read(HfNames.layer(l, a + suffix)), source.read(HfNames.layer(l, b + suffix))}
+                    : new Tensor[]{source.read(HfNames.layer(l, a + suffix)), source.read(HfNames.layer(l, b + suffix)),
+                    source.read(HfNames.layer(l, c + suffix))};
+            TensorVector parts = new TensorVector(raw);
+            Tensor joined = cat(parts, 0);
+            parts.clear();
+            free(raw);
+            Tensor w = convert(joined);
+            joined.reset();   // cat made it: ours to free before packing
+            return w;
+        }
+
+        /** Tensor {@code name} read and converted; the stored copy freed at once when it is ours. */
+        private Tensor convertRead(String name) {
+            Tensor raw = source.read(name);
+            Tensor w = convert(raw);
+            free(raw);
+            return w;
+        }
+
+        /**
+         * Frees tensors read from the source now rather than when the enclosing scope closes (the peak of a load is
+         * one projection's stored, fp32 and packed copies at once), unless they are the caller's.
+         */
+        private void free(Tensor... raw) {
+            if (source.readsAreFresh()) {
+                for (Tensor t : raw) {
+                    t.reset();
+                }
+            }
         }
 
         private Tensor keep(Tensor t) {

@@ -39,8 +39,9 @@ import static org.bytedeco.pytorch.global.torch.silu;
  *
  * <p>The kernel of the weight projections ({@link #gemm()}) is fixed at load by {@link TorchOptions#gemm()}.
  * {@link CpuGemm#FBGEMM_FP16} multiplies with fp16 copies of the weights packed at load: a snapshot that does not see
- * later changes to {@link #weights()}. {@link CpuGemm#FBGEMM_INT8} multiplies with int8 weights packed at load and
- * keeps no fp32 matrices ({@link #weights()} is then unavailable). A model whose weights will change (training) must
+ * later changes to {@link #weights()}; {@link CpuGemm#FBGEMM_FP16_ONLY} keeps only those copies.
+ * {@link CpuGemm#FBGEMM_INT8} multiplies with int8 weights packed at load and keeps no fp32 matrices either
+ * ({@link #weights()} is then unavailable). A model whose weights will change (training) must
  * be loaded with {@link CpuGemm#BLAS}, which computes with the weights themselves and is differentiable.
  */
 public final class LlamaModel implements AutoCloseable {
@@ -100,11 +101,13 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * A model with random weights ({@link RandomCheckpoint#hfWeights}: the same weights on every machine for a seed).
+     * A model with random weights: those {@link RandomCheckpoint#write} stores for the seed (in fp32), generated one
+     * tensor at a time while loading, so building it never holds more than one fp32 weight beyond the model.
      */
     public static LlamaModel random(LlamaConfig config, long seed, TorchOptions options) {
-        try (PointerScope scope = new PointerScope()) {
-            return fromHfWeights(config, RandomCheckpoint.hfWeights(config, seed), options);
+        try (RandomCheckpoint.Source source = new RandomCheckpoint.Source(config, seed,
+                RandomCheckpoint.defaultThreads())) {
+            return create(config, source, options);
         }
     }
 
@@ -414,10 +417,21 @@ public final class LlamaModel implements AutoCloseable {
 
     /**
      * The kernel the weight projections run in, fixed at load: {@link CpuGemm#FBGEMM_FP16} (packed fp16 weights),
-     * {@link CpuGemm#FBGEMM_INT8} (packed int8 weights) or {@link CpuGemm#BLAS}.
+     * {@link CpuGemm#FBGEMM_FP16_ONLY} (the same without fp32 matrices), {@link CpuGemm#FBGEMM_INT8} (packed int8
+     * weights) or {@link CpuGemm#BLAS}.
      */
     public CpuGemm gemm() {
         return w.gemm;
+    }
+
+    /**
+     * Bytes of memory the weights take as loaded: every tensor the model holds (a tied matrix once), fp16 packed
+     * copies at 2 bytes and int8 ones at 1 byte per weight (FBGEMM's small per-matrix overheads aside); the RoPE tables
+     * and caches not included.
+     */
+    public long weightBytes() {
+        checkOpen();
+        return w.bytes();
     }
 
     /** The device the weights live on (borrowed). */
@@ -461,8 +475,8 @@ public final class LlamaModel implements AutoCloseable {
      * owns them. Training updates them in place (with {@link CpuGemm#BLAS}: the packed copies of
      * {@link CpuGemm#FBGEMM_FP16} would not follow); export and quantisation read them.
      *
-     * @throws IllegalStateException if the model was loaded with {@link CpuGemm#FBGEMM_INT8}, which keeps no fp32
-     *                               weight matrices
+     * @throws IllegalStateException if the model was loaded with {@link CpuGemm#FBGEMM_INT8} or
+     *                               {@link CpuGemm#FBGEMM_FP16_ONLY}, which keep no fp32 weight matrices
      */
     public Map<String, Tensor> weights() {
         checkOpen();

@@ -22,7 +22,8 @@ final class LlamaWeights implements AutoCloseable {
     final Projection lmHead;    // [V, D]; its weight is embed when the embeddings are tied
     /**
      * The kernel every projection runs in: FBGEMM_FP16 when each carries a packed fp16 copy (besides its fp32 matrix),
-     * FBGEMM_INT8 when each is held only as packed int8 (no fp32 matrix), else BLAS.
+     * FBGEMM_FP16_ONLY when each is held only as packed fp16, FBGEMM_INT8 when each is held only as packed int8 (no
+     * fp32 matrix), else BLAS.
      */
     final CpuGemm gemm;
 
@@ -40,13 +41,14 @@ final class LlamaWeights implements AutoCloseable {
 
     /**
      * {@code x · wᵀ + b}: the weight {@code [out, in]}, its bias {@code [out]} (null when the architecture has none),
-     * and at most one packed form of the weight: FBGEMM's fp16 packing ({@code packed}) or int8 ({@code int8}). A
-     * packed projection runs in its packed form, a snapshot taken at load. With int8 the loader frees the fp32 weight,
-     * so {@code w} is null (except for an lm_head tied to the embeddings, whose {@code w} is the embedding matrix).
+     * its number of weights {@code numel} (out times in), and at most one packed form of the weight: FBGEMM's fp16
+     * packing ({@code packed}) or int8 ({@code int8}). A packed projection runs in its packed form, a snapshot taken at
+     * load. With int8 and fp16-only the loader frees the fp32 weight, so {@code w} is null (except for an lm_head tied
+     * to the embeddings, whose {@code w} is the embedding matrix).
      */
-    record Projection(Tensor w, Tensor b, Tensor packed, Int8Linear int8) {
+    record Projection(Tensor w, Tensor b, Tensor packed, Int8Linear int8, long numel) {
         Projection(Tensor w, Tensor b, Tensor packed) {
-            this(w, b, packed, null);
+            this(w, b, packed, null, w.numel());
         }
     }
 
@@ -56,7 +58,7 @@ final class LlamaWeights implements AutoCloseable {
      * @throws IllegalStateException if the projections are held only as packed int8
      */
     Map<String, Tensor> named() {
-        if (gemm == CpuGemm.FBGEMM_INT8) {
+        if (gemm == CpuGemm.FBGEMM_INT8 || gemm == CpuGemm.FBGEMM_FP16_ONLY) {
             throw new IllegalStateException("the weight matrices of a model loaded with CpuGemm." + gemm + " are held "
                     + "only in packed form; load it with CpuGemm.BLAS to read, export or train its weights");
         }
@@ -85,6 +87,33 @@ final class LlamaWeights implements AutoCloseable {
         if (p.b() != null) {
             out.put(prefix + "b" + suffix, p.b());
         }
+    }
+
+    /** See {@link LlamaModel#weightBytes()}. */
+    long bytes() {
+        Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
+        distinct.add(embed);
+        distinct.add(norm);
+        long packed = 0;
+        List<Projection> projections = new ArrayList<>();
+        for (Layer l : layers) {
+            distinct.add(l.attnNorm);
+            distinct.add(l.mlpNorm);
+            projections.addAll(List.of(l.wqkv, l.wo, l.w13, l.w2));
+        }
+        projections.add(lmHead);
+        for (Projection p : projections) {
+            distinct.add(p.w());
+            distinct.add(p.b());
+            if (p.packed() != null) {
+                packed += 2 * p.numel();   // the packed tensor is a handle; its matrix holds fp16 values
+            }
+            if (p.int8() != null) {
+                packed += p.int8().bytes();
+            }
+        }
+        distinct.remove(null);
+        return packed + distinct.stream().mapToLong(Tensor::nbytes).sum();
     }
 
     /** Frees every tensor once (a tied matrix is one tensor), packed copies included. */

@@ -35,7 +35,7 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
     /** Shard names as Hugging Face writes them: {@code model-00001-of-00002.safetensors}. */
     private static final String SHARD_FORMAT = "model-%05d-of-%05d.safetensors";
     /** The metadata {@code save_pretrained} writes into every file. */
-    private static final Map<String, String> FORMAT_PT = Map.of("format", "pt");
+    static final Map<String, String> FORMAT_PT = Map.of("format", "pt");
 
     private final Path dir;
     private final Map<String, SafetensorsFile> fileByTensor;
@@ -136,21 +136,46 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
             throw new IllegalArgumentException("maxShardBytes must be >= 1, got " + maxShardBytes);
         }
         TorchRuntime.ensureLoaded();
-        List<Map<String, Tensor>> shards = planShards(tensors, maxShardBytes);
+        Map<String, Long> bytes = new LinkedHashMap<>();
+        tensors.forEach((name, tensor) -> bytes.put(name, Objects.requireNonNull(tensor, name).nbytes()));
+        writeLayout(dir, bytes, maxShardBytes, (file, names) -> {
+            Map<String, Tensor> shard = new LinkedHashMap<>();
+            names.forEach(name -> shard.put(name, tensors.get(name)));
+            SafetensorsWriter.write(file, shard, FORMAT_PT);
+        });
+    }
+
+    /** Writes one weights file holding the named tensors, in order (atomically, as {@link SafetensorsWriter} does). */
+    interface ShardWriter {
+        void write(Path file, List<String> names);
+    }
+
+    /**
+     * The file layout of {@link #writeSharded} for tensors known by name and byte size only: plans the shards (in map
+     * order, at most {@code maxShardBytes} each, a larger tensor alone), has {@code writer} write each file, then
+     * writes the index (when sharded) and deletes the other layout's entry file.
+     *
+     * @throws UncheckedIOException if a file cannot be written
+     */
+    static void writeLayout(Path dir, Map<String, Long> bytes, long maxShardBytes, ShardWriter writer) {
+        if (maxShardBytes < 1) {
+            throw new IllegalArgumentException("maxShardBytes must be >= 1, got " + maxShardBytes);
+        }
+        List<List<String>> shards = planShards(bytes, maxShardBytes);
         try {
             Files.createDirectories(dir);
             if (shards.size() == 1) {
-                SafetensorsWriter.write(dir.resolve(SINGLE_FILE), tensors, FORMAT_PT);
+                writer.write(dir.resolve(SINGLE_FILE), shards.get(0));
                 Files.deleteIfExists(dir.resolve(INDEX_FILE));
                 return;
             }
             Map<String, String> weightMap = new LinkedHashMap<>();
             for (int i = 0; i < shards.size(); i++) {
                 String shardName = String.format(SHARD_FORMAT, i + 1, shards.size());
-                SafetensorsWriter.write(dir.resolve(shardName), shards.get(i), FORMAT_PT);
-                shards.get(i).keySet().forEach(name -> weightMap.put(name, shardName));
+                writer.write(dir.resolve(shardName), shards.get(i));
+                shards.get(i).forEach(name -> weightMap.put(name, shardName));
             }
-            writeIndex(dir.resolve(INDEX_FILE), weightMap, totalBytes(tensors));
+            writeIndex(dir.resolve(INDEX_FILE), weightMap, bytes.values().stream().mapToLong(Long::longValue).sum());
             Files.deleteIfExists(dir.resolve(SINGLE_FILE));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write checkpoint weights to " + dir + ": " + e, e);
@@ -232,28 +257,24 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
         return path;
     }
 
-    private static List<Map<String, Tensor>> planShards(Map<String, Tensor> tensors, long maxShardBytes) {
-        List<Map<String, Tensor>> shards = new ArrayList<>();
-        Map<String, Tensor> current = new LinkedHashMap<>();
+    private static List<List<String>> planShards(Map<String, Long> bytes, long maxShardBytes) {
+        List<List<String>> shards = new ArrayList<>();
+        List<String> current = new ArrayList<>();
         long currentBytes = 0;
-        for (Map.Entry<String, Tensor> entry : tensors.entrySet()) {
-            long bytes = Objects.requireNonNull(entry.getValue(), entry.getKey()).nbytes();
-            if (!current.isEmpty() && currentBytes + bytes > maxShardBytes) {
+        for (Map.Entry<String, Long> entry : bytes.entrySet()) {
+            long size = entry.getValue();
+            if (!current.isEmpty() && currentBytes + size > maxShardBytes) {
                 shards.add(current);
-                current = new LinkedHashMap<>();
+                current = new ArrayList<>();
                 currentBytes = 0;
             }
-            current.put(entry.getKey(), entry.getValue());
-            currentBytes += bytes;
+            current.add(entry.getKey());
+            currentBytes += size;
         }
         if (!current.isEmpty() || shards.isEmpty()) {
             shards.add(current);
         }
         return shards;
-    }
-
-    private static long totalBytes(Map<String, Tensor> tensors) {
-        return tensors.values().stream().mapToLong(Tensor::nbytes).sum();
     }
 
     private static void writeIndex(Path file, Map<String, String> weightMap, long totalBytes) throws IOException {

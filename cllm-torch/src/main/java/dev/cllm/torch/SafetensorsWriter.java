@@ -53,33 +53,72 @@ public final class SafetensorsWriter {
         checkArguments(tensors, metadata);
         TorchRuntime.ensureLoaded();
         try (PointerScope scope = new PointerScope()) { // frees the CPU/contiguous copies made here
-            ObjectNode header = SafetensorsHeader.JSON.createObjectNode();
-            if (!metadata.isEmpty()) {
-                ObjectNode meta = header.putObject(SafetensorsHeader.METADATA_KEY);
-                metadata.forEach((key, value) -> meta.put(key, value));
-            }
+            List<TensorSpec> specs = new ArrayList<>(tensors.size());
             List<Tensor> data = new ArrayList<>(tensors.size());
-            long offset = 0;
             for (Map.Entry<String, Tensor> entry : tensors.entrySet()) {
                 Tensor tensor = hostContiguous(entry.getValue());
-                ObjectNode info = header.putObject(entry.getKey());
-                info.put("dtype", dtypeOf(entry.getKey(), tensor).name());
-                ArrayNode shape = info.putArray("shape");
-                Arrays.stream(tensor.shape()).forEach(shape::add);
-                info.putArray("data_offsets").add(offset).add(offset + tensor.nbytes());
-                offset += tensor.nbytes();
+                specs.add(new TensorSpec(entry.getKey(), dtypeOf(entry.getKey(), tensor), tensor.shape()));
                 data.add(tensor);
             }
-            byte[] json = paddedJson(header);
-            replaceAtomically(file, out -> {
-                writeFully(out, ByteBuffer.allocate(SafetensorsHeader.LENGTH_PREFIX_BYTES)
-                        .order(ByteOrder.LITTLE_ENDIAN).putLong(0, json.length));
-                writeFully(out, ByteBuffer.wrap(json));
+            writeStreamed(file, specs, metadata, out -> {
                 for (Tensor tensor : data) {
                     writeTensor(out, tensor);
                 }
             });
         }
+    }
+
+    /** A tensor's entry in a header: its name, dtype and shape (its bytes follow from them). */
+    record TensorSpec(String name, SafetensorsDtype dtype, long[] shape) {
+        /** Bytes of data: the product of the shape times the dtype's size. */
+        long bytes() {
+            long n = dtype.byteSize();
+            for (long d : shape) {
+                n = Math.multiplyExact(n, d);
+            }
+            return n;
+        }
+    }
+
+    /**
+     * Writes a safetensors file whose data {@code data} produces, tensor after tensor in {@code specs} order and
+     * exactly as many bytes as the specs add up to, without holding the tensors: the header is planned from the
+     * specs alone. Atomic like {@link #write}.
+     *
+     * @throws UncheckedIOException if the file cannot be written, or {@code data} wrote another number of bytes
+     */
+    static void writeStreamed(Path file, List<TensorSpec> specs, Map<String, String> metadata, ChannelWriter data) {
+        byte[] json = paddedJson(header(specs, metadata));
+        long total = specs.stream().mapToLong(TensorSpec::bytes).sum();
+        replaceAtomically(file, out -> {
+            writeFully(out, ByteBuffer.allocate(SafetensorsHeader.LENGTH_PREFIX_BYTES)
+                    .order(ByteOrder.LITTLE_ENDIAN).putLong(0, json.length));
+            writeFully(out, ByteBuffer.wrap(json));
+            long start = out.position();
+            data.writeTo(out);
+            if (out.position() - start != total) {
+                throw new IOException("wrote " + (out.position() - start) + " bytes of tensor data, the header "
+                        + "promises " + total);
+            }
+        });
+    }
+
+    private static ObjectNode header(List<TensorSpec> specs, Map<String, String> metadata) {
+        ObjectNode header = SafetensorsHeader.JSON.createObjectNode();
+        if (!metadata.isEmpty()) {
+            ObjectNode meta = header.putObject(SafetensorsHeader.METADATA_KEY);
+            metadata.forEach((key, value) -> meta.put(key, value));
+        }
+        long offset = 0;
+        for (TensorSpec spec : specs) {
+            ObjectNode info = header.putObject(spec.name());
+            info.put("dtype", spec.dtype().name());
+            ArrayNode shape = info.putArray("shape");
+            Arrays.stream(spec.shape()).forEach(shape::add);
+            info.putArray("data_offsets").add(offset).add(offset + spec.bytes());
+            offset += spec.bytes();
+        }
+        return header;
     }
 
     /** Writes a file's whole content. */

@@ -247,7 +247,7 @@ public final class TorchRuntime {
      */
     static synchronized boolean fbgemmAvailable(CpuGemm gemm) {
         raiseFbgemmNotices();
-        if (gemm == CpuGemm.FBGEMM_FP16) {
+        if (gemm == CpuGemm.FBGEMM_FP16 || gemm == CpuGemm.FBGEMM_FP16_ONLY) {
             return fbgemmFp16;
         }
         if (fbgemmInt8 == null) {

@@ -148,7 +148,7 @@ class Int8WeightsTest {
         assertThat(CpuGemm.forWeights("f16")).isEqualTo(CpuGemm.FBGEMM_FP16);
         assertThat(CpuGemm.forWeights("auto")).isEqualTo(CpuGemm.AUTO);
         assertThatThrownBy(() -> CpuGemm.forWeights("int4")).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("unknown weight format 'int4' (auto, f32, f16, int8)");
+                .hasMessage("unknown weight format 'int4' (auto, f32, f16, f16-only, int8)");
         assertThatThrownBy(() -> CpuGemm.forWeights("")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("unknown weight format ''");
         assertThatThrownBy(() -> TorchConsistencyModel.load(Stories260K.dir(),

@@ -49,7 +49,8 @@ class JacobiForcingObjectiveTest {
 
     @BeforeAll
     static void collect() throws IOException {
-        TinyTrainingData tiny = TinyTrainingData.collect(shared);
+        // seed 20: its trajectories include an answer that stops at EOS (checked below), which seed 11's do not
+        TinyTrainingData tiny = TinyTrainingData.collect(shared, 20);
         base = tiny.base();
         records = tiny.records();
     }

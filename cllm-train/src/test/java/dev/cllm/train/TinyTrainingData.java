@@ -27,7 +27,12 @@ record TinyTrainingData(Path base, List<TrajectoryRecord> records) {
 
     /** Writes the base model under {@code dir/base} and collects the trajectories. */
     static TinyTrainingData collect(Path dir) throws IOException {
-        Path base = TinyCheckpoints.variants().get(0).write(dir.resolve("base"), 11);
+        return collect(dir, 11);
+    }
+
+    /** {@link #collect(Path)} with the base model's weights drawn from {@code seed}. */
+    static TinyTrainingData collect(Path dir, long seed) throws IOException {
+        Path base = TinyCheckpoints.variants().get(0).write(dir.resolve("base"), seed);
         Files.writeString(base.resolve("generation_config.json"), "{\"eos_token_id\": 2}\n");
         List<TrajectoryRecord> records = new ArrayList<>();
         JacobiTrajectoryCollector collector = JacobiTrajectoryCollector.builder().blockSize(4).maxNewTokens(24)
