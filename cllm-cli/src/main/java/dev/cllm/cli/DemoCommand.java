@@ -106,7 +106,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--weights", paramLabel = "FORMAT", defaultValue = "auto",
             description = "weight format of both models' projections on CPU: auto (fp16 for the shipped bf16 "
-                    + "checkpoints), f32, f16, int8 (default: ${DEFAULT-VALUE})")
+                    + "checkpoints), f32, f16, f16-only, int8 (default: ${DEFAULT-VALUE})")
     String weights;
 
     @Option(names = "--device", paramLabel = "DEV", defaultValue = "auto",

@@ -177,7 +177,7 @@ class DemoCommandTest {
         CliRunner.Run bad = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--weights",
                 "int4");
         assertThat(bad.status()).isEqualTo(2);
-        assertThat(bad.err()).contains("--weights: unknown weight format 'int4' (auto, f32, f16, int8)");
+        assertThat(bad.err()).contains("--weights: unknown weight format 'int4' (auto, f32, f16, f16-only, int8)");
     }
 
     @Test

@@ -227,7 +227,7 @@ public final class Demo {
         }
         return switch (model.llama().gemm()) {
             case FBGEMM_INT8 -> ", int8 weights";
-            case FBGEMM_FP16 -> ", fp16 weights";
+            case FBGEMM_FP16, FBGEMM_FP16_ONLY -> ", fp16 weights";
             default -> ", " + model.llama().dtypeName() + " weights";
         };
     }
