@@ -173,10 +173,17 @@ public final class BenchMarkdown {
                         q8 == null ? "n/a" : fixed(j.tokensPerS() / q8, 2) + "x"));
             }
         }
-        out.append(String.format(Locale.ROOT, "%nJacobi: greedy, %d new tokens from the same %d-token prompt (EOS "
-                + "ignored; pseudo-text ids), tokens/s of decoding after the prefill. On random weights tokens per "
-                + "pass stays near 1 (greedy continuations of noise cannot be guessed), so Jacobi decoding is slower "
-                + "than AR there; a CLLM on its own task's prompts is where it gains.%n", run.jacobiTokens(), run.context()));
+        if (Prompts.ownTask(BenchModels.base(run.model()))) {
+            out.append(String.format(Locale.ROOT, "%nJacobi: greedy, the model's own benchmark prompts (%s), at most "
+                    + "%d new tokens each, stopping at EOS as the model is used; tokens/s of decoding after the prefill, "
+                    + "over all prompts.%n", BenchModels.PROMPTS_FILE, run.jacobiTokens()));
+        } else {
+            out.append(String.format(Locale.ROOT, "%nJacobi: greedy, %d new tokens from the same %d-token prompt (EOS "
+                    + "ignored; pseudo-text ids), tokens/s of decoding after the prefill. On random weights tokens per "
+                    + "pass stays near 1 (greedy continuations of noise cannot be guessed), so Jacobi decoding is "
+                    + "slower than AR there; a CLLM on its own task's prompts is where it gains.%n", run.jacobiTokens(),
+                    run.context()));
+        }
         return out.toString();
     }
 

@@ -46,7 +46,8 @@ import java.util.stream.Stream;
  * ones (ours: the median of {@value #PASS_REPEATS} passes; llama.cpp's: see {@link LlamaCppPeer}). For our formats also
  * greedy Jacobi decoding of {@code jacobiTokens} new tokens (EOS ignored) from the same prompt at each block size:
  * tokens per second of decoding after the prefill, and tokens per pass (about 1 on random weights, whose greedy
- * continuations Jacobi iteration cannot guess). Results are medians over rounds; ratios to llama.cpp Q8_0 are medians
+ * continuations Jacobi iteration cannot guess); a task model with its own benchmark prompts (the SQL pair) decodes
+ * those instead, stopping at EOS as it is used, and the rate is over all of them. Results are medians over rounds; ratios to llama.cpp Q8_0 are medians
  * of per-round ratios.
  *
  * <p>Not JMH, for the reason {@link WeightFormats} gives, and in this process: llama.cpp runs through JNI here anyway.
@@ -213,7 +214,7 @@ public final class PeerBenchmark {
                     }
                 } else {
                     jacobi = new double[2][b];
-                    t = ours(dir, engine.weights(), prompt, ns, s, positions, jacobi);
+                    t = ours(model, dir, engine.weights(), prompt, ns, s, positions, jacobi);
                 }
                 if (round >= 0) {
                     for (int j = 0; j < t.length; j++) {
@@ -265,8 +266,8 @@ public final class PeerBenchmark {
      * One round of our engine with {@code weights}: AR ms/token, then t(n) for each n; {@code jacobi[0][j]} and
      * {@code jacobi[1][j]} receive tokens/s and tokens per pass at block size j. Loads the model for the round.
      */
-    private static double[] ours(Path dir, String weights, int[] prompt, int[] ns, Settings s, int positions,
-                                 double[][] jacobi) {
+    private static double[] ours(String name, Path dir, String weights, int[] prompt, int[] ns, Settings s,
+                                 int positions, double[][] jacobi) {
         double[] out = new double[1 + ns.length];
         int context = prompt.length;
         try (TorchConsistencyModel model = TorchConsistencyModel.load(dir,
@@ -296,13 +297,36 @@ public final class PeerBenchmark {
                 }
                 out[1 + j] = WeightFormats.median(reps);
             }
-            GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(s.jacobiTokens()).noStop().build();
-            for (int j = 0; j < s.blockSizes().size(); j++) {
-                JacobiDecoder decoder = JacobiDecoder.builder().blockSize(s.blockSizes().get(j)).build();
-                DecodingStats stats = decoder.generate(session, TokenIds.of(prompt), greedy, GenerationListener.NONE)
-                        .stats();
-                jacobi[0][j] = stats.newTokens() * 1e9 / Math.max(1, stats.decodeNanos());
-                jacobi[1][j] = stats.tokensPerPass();
+            String base = BenchModels.base(name);
+            if (Prompts.ownTask(base)) {
+                // a task model (the SQL pair): its own held-out prompts, stopping at EOS as it is used, so the CLLM's
+                // multi-token passes show; the rate is over all of them
+                TokenIds[] prompts = Prompts.forModel(base, model);
+                GenerationConfig config = model.generationConfig().toBuilder().greedy()
+                        .maxNewTokens(s.jacobiTokens()).build();
+                for (int j = 0; j < s.blockSizes().size(); j++) {
+                    JacobiDecoder decoder = JacobiDecoder.builder().blockSize(s.blockSizes().get(j)).build();
+                    long tokens = 0;
+                    long nanos = 0;
+                    long passes = 0;
+                    for (TokenIds p : prompts) {                 // a session of its own each, sized for it
+                        DecodingStats stats = decoder.generate(model, p, config, GenerationListener.NONE).stats();
+                        tokens += stats.newTokens();
+                        nanos += stats.decodeNanos();
+                        passes += Math.round(stats.newTokens() / Math.max(1e-9, stats.tokensPerPass()));
+                    }
+                    jacobi[0][j] = tokens * 1e9 / Math.max(1, nanos);
+                    jacobi[1][j] = (double) tokens / Math.max(1, passes);
+                }
+            } else {
+                GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(s.jacobiTokens()).noStop().build();
+                for (int j = 0; j < s.blockSizes().size(); j++) {
+                    JacobiDecoder decoder = JacobiDecoder.builder().blockSize(s.blockSizes().get(j)).build();
+                    DecodingStats stats = decoder.generate(session, TokenIds.of(prompt), greedy,
+                            GenerationListener.NONE).stats();
+                    jacobi[0][j] = stats.newTokens() * 1e9 / Math.max(1, stats.decodeNanos());
+                    jacobi[1][j] = stats.tokensPerPass();
+                }
             }
         }
         return out;
