@@ -91,20 +91,8 @@ final class LlamaWeights implements AutoCloseable {
 
     /** See {@link LlamaModel#weightBytes()}. */
     long bytes() {
-        Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
-        distinct.add(embed);
-        distinct.add(norm);
         long packed = 0;
-        List<Projection> projections = new ArrayList<>();
-        for (Layer l : layers) {
-            distinct.add(l.attnNorm);
-            distinct.add(l.mlpNorm);
-            projections.addAll(List.of(l.wqkv, l.wo, l.w13, l.w2));
-        }
-        projections.add(lmHead);
-        for (Projection p : projections) {
-            distinct.add(p.w());
-            distinct.add(p.b());
+        for (Projection p : projections()) {
             if (p.packed() != null) {
                 packed += 2 * p.numel();   // the packed tensor is a handle; its matrix holds fp16 values
             }
@@ -112,32 +100,48 @@ final class LlamaWeights implements AutoCloseable {
                 packed += p.int8().bytes();
             }
         }
-        distinct.remove(null);
-        return packed + distinct.stream().mapToLong(Tensor::nbytes).sum();
+        return packed + tensors().stream().mapToLong(Tensor::nbytes).sum();
     }
 
     /** Frees every tensor once (a tied matrix is one tensor), packed copies included. */
     @Override
     public void close() {
-        Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
-        distinct.add(embed);
-        distinct.add(norm);
-        List<Projection> projections = new ArrayList<>();
-        for (Layer l : layers) {
-            distinct.add(l.attnNorm);
-            distinct.add(l.mlpNorm);
-            projections.addAll(List.of(l.wqkv, l.wo, l.w13, l.w2));
-        }
-        projections.add(lmHead);
-        for (Projection p : projections) {
-            distinct.add(p.w());
-            distinct.add(p.b());
-            distinct.add(p.packed());
+        Set<Tensor> distinct = tensors();
+        for (Projection p : projections()) {
+            if (p.packed() != null) {
+                distinct.add(p.packed());
+            }
             if (p.int8() != null) {
                 p.int8().close();
             }
         }
-        distinct.remove(null);
         distinct.forEach(Tensors::release);
+    }
+
+    /** Every projection: each layer's four, then the LM head (which may share its matrix with the embedding). */
+    private List<Projection> projections() {
+        List<Projection> projections = new ArrayList<>();
+        for (Layer l : layers) {
+            projections.addAll(List.of(l.wqkv, l.wo, l.w13, l.w2));
+        }
+        projections.add(lmHead);
+        return projections;
+    }
+
+    /** The distinct plain tensors (a tied matrix once): embedding, norms, projection matrices and biases. */
+    private Set<Tensor> tensors() {
+        Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
+        distinct.add(embed);
+        distinct.add(norm);
+        for (Layer l : layers) {
+            distinct.add(l.attnNorm);
+            distinct.add(l.mlpNorm);
+        }
+        for (Projection p : projections()) {
+            distinct.add(p.w());
+            distinct.add(p.b());
+        }
+        distinct.remove(null);
+        return distinct;
     }
 }
