@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -152,12 +151,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                 .n(n.isEmpty() ? blockSizes : n).blockSizes(blockSizes).decoders(decoders).contexts(contexts)
                 .threads(threads).dtypes(dtypes).maxNewTokens(maxNewTokens).rounds(rounds).arTokens(arTokens)
                 .llamaThreads(llamaThreads).clients(clients).requestsPerClient(requestsPerClient);
-        if (maxWaitMs != null) {
-            if (!(maxWaitMs >= 0 && maxWaitMs <= 60_000)) {
-                throw new IllegalArgumentException("--max-wait-ms must be between 0 and 60000, got " + maxWaitMs);
-            }
-            b.maxWait(Duration.ofNanos(Math.round(maxWaitMs * 1e6)));
-        }
+        b.maxWait(ServingBenchCommand.maxWait(maxWaitMs));
         if (device != null) {
             b.device(device);
         }

@@ -11,9 +11,9 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
@@ -68,10 +68,7 @@ final class ServingBenchCommand implements Callable<Integer> {
         if (maxNewTokens < 1 || requestsPerClient < 1) {
             throw new IllegalArgumentException("--max-new-tokens and --requests-per-client must be >= 1");
         }
-        if (maxWaitMs != null && !(maxWaitMs >= 0 && maxWaitMs <= 60_000)) {
-            throw new IllegalArgumentException("--max-wait-ms must be between 0 and 60000, got " + maxWaitMs);
-        }
-        java.time.Duration maxWait = maxWaitMs == null ? null : java.time.Duration.ofNanos(Math.round(maxWaitMs * 1e6));
+        Duration maxWait = maxWait(maxWaitMs);
         MachineInfo machine = MachineInfo.collect(Cli.commandLine(spec), "cpu");
         List<ServingBenchmark.Row> rows = new ArrayList<>();
         for (String model : models) {
@@ -89,6 +86,21 @@ final class ServingBenchCommand implements Callable<Integer> {
             System.out.println(markdown(rows, machine));
         }
         return rows.stream().allMatch(ServingBenchmark.Row::identicalToAlone) ? 0 : Cli.FAILURE;
+    }
+
+    /**
+     * {@code --max-wait-ms} as the service's fixed wait; null (the service's adaptive wait) when not given.
+     *
+     * @throws IllegalArgumentException naming the option when it is outside [0, 60000]
+     */
+    static Duration maxWait(Double maxWaitMs) {
+        if (maxWaitMs == null) {
+            return null;
+        }
+        if (!(maxWaitMs >= 0 && maxWaitMs <= 60_000)) {
+            throw new IllegalArgumentException("--max-wait-ms must be between 0 and 60000, got " + maxWaitMs);
+        }
+        return Duration.ofNanos(Math.round(maxWaitMs * 1e6));
     }
 
     private String markdown(List<ServingBenchmark.Row> rows, MachineInfo machine) {
