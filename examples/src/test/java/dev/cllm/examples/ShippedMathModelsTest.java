@@ -12,12 +12,10 @@ import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The shipped arithmetic word-problem models: they load (bf16, so through the FBGEMM kernel), solve held-out
@@ -28,16 +26,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class ShippedMathModelsTest {
     private static final int QUESTIONS = 20;
 
-    private static Path model(String name) {
-        return Path.of("..", "models", name);   // tests run in the module directory
-    }
-
     @Test
     void jacobiIsLosslessOnBothModelsAndTheCllmFastForwards() {
-        Path baseDir = model("math-base");
-        Path cllmDir = model("math-cllm");
-        assumeTrue(Files.isRegularFile(baseDir.resolve("config.json")) && Files.isRegularFile(
-                cllmDir.resolve("config.json")), "shipped math models absent");
+        ShippedModels.Pair models = ShippedModels.pair("math");
+        Path baseDir = models.base();
+        Path cllmDir = models.cllm();
         MathTask task = MathTask.generate(MathTaskConfigFile.read(baseDir));
         List<MathExample> heldOut = task.examples(Split.HELD_OUT).subList(0, QUESTIONS);
         TorchOptions cpu = TorchOptions.defaults().withDevice("cpu");

@@ -12,12 +12,10 @@ import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The shipped text-to-SQL models: they load (bf16 weights, so through the FBGEMM kernel), answer held-out questions,
@@ -27,16 +25,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class ShippedSqlModelsTest {
     private static final int QUESTIONS = 40;
 
-    private static Path model(String name) {
-        return Path.of("..", "models", name);   // tests run in the module directory
-    }
-
     @Test
     void jacobiIsLosslessOnBothModelsAndTheCllmFastForwards() {
-        Path baseDir = model("sql-base");
-        Path cllmDir = model("sql-cllm");
-        assumeTrue(Files.isRegularFile(baseDir.resolve("config.json")) && Files.isRegularFile(
-                cllmDir.resolve("config.json")), "shipped SQL models absent");
+        ShippedModels.Pair models = ShippedModels.pair("sql");
+        Path baseDir = models.base();
+        Path cllmDir = models.cllm();
         SqlTask task = SqlTask.generate(TaskConfigFile.read(baseDir));
         List<SqlExample> heldOut = task.examples(Split.HELD_OUT).subList(0, QUESTIONS);
         TorchOptions cpu = TorchOptions.defaults().withDevice("cpu");
