@@ -313,7 +313,7 @@ public final class PeerBenchmark {
                         DecodingStats stats = decoder.generate(model, p, config, GenerationListener.NONE).stats();
                         tokens += stats.newTokens();
                         nanos += stats.decodeNanos();
-                        passes += Math.round(stats.newTokens() / Math.max(1e-9, stats.tokensPerPass()));
+                        passes += stats.forwardPasses();           // as DecodingStats.tokensPerPass counts
                     }
                     jacobi[0][j] = tokens * 1e9 / Math.max(1, nanos);
                     jacobi[1][j] = (double) tokens / Math.max(1, passes);
