@@ -7,12 +7,17 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
 
-/** The charts of a run: generation speedup against block size, forward cost ratio against n. */
+/**
+ * The charts of a run: generation speedup against block size, forward cost ratio against n, and the peer benchmark's
+ * pass cost relative to llama.cpp Q8_0.
+ */
 public final class BenchCharts {
     /** File name of the speedup chart. */
     public static final String SPEEDUP = "speedup-vs-block-size.png";
     /** File name of the forward-cost chart. */
     public static final String FORWARD = "forward-cost-ratio-vs-n.png";
+    /** File name of the peer benchmark's chart. */
+    public static final String PEERS = "peers-cost-vs-q8_0.png";
 
     private BenchCharts() {
     }
@@ -63,6 +68,43 @@ public final class BenchCharts {
                 points.stream().mapToDouble(BenchResults.ForwardRow::n).toArray(),
                 points.stream().mapToDouble(r -> r.ratioTo1() == null ? Double.NaN : r.ratioTo1()).toArray()));
         return Optional.of(chart);
+    }
+
+    /**
+     * The peer benchmark: each engine's cost relative to llama.cpp Q8_0 (the medians of the per-round ratios), at the
+     * AR step (x = 0.5, left of the passes) and at the passes over n new tokens, one line per model, engine and weight
+     * format; Q8_0 itself is the line at 1. Empty if no run has ratios.
+     */
+    public static Optional<LineChart> peers(BenchResults results, String subtitle) {
+        LineChart chart = new LineChart("Cost relative to llama.cpp Q8_0 on the same weights (lower is faster)",
+                "new tokens per pass n (0.5: the AR step)", "ms / llama.cpp Q8_0's ms").logX().subtitle(subtitle)
+                .horizontalLine(1, "llama.cpp Q8_0");
+        boolean models = results.peers().stream().map(BenchResults.PeerRun::model).distinct().count() > 1;
+        boolean threads = results.peers().stream().map(BenchResults.PeerRun::threads).distinct().count() > 1;
+        for (BenchResults.PeerRun run : results.peers()) {
+            for (BenchResults.PeerRow row : run.rows()) {
+                if (row.engine().equals("llama.cpp") && row.weights().equals("Q8_0")) {
+                    continue;
+                }
+                List<double[]> points = new ArrayList<>();
+                if (row.arRatio() != null) {
+                    points.add(new double[]{0.5, row.arRatio()});
+                }
+                row.passRatio().forEach((n, ratio) -> {
+                    if (ratio != null) {
+                        points.add(new double[]{n, ratio});
+                    }
+                });
+                if (points.isEmpty()) {
+                    continue;
+                }
+                String name = (models ? run.model() + ", " : "") + (threads ? "threads " + run.threads() + ", " : "")
+                        + row.engine() + " " + row.weights();
+                chart.add(name, points.stream().mapToDouble(p -> p[0]).toArray(),
+                        points.stream().mapToDouble(p -> p[1]).toArray());
+            }
+        }
+        return chart.series().isEmpty() ? Optional.empty() : Optional.of(chart);
     }
 
     private static <R> Map<String, List<R>> group(List<R> rows, Function<R, String> name) {

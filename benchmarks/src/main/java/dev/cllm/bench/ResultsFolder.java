@@ -50,6 +50,7 @@ public final class ResultsFolder {
         List<String> charts = new ArrayList<>();
         chart(dir, BenchCharts.speedup(results, subtitle), BenchCharts.SPEEDUP, log, charts, written);
         chart(dir, BenchCharts.forwardRatio(results, subtitle), BenchCharts.FORWARD, log, charts, written);
+        chart(dir, BenchCharts.peers(results, subtitle), BenchCharts.PEERS, log, charts, written);
         written.add(0, writeString(dir.resolve("results.json"),
                 BenchJson.pretty(BenchJson.results(results, machine, dir.toString()))));
         written.add(1, writeString(dir.resolve("results.md"), BenchMarkdown.document(results, machine, charts)));

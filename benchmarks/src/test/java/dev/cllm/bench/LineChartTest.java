@@ -6,7 +6,9 @@ import org.junit.jupiter.api.io.TempDir;
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -71,6 +73,49 @@ class LineChartTest {
         assertThat(forward.series()).extracting(LineChart.Series::name).containsExactly("stories260K", "random50M");
         BenchResults none = new BenchResults(List.of(), List.of(), List.of(), List.of(), "x");
         assertThat(BenchCharts.speedup(none, null)).isEmpty();
+    }
+
+    @Test
+    void peerChartHasOneLinePerEngineOtherThanQ8AndStartsAtTheArStep() {
+        BenchResults.PeerRow f16 = new BenchResults.PeerRow("cllm-java", "f16", 2.0, Map.of(1, 2.0, 8, 3.0),
+                1.25, orderedRatios(0.8, 0.6), List.of());
+        BenchResults.PeerRow q8 = new BenchResults.PeerRow("llama.cpp", "Q8_0", 1.6, Map.of(1, 2.5, 8, 5.0),
+                1.0, orderedRatios(1.0, 1.0), List.of());
+        BenchResults.PeerRow failed = new BenchResults.PeerRow("cllm-java", "int8", null, Map.of(), null,
+                Map.of(), List.of());
+        BenchResults.PeerRun run = new BenchResults.PeerRun("random50M", "1/1", "1/1", 1, 3, 128, 64, 64, "1", "1",
+                List.of(f16, q8, failed), null);
+        BenchResults results = new BenchResults(List.of(), List.of(), List.of(), List.of(run), List.of(), "x");
+
+        LineChart chart = BenchCharts.peers(results, "test machine").orElseThrow();
+        assertThat(chart.series()).extracting(LineChart.Series::name).containsExactly("cllm-java f16");
+        LineChart.Series line = chart.series().get(0);
+        assertThat(line.x()).containsExactly(0.5, 1.0, 8.0);
+        assertThat(line.y()).containsExactly(1.25, 0.8, 0.6);
+        assertThat(colours(chart.render(900, 560))).isGreaterThan(3);
+
+        // two models: each line names its model; two thread settings: each names its threads
+        BenchResults.PeerRun other = new BenchResults.PeerRun("sql-cllm", "1/1", "1/1", 1, 3, 128, 64, 64, "1", "1",
+                List.of(f16), null);
+        LineChart both = BenchCharts.peers(new BenchResults(List.of(), List.of(), List.of(), List.of(run, other),
+                List.of(), "x"), null).orElseThrow();
+        assertThat(both.series()).extracting(LineChart.Series::name)
+                .containsExactly("random50M, cllm-java f16", "sql-cllm, cllm-java f16");
+        BenchResults.PeerRun twoThreads = new BenchResults.PeerRun("random50M", "2/2", "2/2", 2, 3, 128, 64, 64, "1",
+                "1", List.of(f16), null);
+        LineChart threads = BenchCharts.peers(new BenchResults(List.of(), List.of(), List.of(),
+                List.of(run, twoThreads), List.of(), "x"), null).orElseThrow();
+        assertThat(threads.series()).extracting(LineChart.Series::name)
+                .containsExactly("threads 1/1, cllm-java f16", "threads 2/2, cllm-java f16");
+        assertThat(BenchCharts.peers(new BenchResults(List.of(), List.of(), List.of(), List.of(), "x"), null))
+                .isEmpty();
+    }
+
+    private static Map<Integer, Double> orderedRatios(double t1, double t8) {
+        Map<Integer, Double> m = new LinkedHashMap<>();
+        m.put(1, t1);
+        m.put(8, t8);
+        return m;
     }
 
     private static int colours(BufferedImage image) {

@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@link PeerBenchmark} end to end on a tiny random LLaMA (written as a bf16 checkpoint, exported to GGUF F16 and
@@ -89,6 +90,31 @@ class PeerBenchmarkTest {
         assertThat(md).contains("## Peers: against llama.cpp on the same weights").contains("| llama.cpp | Q8_0 |")
                 .contains("| cllm-java | int8 | 4 |").contains("1 round after a warm-up round")
                 .doesNotContain("JMH:");
+    }
+
+    /**
+     * A task model (the shipped SQL CLLM) decodes its own held-out prompts in the Jacobi rows, stopping at EOS: its
+     * multi-token passes show (random prompts, or generation past EOS, stay near one token per pass).
+     */
+    @Test
+    void aTaskModelDecodesItsOwnPromptsToEos() {
+        assumeTrue(BenchModels.missing(BenchModels.SQL_CLLM).isEmpty(), "the shipped SQL CLLM is not here");
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        BenchResults.PeerRun run = PeerBenchmark.run(BenchModels.SQL_CLLM,
+                new PeerBenchmark.Settings(1, 3, 16, 64, List.of(8), "1/1", 1),
+                new PrintStream(log, true, StandardCharsets.UTF_8));
+        String logged = log.toString(StandardCharsets.UTF_8);
+
+        assertThat(run.error()).as(logged).isNull();
+        assertThat(run.rows()).hasSize(5);
+        for (BenchResults.PeerRow r : run.rows().subList(0, 3)) {
+            assertThat(r.jacobi()).as(r.toString()).hasSize(1);
+            // measured 2.02 tokens per pass with fp16 weights on its 200 prompts; the base model makes about 1.06
+            assertThat(r.jacobi().get(0).tokensPerPass()).as(r.toString()).isBetween(1.6, 8.0);
+            assertThat(r.jacobi().get(0).tokensPerS()).isPositive().isFinite();
+        }
+        // the shipped checkpoint itself was exported and measured, not a random stand-in
+        assertThat(logged).contains("exported GGUF").doesNotContain("written as a bf16 checkpoint");
     }
 
     @Test
