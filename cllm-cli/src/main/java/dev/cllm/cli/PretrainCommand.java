@@ -60,6 +60,7 @@ final class PretrainCommand implements Callable<Integer> {
         if (distributed.launchesLocally()) {
             return distributed.launch(spec);
         }
+        training.applyThreads();
         Rendezvous job = distributed.rendezvous();
         if (!Files.isRegularFile(config)) {
             throw new IllegalArgumentException("--config " + config + ": no such file");

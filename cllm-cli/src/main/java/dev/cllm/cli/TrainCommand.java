@@ -101,6 +101,7 @@ final class TrainCommand implements Callable<Integer> {
         if (distributed.launchesLocally()) {
             return distributed.launch(spec);
         }
+        training.applyThreads();
         Rendezvous job = distributed.rendezvous();
         if (!Files.isRegularFile(data)) {
             throw new IllegalArgumentException("--data " + data + ": no such file");

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingSummary;
 import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.TorchRuntime;
 import dev.cllm.train.Rendezvous;
 import dev.cllm.train.GracefulShutdown;
 import dev.cllm.train.TorchConsistencyTrainer;
@@ -53,6 +54,30 @@ final class TrainingOptions {
     @Option(names = "--save-every", paramLabel = "N", description = "checkpoint every N steps, 0 = at the end only "
             + "(default: 500)")
     Long saveEvery;
+
+    @Option(names = "--threads", paramLabel = "N", description = "libtorch intra-op threads of this process "
+            + "(default: chosen at the first model load; the result of training depends on it: the summation order "
+            + "of the matrix products changes with the threads)")
+    Integer threads;
+
+    @Option(names = "--blas-threads", paramLabel = "N", description = "OpenBLAS threads of this process (default: "
+            + "chosen at the first model load; like --threads, it changes the result in the last bits, which grows "
+            + "over training)")
+    Integer blasThreads;
+
+    /** Sets this process's libtorch/OpenBLAS threads if {@code --threads} or {@code --blas-threads} was given. */
+    void applyThreads() {
+        if (threads == null && blasThreads == null) {
+            return;
+        }
+        if ((threads != null && threads < 1) || (blasThreads != null && blasThreads < 1)) {
+            throw new IllegalArgumentException("--threads and --blas-threads must be >= 1, got " + threads + " and "
+                    + blasThreads);
+        }
+        TorchRuntime.ensureLoaded();
+        TorchRuntime.setThreads(threads != null ? threads : TorchRuntime.torchThreads(),
+                blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
+    }
 
     @Option(names = "--max-seq-len", paramLabel = "L", description = "skip longer examples; Jacobi Forcing splits "
             + "longer packed answers (default: 2048)")

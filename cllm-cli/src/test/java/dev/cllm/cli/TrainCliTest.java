@@ -57,6 +57,10 @@ class TrainCliTest {
         assertThat(out.resolve("model.safetensors")).exists();
         assertThat(CliRunner.run("train", "--model", out.toString(), "--data", dir.resolve("missing.jsonl").toString(),
                 "--out", dir.resolve("x").toString()).status()).isEqualTo(Cli.BAD_INPUT);
+        CliRunner.Run threads = CliRunner.run("train", "--model", out.toString(), "--data", corpus.toString(),
+                "--out", dir.resolve("y").toString(), "--threads", "0");
+        assertThat(threads.status()).isEqualTo(Cli.BAD_INPUT);
+        assertThat(threads.err()).contains("--threads and --blas-threads must be >= 1");
     }
 
     @Test
