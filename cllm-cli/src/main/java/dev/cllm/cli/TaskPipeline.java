@@ -12,6 +12,7 @@ import dev.cllm.examples.math.MathExample;
 import dev.cllm.examples.math.MathTask;
 import dev.cllm.examples.math.MathTaskConfig;
 import dev.cllm.examples.math.MathTaskConfigFile;
+import dev.cllm.torch.TorchRuntime;
 import org.apache.commons.io.output.CloseShieldOutputStream;
 import org.apache.commons.io.output.TeeOutputStream;
 import org.slf4j.Logger;
@@ -72,6 +73,33 @@ public final class TaskPipeline {
             void writeTaskConfig(Path model) {
                 TaskConfigFile.write(model, SQL_TASK);
             }
+
+            /**
+             * Jacobi Forcing, seed 3: of the three recipes at three seeds each (docs/training.md) it made the most
+             * tokens per pass at the same accuracy, and seed 3 is its best of three. One thread each for libtorch
+             * and OpenBLAS, as it was trained: the threads change the summation order, so the result.
+             */
+            @Override
+            List<String> cllmTrainArgs() {
+                return List.of("--objective", "jacobi-forcing", "--noise-schedule", "random", "--noise-window", "4",
+                        "--ar-on-prompt", "false", "--ar-weight", "10", "--seed", "3", "--threads", "1",
+                        "--blas-threads", "1");
+            }
+
+            @Override
+            String cllmMethod() {
+                return "Jacobi Forcing (arXiv 2512.14681): each answer's blocks packed into one sequence as a noisy "
+                        + "copy (a trajectory state chosen by a noise schedule) and the clean fixed point, with the "
+                        + "noise-conditioned mask, so that one forward pass gives the consistency loss (forward KL, "
+                        + "the prediction on the noisy copy against the one on the clean copy) and the AR loss";
+            }
+
+            @Override
+            String cllmTraining() {
+                return "Training: 16 answers per step, noise levels drawn at random from {0, 1/3, 2/3, 1} per block "
+                        + "(window 4; SQL answers are one or two blocks), AR loss on the answers only, ω = 10, AdamW, "
+                        + "cosine schedule, seed 3, one libtorch and one OpenBLAS thread.";
+            }
         },
         /** Arithmetic word problems with worked solutions: 5 layers, answers of 40-100 tokens, block size 16. */
         MATH("math", 16, 5, 169, 2000, 250, 128, 1500, 600) {
@@ -90,6 +118,23 @@ public final class TaskPipeline {
             @Override
             void writeTaskConfig(Path model) {
                 MathTaskConfigFile.write(model, MATH_TASK);
+            }
+
+            @Override
+            List<String> cllmTrainArgs() {
+                return List.of("--loss", "local", "--ar-weight", "10", "--seed", "1");
+            }
+
+            @Override
+            String cllmMethod() {
+                return "local consistency loss (forward KL between the model's own prediction on the next state of "
+                        + "the trajectory, as the target, and its prediction on a state; the authors' mask) plus "
+                        + "ω · the AR loss on the fixed point";
+            }
+
+            @Override
+            String cllmTraining() {
+                return "Training: one sampled state per record, ω = 10, AdamW, cosine schedule, seed 1.";
             }
         };
 
@@ -117,6 +162,15 @@ public final class TaskPipeline {
             this.collectPrompts = collectPrompts;
             this.trainSteps = trainSteps;
         }
+
+        /** The CLLM training step's objective, seed and (where pinned) threads; the rest is common. */
+        abstract List<String> cllmTrainArgs();
+
+        /** The CLLM's objective in words, for its model card. */
+        abstract String cllmMethod();
+
+        /** The CLLM's training settings in words, for its model card. */
+        abstract String cllmTraining();
 
         /** The recipe of {@code --task sql|math}. */
         public static Recipe of(String task) {
@@ -193,6 +247,11 @@ public final class TaskPipeline {
             collect.addAll(List.of("--limit", String.valueOf(recipe.collectPrompts)));
         }
         collect.addAll(List.of("--no-clean", "--seed", "0"));
+        List<String> train = new ArrayList<>(List.of("train", "--model", baseModel().toString(),
+                "--data", work.resolve("trajectories.jsonl").toString(), "--out", work.resolve("cllm-f32").toString()));
+        train.addAll(recipe.cllmTrainArgs());
+        train.addAll(List.of("--lr", "5e-4", "--batch", "16", "--steps", String.valueOf(recipe.trainSteps),
+                "--label-smoothing", "0", "--save-every", "250"));
         return List.of(
                 new Step("task", task.resolve("task.json"), recipe.taskArgs(task).toArray(String[]::new)),
                 new Step("pretrain", work.resolve("base-f32").resolve("model.safetensors"), "pretrain",
@@ -206,11 +265,8 @@ public final class TaskPipeline {
                         "--dtype", "bf16"),
                 new Step("collect", work.resolve("trajectories.jsonl.manifest.json"),
                         collect.toArray(String[]::new)),
-                new Step("train", work.resolve("cllm-f32").resolve("model.safetensors"), "train",
-                        "--model", baseModel().toString(), "--data", work.resolve("trajectories.jsonl").toString(),
-                        "--out", work.resolve("cllm-f32").toString(), "--loss", "local", "--ar-weight", "10",
-                        "--lr", "5e-4", "--batch", "16", "--steps", String.valueOf(recipe.trainSteps),
-                        "--label-smoothing", "0", "--save-every", "250", "--seed", "1"),
+                new Step("train", work.resolve("cllm-f32").resolve("model.safetensors"),
+                        train.toArray(String[]::new)),
                 new Step("export-cllm", cllmModel().resolve("model.safetensors"), "export",
                         "--model", work.resolve("cllm-f32").toString(), "--out", cllmModel().toString(),
                         "--dtype", "bf16"));
@@ -226,6 +282,11 @@ public final class TaskPipeline {
     record Step(String name, Path done, String... args) {
         String commandLine() {
             return "./cllm " + String.join(" ", args);
+        }
+
+        /** Whether the command sets its own libtorch or OpenBLAS threads. */
+        boolean pinsThreads() {
+            return List.of(args).contains("--threads") || List.of(args).contains("--blas-threads");
         }
     }
 
@@ -249,7 +310,19 @@ public final class TaskPipeline {
             }
             LOG.info("pipeline: {}: {}", step.name(), step.commandLine());
             long started = System.nanoTime();
-            String out = runCli(step.args());
+            String out;
+            if (step.pinsThreads()) {
+                // a step that pins its threads must leave the later steps' threads as they were
+                int torchThreads = TorchRuntime.torchThreads();
+                int blasThreads = TorchRuntime.blasThreads();
+                try {
+                    out = runCli(step.args());
+                } finally {
+                    TorchRuntime.setThreads(torchThreads, blasThreads);
+                }
+            } else {
+                out = runCli(step.args());
+            }
             long millis = (System.nanoTime() - started) / 1_000_000;
             ObjectNode s = JSON.createObjectNode().put("command", step.commandLine()).put("elapsed_ms",
                     millis + steps.getOrDefault(step.name(), JSON.createObjectNode()).path("elapsed_ms").asLong());

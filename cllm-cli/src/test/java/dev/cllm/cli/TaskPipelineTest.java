@@ -37,6 +37,24 @@ class TaskPipelineTest {
         assertThat(pipeline.baseModel()).isEqualTo(work.resolve(recipe.task() + "-base"));
     }
 
+    /**
+     * The CLLM steps are the commands that made the shipped CLLMs: SQL by Jacobi Forcing with seed 3 on one libtorch
+     * and one OpenBLAS thread (the threads change the result), math by the local loss with seed 1; only the SQL
+     * step pins threads, and the pipeline restores them after it.
+     */
+    @Test
+    void theCllmStepsAreTheShippedModelsCommands(@TempDir Path work) {
+        String sql = String.join(" ", new TaskPipeline(TaskPipeline.Recipe.SQL, work).steps().get(4).args());
+        assertThat(sql).contains("--objective jacobi-forcing --noise-schedule random --noise-window 4 "
+                + "--ar-on-prompt false --ar-weight 10 --seed 3 --threads 1 --blas-threads 1")
+                .contains("--lr 5e-4 --batch 16 --steps 1500 --label-smoothing 0");
+        String math = String.join(" ", new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps().get(4).args());
+        assertThat(math).contains("--loss local --ar-weight 10 --seed 1").contains("--steps 600")
+                .doesNotContain("--threads");
+        assertThat(new TaskPipeline(TaskPipeline.Recipe.SQL, work).steps())
+                .filteredOn(TaskPipeline.Step::pinsThreads).extracting(TaskPipeline.Step::name).containsExactly("train");
+    }
+
     @Test
     void anUnknownTaskIsNamed() {
         assertThatThrownBy(() -> TaskPipeline.Recipe.of("code")).isInstanceOf(IllegalArgumentException.class)
