@@ -43,12 +43,21 @@ final class ModelOptions {
     }
 
     TorchConsistencyModel load() {
-        if (threads != null || blasThreads != null) {
-            TorchRuntime.ensureLoaded();
-            TorchRuntime.setThreads(threads != null ? threads : TorchRuntime.torchThreads(),
-                    blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
-        }
+        setThreads(threads, blasThreads);
         return TorchConsistencyModel.load(modelDir(),
                 new TorchOptions(device, ComputeDtype.parse(dtype), CpuGemm.forWeights(weights)));
+    }
+
+    /**
+     * Sets this process's libtorch and OpenBLAS threads from a command's {@code --threads} and {@code --blas-threads}
+     * (either may be null: that count stays as it is); nothing if both are null.
+     */
+    static void setThreads(Integer threads, Integer blasThreads) {
+        if (threads == null && blasThreads == null) {
+            return;
+        }
+        TorchRuntime.ensureLoaded();
+        TorchRuntime.setThreads(threads != null ? threads : TorchRuntime.torchThreads(),
+                blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
     }
 }

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.TrainingSummary;
 import dev.cllm.torch.ComputeDtype;
-import dev.cllm.torch.TorchRuntime;
 import dev.cllm.train.Rendezvous;
 import dev.cllm.train.GracefulShutdown;
 import dev.cllm.train.TorchConsistencyTrainer;
@@ -67,16 +66,11 @@ final class TrainingOptions {
 
     /** Sets this process's libtorch/OpenBLAS threads if {@code --threads} or {@code --blas-threads} was given. */
     void applyThreads() {
-        if (threads == null && blasThreads == null) {
-            return;
-        }
         if ((threads != null && threads < 1) || (blasThreads != null && blasThreads < 1)) {
             throw new IllegalArgumentException("--threads and --blas-threads must be >= 1, got " + threads + " and "
                     + blasThreads);
         }
-        TorchRuntime.ensureLoaded();
-        TorchRuntime.setThreads(threads != null ? threads : TorchRuntime.torchThreads(),
-                blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
+        ModelOptions.setThreads(threads, blasThreads);
     }
 
     @Option(names = "--max-seq-len", paramLabel = "L", description = "skip longer examples; Jacobi Forcing splits "
