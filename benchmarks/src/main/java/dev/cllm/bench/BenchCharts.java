@@ -83,7 +83,7 @@ public final class BenchCharts {
         boolean threads = results.peers().stream().map(BenchResults.PeerRun::threads).distinct().count() > 1;
         for (BenchResults.PeerRun run : results.peers()) {
             for (BenchResults.PeerRow row : run.rows()) {
-                if (row.engine().equals("llama.cpp") && row.weights().equals("Q8_0")) {
+                if (row.isQ8Baseline()) {
                     continue;
                 }
                 List<double[]> points = new ArrayList<>();

@@ -185,8 +185,8 @@ public final class BenchJson {
 
     /** llama.cpp Q8_0's AR tokens per second in {@code run}, or null. */
     static Double peerQ8Ar(BenchResults.PeerRun run) {
-        return run.rows().stream().filter(r -> r.engine().equals(PeerBenchmark.LLAMA_CPP)
-                && r.weights().equals("Q8_0")).findFirst().map(BenchResults.PeerRow::arTokensPerS).orElse(null);
+        return run.rows().stream().filter(BenchResults.PeerRow::isQ8Baseline).findFirst()
+                .map(BenchResults.PeerRow::arTokensPerS).orElse(null);
     }
 
     private static void peerRun(ObjectNode row, BenchResults.PeerRun run) {

@@ -1,5 +1,7 @@
 package dev.cllm.bench;
 
+import dev.cllm.train.gguf.GgufType;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -163,6 +165,11 @@ public record BenchResults(List<ForwardRow> forwardCost, List<GenerationRow> gen
             passMs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(passMs));
             passRatio = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(passRatio));
             jacobi = List.copyOf(jacobi);
+        }
+
+        /** Whether this is llama.cpp's Q8_0 row, the baseline of every ratio of its run. */
+        public boolean isQ8Baseline() {
+            return engine.equals(PeerBenchmark.LLAMA_CPP) && weights.equals(GgufType.Q8_0.toString());
         }
 
         /** AR tokens per second, {@code 1000 / arMsPerToken}, or null. */
