@@ -39,9 +39,9 @@ class TaskPipelineTest {
 
     /**
      * The CLLM steps are the commands that made the shipped CLLMs: SQL by Jacobi Forcing with seed 3 on one libtorch
-     * and one OpenBLAS thread (the threads change the result), math by Jacobi Forcing with seed 1, 8 answers per step,
-     * on the trajectories of the first 8,000 training problems, also on one thread each; only the training steps pin
-     * threads, and the pipeline restores them after them.
+     * and one OpenBLAS thread (the threads change the result), math by Jacobi Forcing with seed 1, 8 answers per step
+     * for 3,000 steps, on the trajectories of the first 8,000 training problems, also on one thread each; only the
+     * training steps pin threads, and the pipeline restores them after them.
      */
     @Test
     void theCllmStepsAreTheShippedModelsCommands(@TempDir Path work) {
@@ -52,7 +52,7 @@ class TaskPipelineTest {
         String math = String.join(" ", new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps().get(4).args());
         assertThat(math).contains("--objective jacobi-forcing --noise-schedule random --noise-window 4 "
                 + "--ar-on-prompt false --ar-weight 10 --seed 1 --threads 1 --blas-threads 1")
-                .contains("--lr 5e-4 --batch 8 --steps 1500 --label-smoothing 0");
+                .contains("--lr 5e-4 --batch 8 --steps 3000 --label-smoothing 0");
         assertThat(String.join(" ", new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps().get(3).args()))
                 .contains("--block-size 16 --max-new-tokens 128 --limit 8000 --no-clean --seed 0");
         for (TaskPipeline.Recipe recipe : TaskPipeline.Recipe.values()) {
