@@ -85,6 +85,11 @@ public final class DemoCommand implements Callable<Integer> {
                     + "(lossless sampling), and the speedups are over ar-sampled")
     Double sample;
 
+    @Option(names = "--running",
+            description = "also run running-cllm: Jacobi iteration on the CLLM over a running window of the block "
+                    + "size per pass, without block boundaries (lossless: it must equal jacobi-cllm)")
+    boolean running;
+
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
             description = "the sampling seed of the --sample rows (default: ${DEFAULT-VALUE})")
     long seed;
@@ -131,7 +136,7 @@ public final class DemoCommand implements Callable<Integer> {
                     blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
         }
         DemoReport report = Demo.run(new Demo.Options(task, baseDir, cllmDir, questions, blockSize(), maxNewTokens(),
-                repeats, warmup, show, device, sample, seed, weights));
+                repeats, warmup, show, device, sample, seed, weights, running));
         PrintStream out = System.out;
         if (json) {
             var o = report.toJson(JSON);
@@ -159,7 +164,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     private void checkOptions() {
         new Demo.Options(task, Path.of("."), Path.of("."), questions, blockSize(), maxNewTokens(), repeats, warmup, show,
-                device, sample, seed, weights); // validates the decoding options before any model loads
+                device, sample, seed, weights, running); // validates the decoding options before any model loads
         if (threads != null && threads < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         }

@@ -110,6 +110,39 @@ class DemoCommandTest {
     }
 
     @Test
+    void theRunningWindowRowGivesJacobiCllmsOutputWithFullPasses() throws Exception {
+        CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions", "4",
+                "--block-size", "4", "--max-new-tokens", "12", "--warmup", "0", "--running", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = JSON.readTree(r.out());
+        List<String> names = new ArrayList<>();
+        o.get("rows").forEach(row -> names.add(row.get("decoder").asText()));
+        assertThat(names).containsExactly("ar", "jacobi-base", "jacobi-cllm", "lookahead-base", "lookahead-cllm",
+                "running-cllm");
+        JsonNode running = o.get("rows").get(5);
+        JsonNode jacobiCllm = o.get("rows").get(2);
+        // lossless: the CLLM's own greedy output, so the same accuracy as plain Jacobi on it
+        assertThat(running.get("exec_accuracy").asDouble()).isEqualTo(jacobiCllm.get("exec_accuracy").asDouble());
+        assertThat(running.get("exact_match").asDouble()).isEqualTo(jacobiCllm.get("exact_match").asDouble());
+        assertThat(running.get("tokens_per_pass").asDouble()).isBetween(1.0, 4.0);
+        // every pass runs the whole window (the root and n - 1 guesses) where the output has room for it; a block's
+        // later passes run only its unconverged tail
+        assertThat(running.get("tokens_per_decoding_pass_run").asDouble()).isLessThanOrEqualTo(4.0)
+                .isGreaterThan(jacobiCllm.get("tokens_per_decoding_pass_run").asDouble());
+        List<String> checked = new ArrayList<>();
+        for (JsonNode c : o.get("lossless_checks")) {
+            assertThat(c.get("mismatches").asInt()).as(c.toString()).isZero();
+            checked.add(c.get("decoder").asText() + "=" + c.get("reference").asText());
+        }
+        assertThat(checked).contains("running-cllm=jacobi-cllm");
+        CliRunner.Run human = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions",
+                "2", "--block-size", "4", "--max-new-tokens", "8", "--warmup", "0", "--running", "--html",
+                dir.resolve("running.html").toString());
+        assertThat(human.status()).as(human.err()).isZero();
+        assertThat(human.out()).contains("running-cllm = Jacobi iteration on the CLLM over a running window of 4");
+    }
+
+    @Test
     void sampledRowsReproduceSampledArWithTheSameSeed() throws Exception {
         CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions", "4",
                 "--block-size", "4", "--max-new-tokens", "12", "--warmup", "0", "--sample", "1.5", "--seed", "7",

@@ -3,6 +3,7 @@ package dev.cllm.examples.demo;
 import dev.cllm.api.GenerationConfig;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.Tokenizer;
+import dev.cllm.jacobi.CandidateSource;
 import dev.cllm.jacobi.JacobiDecoder;
 import dev.cllm.jacobi.LookaheadDecoder;
 import dev.cllm.jacobi.NgramPool;
@@ -15,6 +16,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +29,9 @@ import java.util.TreeSet;
  * block size n on the base model: lossless, so its output must equal ar's), {@code jacobi-cllm} (Jacobi decoding on the
  * CLLM), and {@code lookahead-base} and {@code lookahead-cllm} ({@link LookaheadDecoder}: the Jacobi window plus
  * n-gram candidates verified in the same pass, with a pool of the task's training answers; lossless too, so their
- * outputs must equal ar's and jacobi-cllm's). Greedy, stop at EOS.
+ * outputs must equal ar's and jacobi-cllm's). Greedy, stop at EOS. On request ({@link Options#running}) a sixth row,
+ * {@code running-cllm}: Jacobi iteration on the CLLM over a running window of n tokens per pass, without block
+ * boundaries (the same pass size as a block's first pass; lossless, so it must equal jacobi-cllm).
  *
  * <p>The held-out questions are regenerated in memory from the config the base model was trained against
  * ({@link DemoTask}). Each decoder is warmed up on a few questions, then the timed sweeps run the decoders on one
@@ -54,6 +58,12 @@ public final class Demo {
     public static final String LOOKAHEAD_BASE = "lookahead-base";
     /** Jacobi decoding with candidates on the CLLM. */
     public static final String LOOKAHEAD_CLLM = "lookahead-cllm";
+    /**
+     * Jacobi iteration on the CLLM over a running window of n tokens per pass ({@link LookaheadDecoder} with the
+     * window as its only source and a fixed tree of n): a block's converged prefix is accepted and the window moves on
+     * with the rest of its guesses, instead of the block refining its last unconverged positions alone.
+     */
+    public static final String RUNNING_CLLM = "running-cllm";
     /** The suffix of the sampled rows ({@code --sample}): {@code ar-sampled}, {@code jacobi-base-sampled}, ... */
     public static final String SAMPLED = "-sampled";
     /** The default trajectories are chosen among the first this many questions. */
@@ -84,14 +94,16 @@ public final class Demo {
      * @param seed         the sampling seed of the sampled rows (every question uses it)
      * @param weights      the projections' weight format on the CPU: {@code auto}, {@code f32}, {@code f16} or
      *                     {@code int8} ({@link CpuGemm#forWeights})
+     * @param running      whether to add the {@value #RUNNING_CLLM} row (greedy)
      */
     public record Options(String task, Path base, Path cllm, Integer questions, int blockSize, int maxNewTokens,
                           int repeats, int warmup, Integer show, String device, Double temperature, long seed,
-                          String weights) {
+                          String weights, boolean running) {
         /** Greedy rows only, the weights as {@link CpuGemm#AUTO} chooses. */
         public Options(String task, Path base, Path cllm, Integer questions, int blockSize, int maxNewTokens,
                        int repeats, int warmup, Integer show, String device) {
-            this(task, base, cllm, questions, blockSize, maxNewTokens, repeats, warmup, show, device, null, 0, "auto");
+            this(task, base, cllm, questions, blockSize, maxNewTokens, repeats, warmup, show, device, null, 0, "auto",
+                    false);
         }
 
         public Options {
@@ -204,6 +216,12 @@ public final class Demo {
                 new DemoRun.Contender(JACOBI_CLLM, cllmModel, jacobi, true),
                 new DemoRun.Contender(LOOKAHEAD_BASE, baseModel, lookahead, false),
                 new DemoRun.Contender(LOOKAHEAD_CLLM, cllmModel, lookahead, false)));
+        if (o.running()) {
+            LookaheadDecoder running = LookaheadDecoder.builder().window(o.blockSize())
+                    .sources(EnumSet.of(CandidateSource.JACOBI)).fixedTreeSize(o.blockSize())
+                    .maxNewTokens(o.maxNewTokens()).build();
+            out.add(new DemoRun.Contender(RUNNING_CLLM, cllmModel, running, false));
+        }
         if (o.temperature() != null) {
             // the same decoders sampling with one seed: on the base model each must give ar-sampled's tokens
             GenerationConfig sampled = GenerationConfig.builder().maxNewTokens(o.maxNewTokens())
@@ -302,6 +320,10 @@ public final class Demo {
         if (has(result, LOOKAHEAD_CLLM)) {
             checks.add(new DemoReport.Check(LOOKAHEAD_CLLM, JACOBI_CLLM, n - agreeing(result.samples().get(jacobiCllm),
                     result.samples().get(result.indexOf(LOOKAHEAD_CLLM)))));
+        }
+        if (has(result, RUNNING_CLLM)) {
+            checks.add(new DemoReport.Check(RUNNING_CLLM, JACOBI_CLLM, n - agreeing(result.samples().get(jacobiCllm),
+                    result.samples().get(result.indexOf(RUNNING_CLLM)))));
         }
         // sampled: on the base model every decoder gives ar-sampled's tokens; on the CLLM lookahead gives Jacobi's
         String[][] sampledChecks = {{JACOBI_BASE, AR}, {LOOKAHEAD_BASE, AR}, {LOOKAHEAD_CLLM, JACOBI_CLLM}};

@@ -15,7 +15,8 @@ import java.util.Objects;
  * ({@link HtmlReport}). Immutable.
  *
  * @param setting    the models, task and machine
- * @param rows       one row per decoder: ar, jacobi-base, jacobi-cllm, lookahead-base, lookahead-cllm
+ * @param rows       one row per decoder: ar, jacobi-base, jacobi-cllm, lookahead-base, lookahead-cllm (and
+ *                   running-cllm, on request)
  * @param mismatches questions whose jacobi-base output differs from the ar output (0: lossless, as it must be)
  * @param checks     every losslessness check: a decoder's outputs against those it must equal
  * @param shown      the questions whose trajectories are shown (none when none were recorded)
@@ -83,7 +84,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
     /**
      * One decoder's results over the questions.
      *
-     * @param decoder        ar, jacobi-base, jacobi-cllm, lookahead-base or lookahead-cllm
+     * @param decoder        ar, jacobi-base, jacobi-cllm, lookahead-base, lookahead-cllm or running-cllm
      * @param accuracy       the task's accuracy: share of questions answered right
      * @param exactMatch     share of predictions equal to the gold answer (whitespace aside)
      * @param tokensPerPass  decoded tokens / decoding passes ({@link DecodeSample})
@@ -205,6 +206,11 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
             out.printf(Locale.ROOT, "               lookahead-base, lookahead-cllm = Jacobi window of %d plus n-gram "
                     + "candidates (a pool of the task's training answers, prompt lookup, recycled tails) verified in "
                     + "the same pass; a cost model measured on this machine picks how many%n", s.blockSize());
+        }
+        if (rows.stream().anyMatch(r -> r.decoder().equals(Demo.RUNNING_CLLM))) {
+            out.printf(Locale.ROOT, "               running-cllm = Jacobi iteration on the CLLM over a running window of "
+                    + "%d tokens per pass: no block boundaries, the window moves on past what converged%n",
+                    s.blockSize());
         }
         if (s.sampling() != null) {
             out.printf(Locale.ROOT, "  sampled      the rows ending in -sampled: the same decoders sampling (%s); "
