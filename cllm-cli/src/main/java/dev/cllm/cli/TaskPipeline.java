@@ -240,8 +240,8 @@ public final class TaskPipeline {
         List<String> train = new ArrayList<>(List.of("train", "--model", baseModel().toString(),
                 "--data", work.resolve("trajectories.jsonl").toString(), "--out", work.resolve("cllm-f32").toString()));
         train.addAll(recipe.cllmTrainArgs());
-        train.addAll(List.of("--lr", "5e-4", "--batch", String.valueOf(recipe.trainBatch), "--steps", String.valueOf(recipe.trainSteps),
-                "--label-smoothing", "0", "--save-every", "250"));
+        train.addAll(List.of("--lr", "5e-4", "--batch", String.valueOf(recipe.trainBatch),
+                "--steps", String.valueOf(recipe.trainSteps), "--label-smoothing", "0", "--save-every", "250"));
         return List.of(
                 new Step("task", task.resolve("task.json"), recipe.taskArgs(task).toArray(String[]::new)),
                 new Step("pretrain", work.resolve("base-f32").resolve("model.safetensors"), "pretrain",

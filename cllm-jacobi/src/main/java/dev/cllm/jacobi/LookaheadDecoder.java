@@ -140,7 +140,7 @@ public final class LookaheadDecoder implements Decoder {
     }
 
     /** The cost curve this decoder uses for {@code model}: the configured one, or the one measured on it (null until
-     *  the first generation with the model has measured it). */
+     *  the first generation with the model has measured it, and always with a fixed tree size, which needs none). */
     public PassCost passCost(ConsistencyModel model) {
         if (passCost != null) {
             return passCost;
@@ -219,7 +219,9 @@ public final class LookaheadDecoder implements Decoder {
             }
             accept(new int[]{root});
             PassCost cost = passCost;
-            if (cost == null && !output.stopped() && session.capacity() - 1 - session.position() > 1) {
+            // a fixed tree size leaves the cost model nothing to choose, so nothing is measured for it
+            if (cost == null && fixedTree == 0 && !output.stopped()
+                    && session.capacity() - 1 - session.position() > 1) {
                 cost = l.cost;
                 if (cost == null) {
                     cost = PassCost.calibrate(session, root, maxTree);

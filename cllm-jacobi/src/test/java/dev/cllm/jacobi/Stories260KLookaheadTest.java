@@ -88,6 +88,18 @@ class Stories260KLookaheadTest {
         assertThat(decoder.passCost(model).nanos(1)).isPositive();
     }
 
+    @Test
+    void aFixedTreeSizeMeasuresNoCostAndIsLossless() {
+        // the running Jacobi window of the demo's running-cllm row: the window alone, every pass the same size
+        LookaheadDecoder decoder = LookaheadDecoder.builder().window(16).sources(EnumSet.of(CandidateSource.JACOBI))
+                .fixedTreeSize(16).build();
+        Stories260K.GreedyCase c = Stories260K.greedyCases().get(0);
+        Generation g = decoder.generate(model, TokenIds.of(c.promptIds()),
+                GenerationConfig.builder().maxNewTokens(c.maxNewTokens()).noStop().build(), GenerationListener.NONE);
+        assertThat(g.ids().toArray()).containsExactly(c.greedyIds());
+        assertThat(decoder.passCost(model)).as("no calibration when the cost model has nothing to choose").isNull();
+    }
+
     @ParameterizedTest(name = "n = {0}")
     @ValueSource(ints = {2, 4, 8, 16, 32})
     void samplingWithASeedGivesTheSameTokensUnderEveryDecoder(int blockSize) {
