@@ -28,7 +28,8 @@ class ModelCardsTest {
         }
         steps.get("collect").set("result", JSON.readTree("{\"prompts\": 1500, \"records\": 6996}"));
         steps.put("demo", (ObjectNode) JSON.readTree("{\"result\": {\"questions\": 200, \"block_size\": "
-                + recipe.blockSize() + ", \"rows\": [{\"decoder\": \"jacobi-cllm\", \"exec_accuracy\": 0.835, "
+                + recipe.blockSize() + ", \"repeats\": 3, \"threads\": 1, \"blas_threads\": 2, "
+                + "\"rows\": [{\"decoder\": \"jacobi-cllm\", \"exec_accuracy\": 0.835, "
                 + "\"accuracy\": 0.835, \"exact_match\": 0.83, \"tokens_per_pass\": 2.67, \"tokens_per_s\": 1996, "
                 + "\"speedup\": 1.87}]}}"));
         Files.createDirectories(pipeline.baseModel());
@@ -39,14 +40,19 @@ class ModelCardsTest {
         String cllm = Files.readString(pipeline.cllmModel().resolve("README.md"));
         String train = steps.get("train").path("command").asText();
         assertThat(cllm).contains("`" + train + "` | 1 min 1 s").contains("6996 blocks")
-                .contains("| jacobi-cllm | 83.5% | 83.0% | 2.67 | 1996 | 1.87x |");
+                .contains("| jacobi-cllm | 83.5% | 83.0% | 2.67 | 1996 | 1.87x |")
+                .contains("block size " + recipe.blockSize() + ", 3 timed sweeps (medians), 1 libtorch and 2 OpenBLAS "
+                        + "threads, ");
         // both shipped CLLMs are Jacobi Forcing runs; the recipes differ in the seed and the answers per step
         assertThat(cllm).contains("Jacobi Forcing").doesNotContain("local consistency");
         assertThat(train).contains("--objective jacobi-forcing");
         if (recipe == TaskPipeline.Recipe.SQL) {
             assertThat(cllm).contains("seed 3").contains("16 answers per step");
         } else {
-            assertThat(cllm).contains("seed 1").contains("8 answers per step");
+            String continued = steps.get("continue").path("command").asText();
+            assertThat(continued).contains("--steps 1500");
+            assertThat(cllm).contains("seed 2").contains("8 answers per step")
+                    .contains("3000 steps, then 1500 more").contains("`" + continued + "` | 1 min 1 s");
         }
         assertThat(Files.readString(pipeline.baseModel().resolve("README.md"))).contains(recipe.task() + "-base");
     }

@@ -21,8 +21,10 @@ class TaskPipelineTest {
                                                                        @TempDir Path work) {
         TaskPipeline pipeline = new TaskPipeline(recipe, work);
         List<TaskPipeline.Step> steps = pipeline.steps();
-        assertThat(steps).extracting(TaskPipeline.Step::name)
-                .containsExactly("task", "pretrain", "export-base", "collect", "train", "export-cllm");
+        assertThat(steps).extracting(TaskPipeline.Step::name).containsExactlyElementsOf(
+                recipe == TaskPipeline.Recipe.MATH
+                        ? List.of("task", "pretrain", "export-base", "collect", "train", "continue", "export-cllm")
+                        : List.of("task", "pretrain", "export-base", "collect", "train", "export-cllm"));
         for (TaskPipeline.Step step : steps) {
             assertThatCode(() -> new CommandLine(new Cli()).parseArgs(step.args())).as(step.commandLine())
                     .doesNotThrowAnyException();
@@ -39,9 +41,10 @@ class TaskPipelineTest {
 
     /**
      * The CLLM steps are the commands that made the shipped CLLMs: SQL by Jacobi Forcing with seed 3 on one libtorch
-     * and one OpenBLAS thread (the threads change the result), math by Jacobi Forcing with seed 1, 8 answers per step
-     * for 3,000 steps, on the trajectories of the first 8,000 training problems, also on one thread each; only the
-     * training steps pin threads, and the pipeline restores them after them.
+     * and one OpenBLAS thread (the threads change the result), math by Jacobi Forcing with seed 2, 8 answers per step
+     * for 3,000 steps and then 1,500 more from that checkpoint, on the trajectories of the first 8,000 training
+     * problems, also on one thread each, exported from the second stage; only the training steps pin threads, and the
+     * pipeline restores them after them.
      */
     @Test
     void theCllmStepsAreTheShippedModelsCommands(@TempDir Path work) {
@@ -49,15 +52,27 @@ class TaskPipelineTest {
         assertThat(sql).contains("--objective jacobi-forcing --noise-schedule random --noise-window 4 "
                 + "--ar-on-prompt false --ar-weight 10 --seed 3 --threads 1 --blas-threads 1")
                 .contains("--lr 5e-4 --batch 16 --steps 1500 --label-smoothing 0");
-        String math = String.join(" ", new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps().get(4).args());
-        assertThat(math).contains("--objective jacobi-forcing --noise-schedule random --noise-window 4 "
-                + "--ar-on-prompt false --ar-weight 10 --seed 1 --threads 1 --blas-threads 1")
+        List<TaskPipeline.Step> mathSteps = new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps();
+        String math = String.join(" ", mathSteps.get(4).args());
+        String stage = "--objective jacobi-forcing --noise-schedule random --noise-window 4 "
+                + "--ar-on-prompt false --ar-weight 10 --seed 2 --threads 1 --blas-threads 1";
+        assertThat(math).contains("--model " + work.resolve("math-base") + " ")
+                .contains("--out " + work.resolve("cllm-f32") + " ").contains(stage)
                 .contains("--lr 5e-4 --batch 8 --steps 3000 --label-smoothing 0");
+        String continued = String.join(" ", mathSteps.get(5).args());
+        assertThat(continued).contains("--model " + work.resolve("cllm-f32") + " ")
+                .contains("--out " + work.resolve("cllm-f32-continued") + " ").contains(stage)
+                .contains("--lr 5e-4 --batch 8 --steps 1500 --label-smoothing 0");
+        assertThat(String.join(" ", mathSteps.get(6).args()))
+                .contains("--model " + work.resolve("cllm-f32-continued") + " ");
+        assertThat(String.join(" ", new TaskPipeline(TaskPipeline.Recipe.SQL, work).steps().get(5).args()))
+                .startsWith("export --model " + work.resolve("cllm-f32") + " ");
         assertThat(String.join(" ", new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps().get(3).args()))
                 .contains("--block-size 16 --max-new-tokens 128 --limit 8000 --no-clean --seed 0");
         for (TaskPipeline.Recipe recipe : TaskPipeline.Recipe.values()) {
             assertThat(new TaskPipeline(recipe, work).steps()).filteredOn(TaskPipeline.Step::pinsThreads)
-                    .extracting(TaskPipeline.Step::name).containsExactly("train");
+                    .extracting(TaskPipeline.Step::name).containsExactlyElementsOf(
+                            recipe == TaskPipeline.Recipe.MATH ? List.of("train", "continue") : List.of("train"));
         }
     }
 
