@@ -12,8 +12,9 @@ import java.util.concurrent.Callable;
 /** {@code ./cllm pipeline}: reproduces a task's shipped models from nothing ({@link TaskPipeline}). */
 @Command(name = "pipeline", mixinStandardHelpOptions = true,
         description = {"Reproduce a task's shipped base model and its CLLM from nothing: generate the task, "
-                + "pretrain, export bf16, collect Jacobi trajectories, consistency-train (math: in two stages, "
-                + "train then continue), export, and measure with the demo. Rerunning resumes where it stopped.",
+                + "pretrain, export bf16, collect Jacobi trajectories, consistency-train (math: in stages, "
+                + "train then continue, continue-2, ...), export, and measure with the demo. Rerunning resumes where "
+                + "it stopped.",
                 "Writes WORK/TASK-base and WORK/TASK-cllm (with model cards) and WORK/pipeline.json (commands, wall "
                         + "times, results)."})
 final class PipelineCommand implements Callable<Integer> {

@@ -34,10 +34,10 @@ import java.util.Map;
 /**
  * The recipe of a task's shipped models, as the command lines a user would type: generate the task, pretrain the base
  * model from scratch, export it in bf16 ({@code TASK-base}), collect its Jacobi trajectories on training questions,
- * consistency-train the CLLM (for math in two stages: the second a fresh schedule started from the first's
- * checkpoint), export it in bf16 ({@code TASK-cllm}), and measure both with {@code ./cllm demo}. Every
- * step resumes: rerunning after an interruption skips the finished steps and continues the interrupted one
- * (pretraining, collection and training resume from their own checkpoints).
+ * consistency-train the CLLM (for math in stages: each later one the same command with a fresh schedule, started
+ * from the previous stage's checkpoint), export it in bf16 ({@code TASK-cllm}), and measure both with
+ * {@code ./cllm demo}. Every step resumes: rerunning after an interruption skips the finished steps and continues
+ * the interrupted one (pretraining, collection and training resume from their own checkpoints).
  *
  * <p>Each step's command line, wall time and JSON result are recorded in {@code WORK/pipeline.json}; the model
  * directories get the task's config file ({@code sql-task.json} or {@code math-task.json}: the task the demo
@@ -60,7 +60,7 @@ public final class TaskPipeline {
          * answers per step; of the three objectives at three seeds each (docs/training.md) it made the most tokens per
          * pass at the same accuracy, and seed 3 is its best of three.
          */
-        SQL("sql", 8, 4, 329, 2400, 400, 32, null, 1500, 0, 16, 3, "SQL answers are one or two blocks") {
+        SQL("sql", 8, 4, 329, 2400, 400, 32, null, 1500, 0, 0, 16, 3, "SQL answers are one or two blocks") {
             @Override
             List<String> taskArgs(Path dir) {
                 return List.of("sql-task", "--out", dir.toString(), "--seed", String.valueOf(SQL_TASK.seed()),
@@ -81,12 +81,13 @@ public final class TaskPipeline {
         },
         /**
          * Arithmetic word problems with worked solutions: 5 layers, answers of 40-100 tokens, block size 16. The CLLM:
-         * Jacobi Forcing, seed 2, 8 answers per step, 3,000 steps and then 1,500 more from that checkpoint with a
-         * fresh schedule; of the global loss, the local loss and Jacobi Forcing on the same 37,197 blocks
-         * (docs/training.md) it is the one that keeps the base model's accuracy, and its tokens per pass rose from 1.82
-         * to 2.75 to 3.14 over the three 1,500-step lengths at that accuracy; seed 2 is the best of three.
+         * Jacobi Forcing, seed 2, 8 answers per step, 3,000 steps and then stages of 1,500 more, each from the previous
+         * stage's checkpoint with a fresh schedule; of the global loss, the local loss and Jacobi Forcing on the same
+         * 37,197 blocks (docs/training.md) it is the one that keeps the base model's accuracy, and its tokens per pass
+         * kept rising at that accuracy stage by stage (docs/training.md, experiment 3); seed 2 is the best of three at
+         * 4,500 steps.
          */
-        MATH("math", 16, 5, 169, 2000, 250, 128, 8000, 3000, 1500, 8, 2,
+        MATH("math", 16, 5, 169, 2000, 250, 128, 8000, 3000, 3, 1500, 8, 2,
                 "an answer is three to seven blocks of 16") {
             @Override
             List<String> taskArgs(Path dir) {
@@ -118,9 +119,12 @@ public final class TaskPipeline {
         final Integer collectPrompts;
         final int trainSteps;
         /**
-         * Steps of a second training stage started from the first's checkpoint with a fresh optimizer and schedule (0:
-         * none). Measured, not derived: one run of {@code trainSteps + continueSteps} steps was not tried.
+         * Training stages after the first, each {@link #continueSteps} steps of the same command started from the
+         * previous stage's checkpoint with a fresh optimizer and schedule (0: none). Measured, not derived: one run of
+         * as many steps in all was not tried.
          */
+        final int continueStages;
+        /** Steps of each later stage. */
         final int continueSteps;
         /** Examples per CLLM training step (Jacobi Forcing: answers, each all its blocks). */
         final int trainBatch;
@@ -129,8 +133,8 @@ public final class TaskPipeline {
         final String answerBlocks;
 
         Recipe(String task, int blockSize, int layers, int vocabulary, int pretrainSteps, int pretrainSaveEvery,
-               int collectTokens, Integer collectPrompts, int trainSteps, int continueSteps, int trainBatch,
-               int trainSeed, String answerBlocks) {
+               int collectTokens, Integer collectPrompts, int trainSteps, int continueStages, int continueSteps,
+               int trainBatch, int trainSeed, String answerBlocks) {
             this.task = task;
             this.blockSize = blockSize;
             this.layers = layers;
@@ -140,6 +144,7 @@ public final class TaskPipeline {
             this.collectTokens = collectTokens;
             this.collectPrompts = collectPrompts;
             this.trainSteps = trainSteps;
+            this.continueStages = continueStages;
             this.continueSteps = continueSteps;
             this.trainBatch = trainBatch;
             this.trainSeed = trainSeed;
@@ -169,8 +174,10 @@ public final class TaskPipeline {
             return "Training: " + trainBatch + " answers per step, noise levels drawn at random from {0, 1/3, 2/3, 1} "
                     + "per block (window 4; " + answerBlocks + "), AR loss on the answers only, ω = 10, AdamW, "
                     + "cosine schedule, seed " + trainSeed + ", one libtorch and one OpenBLAS thread"
-                    + (continueSteps == 0 ? "." : "; " + trainSteps + " steps, then " + continueSteps
-                    + " more with the same command from that checkpoint (a fresh optimizer and schedule).");
+                    + (continueStages == 0 ? "." : "; " + trainSteps + " steps, then " + (continueStages == 1
+                    ? continueSteps + " more with the same command from that checkpoint"
+                    : continueStages + " more stages of " + continueSteps + " steps with the same command, each from "
+                    + "the previous stage's checkpoint") + " (a fresh optimizer and schedule).");
         }
 
         /** The recipe of {@code --task sql|math}. */
@@ -263,9 +270,10 @@ public final class TaskPipeline {
         steps.add(new Step("collect", work.resolve("trajectories.jsonl.manifest.json"),
                 collect.toArray(String[]::new)));
         steps.add(trainStep("train", baseModel(), trained, recipe.trainSteps));
-        if (recipe.continueSteps > 0) {
-            Path continued = work.resolve("cllm-f32-continued");
-            steps.add(trainStep("continue", trained, continued, recipe.continueSteps));
+        for (int stage = 1; stage <= recipe.continueStages; stage++) {
+            String suffix = stage == 1 ? "" : "-" + stage;
+            Path continued = work.resolve("cllm-f32-continued" + suffix);
+            steps.add(trainStep("continue" + suffix, trained, continued, recipe.continueSteps));
             trained = continued;
         }
         steps.add(new Step("export-cllm", cllmModel().resolve("model.safetensors"), "export",

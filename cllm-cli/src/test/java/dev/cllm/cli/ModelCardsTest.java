@@ -49,10 +49,14 @@ class ModelCardsTest {
         if (recipe == TaskPipeline.Recipe.SQL) {
             assertThat(cllm).contains("seed 3").contains("16 answers per step");
         } else {
-            String continued = steps.get("continue").path("command").asText();
-            assertThat(continued).contains("--steps 1500");
-            assertThat(cllm).contains("seed 2").contains("8 answers per step")
-                    .contains("3000 steps, then 1500 more").contains("`" + continued + "` | 1 min 1 s");
+            assertThat(cllm).contains("seed 2").contains("8 answers per step").contains("3000 steps, then ");
+            for (TaskPipeline.Step step : pipeline.steps()) {
+                if (step.name().startsWith("continue")) {
+                    assertThat(step.commandLine()).contains("--steps 1500");
+                    assertThat(cllm).contains("| " + step.name() + " | `" + step.commandLine() + "` | 1 min 1 s");
+                }
+            }
+            assertThat(cllm).contains("| continue |");
         }
         assertThat(Files.readString(pipeline.baseModel().resolve("README.md"))).contains(recipe.task() + "-base");
     }

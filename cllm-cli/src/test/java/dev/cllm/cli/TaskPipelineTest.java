@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -21,10 +22,10 @@ class TaskPipelineTest {
                                                                        @TempDir Path work) {
         TaskPipeline pipeline = new TaskPipeline(recipe, work);
         List<TaskPipeline.Step> steps = pipeline.steps();
-        assertThat(steps).extracting(TaskPipeline.Step::name).containsExactlyElementsOf(
-                recipe == TaskPipeline.Recipe.MATH
-                        ? List.of("task", "pretrain", "export-base", "collect", "train", "continue", "export-cllm")
-                        : List.of("task", "pretrain", "export-base", "collect", "train", "export-cllm"));
+        List<String> names = new ArrayList<>(List.of("task", "pretrain", "export-base", "collect", "train"));
+        names.addAll(continueSteps(recipe));
+        names.add("export-cllm");
+        assertThat(steps).extracting(TaskPipeline.Step::name).containsExactlyElementsOf(names);
         for (TaskPipeline.Step step : steps) {
             assertThatCode(() -> new CommandLine(new Cli()).parseArgs(step.args())).as(step.commandLine())
                     .doesNotThrowAnyException();
@@ -42,9 +43,9 @@ class TaskPipelineTest {
     /**
      * The CLLM steps are the commands that made the shipped CLLMs: SQL by Jacobi Forcing with seed 3 on one libtorch
      * and one OpenBLAS thread (the threads change the result), math by Jacobi Forcing with seed 2, 8 answers per step
-     * for 3,000 steps and then 1,500 more from that checkpoint, on the trajectories of the first 8,000 training
-     * problems, also on one thread each, exported from the second stage; only the training steps pin threads, and the
-     * pipeline restores them after them.
+     * for 3,000 steps and then stages of 1,500 more, each from the previous stage's checkpoint, on the trajectories of
+     * the first 8,000 training problems, also on one thread each, exported from the last stage; only the training
+     * steps pin threads, and the pipeline restores them after them.
      */
     @Test
     void theCllmStepsAreTheShippedModelsCommands(@TempDir Path work) {
@@ -59,12 +60,19 @@ class TaskPipelineTest {
         assertThat(math).contains("--model " + work.resolve("math-base") + " ")
                 .contains("--out " + work.resolve("cllm-f32") + " ").contains(stage)
                 .contains("--lr 5e-4 --batch 8 --steps 3000 --label-smoothing 0");
-        String continued = String.join(" ", mathSteps.get(5).args());
-        assertThat(continued).contains("--model " + work.resolve("cllm-f32") + " ")
-                .contains("--out " + work.resolve("cllm-f32-continued") + " ").contains(stage)
-                .contains("--lr 5e-4 --batch 8 --steps 1500 --label-smoothing 0");
-        assertThat(String.join(" ", mathSteps.get(6).args()))
-                .contains("--model " + work.resolve("cllm-f32-continued") + " ");
+        int stages = TaskPipeline.Recipe.MATH.continueStages;
+        assertThat(stages).isPositive();
+        String from = "cllm-f32";
+        for (int i = 1; i <= stages; i++) {
+            String out = "cllm-f32-continued" + (i == 1 ? "" : "-" + i);
+            String continued = String.join(" ", mathSteps.get(4 + i).args());
+            assertThat(continued).as("stage " + (i + 1)).contains("--model " + work.resolve(from) + " ")
+                    .contains("--out " + work.resolve(out) + " ").contains(stage)
+                    .contains("--lr 5e-4 --batch 8 --steps 1500 --label-smoothing 0");
+            from = out;
+        }
+        assertThat(String.join(" ", mathSteps.get(5 + stages).args()))
+                .startsWith("export --model " + work.resolve(from) + " ");
         assertThat(String.join(" ", new TaskPipeline(TaskPipeline.Recipe.SQL, work).steps().get(5).args()))
                 .startsWith("export --model " + work.resolve("cllm-f32") + " ");
         assertThat(String.join(" ", new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps().get(3).args()))
@@ -72,8 +80,23 @@ class TaskPipelineTest {
         for (TaskPipeline.Recipe recipe : TaskPipeline.Recipe.values()) {
             assertThat(new TaskPipeline(recipe, work).steps()).filteredOn(TaskPipeline.Step::pinsThreads)
                     .extracting(TaskPipeline.Step::name).containsExactlyElementsOf(
-                            recipe == TaskPipeline.Recipe.MATH ? List.of("train", "continue") : List.of("train"));
+                            concat(List.of("train"), continueSteps(recipe)));
         }
+    }
+
+    /** The names of a recipe's training stages after the first. */
+    private static List<String> continueSteps(TaskPipeline.Recipe recipe) {
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i <= recipe.continueStages; i++) {
+            names.add("continue" + (i == 1 ? "" : "-" + i));
+        }
+        return names;
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     @Test
