@@ -9,6 +9,7 @@ import picocli.CommandLine;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
@@ -80,7 +81,7 @@ class TaskPipelineTest {
         for (TaskPipeline.Recipe recipe : TaskPipeline.Recipe.values()) {
             assertThat(new TaskPipeline(recipe, work).steps()).filteredOn(TaskPipeline.Step::pinsThreads)
                     .extracting(TaskPipeline.Step::name).containsExactlyElementsOf(
-                            concat(List.of("train"), continueSteps(recipe)));
+                            Stream.concat(Stream.of("train"), continueSteps(recipe).stream()).toList());
         }
     }
 
@@ -91,12 +92,6 @@ class TaskPipelineTest {
             names.add("continue" + (i == 1 ? "" : "-" + i));
         }
         return names;
-    }
-
-    private static List<String> concat(List<String> a, List<String> b) {
-        List<String> all = new ArrayList<>(a);
-        all.addAll(b);
-        return all;
     }
 
     @Test
