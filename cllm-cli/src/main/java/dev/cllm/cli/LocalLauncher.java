@@ -1,5 +1,7 @@
 package dev.cllm.cli;
 
+import dev.cllm.torch.TorchRuntime;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,6 +50,10 @@ final class LocalLauncher {
     }
 
     int run(List<String> originalArgs) throws InterruptedException {
+        // Unpack the native libraries here, once, before any rank starts: on a fresh machine (empty JavaCPP cache) W
+        // processes unpacking libtorch into the same cache at once crash in the dynamic loader (SIGBUS, seen with
+        // `collect --local-processes 2` as the first command on a new machine).
+        TorchRuntime.ensureLoaded();
         int port = freePort();
         List<String> jvm = jvmCommand();
         List<String> args = withoutLaunchOption(originalArgs);
