@@ -47,8 +47,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p><b>How.</b> Each admitted request runs its {@link Decoder} unchanged on a worker thread, against a session of its
  * own (its own KV cache) whose passes are handed to the scheduler thread and block until done. The scheduler forms a
  * step when every active request has handed in its pass, or a bounded wait after the first one did (so a slow
- * request, such as one whose listener blocks, delays only itself), runs the step as one batched forward, and wakes the
- * workers. The wait is a quarter of the recent steps' duration by default (a pass that misses a step waits a whole
+ * request, such as one whose listener blocks, delays only itself; a pass that arrived while the previous step ran
+ * waits from that step's end, so a request that missed one step joins the others again in the next), runs the step
+ * as one batched forward, and wakes the workers. The wait is a quarter of the recent steps' duration by default (a pass that misses a step waits a whole
  * step, so waiting a fraction of one for it pays on models whose steps are long, and costs next to nothing on small
  * ones), or the builder's fixed {@code maxWait}. Requests join and leave between steps (continuous batching). Each request's tokens are computed as if it
  * ran alone (see {@link BatchedForward}): same ids as decoding it alone, greedy or with the same seed, up to
@@ -100,6 +101,8 @@ public final class GenerationService implements AutoCloseable {
     private final List<PendingPass> pending = new ArrayList<>();
     private final List<ActiveRequest> toFail = new ArrayList<>();   // ended, futures not yet failed
     private long firstPendingNanos;
+    /** When the last step's forward returned (its results about to be handed out); meaningful once steps > 0. */
+    private long lastStepEndNanos;
     /** Exponential moving average of the steps' wall time (the scheduler's own; read under the lock). */
     private long stepNanosAverage;
     private long kvInUse;
@@ -405,7 +408,7 @@ public final class GenerationService implements AutoCloseable {
                 long waitNanos = nextDeadline == Long.MAX_VALUE ? TimeUnit.SECONDS.toNanos(1)
                         : Math.min(nextDeadline - now, TimeUnit.SECONDS.toNanos(1));
                 if (!pending.isEmpty()) {
-                    long waited = now - firstPendingNanos;
+                    long waited = now - waitStartNanos();
                     long maxWait = currentMaxWaitNanos();
                     if (pending.size() >= active.size() || waited >= maxWait) {
                         List<PendingPass> step = new ArrayList<>(pending);
@@ -427,6 +430,16 @@ public final class GenerationService implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Since when the pending passes have been waiting for the others (under the lock): since the first arrived, or,
+     * if it arrived while the previous step ran, since that step ended. Otherwise a pass that missed a step (and
+     * arrived during the next one) would start its own step at once, one step out of phase with the others, and the
+     * requests would alternate instead of batching for the rest of their lives.
+     */
+    private long waitStartNanos() {
+        return steps > 0 && lastStepEndNanos - firstPendingNanos > 0 ? lastStepEndNanos : firstPendingNanos;
     }
 
     /** How long a step waits for missing passes after the first arrived (under the lock). */
@@ -462,6 +475,7 @@ public final class GenerationService implements AutoCloseable {
         try {
             stepNanosAverage = steps == 0 ? took : Math.round(stepNanosAverage + STEP_AVERAGE_WEIGHT * (took
                     - stepNanosAverage));
+            lastStepEndNanos = start + took;
             steps++;
             passes += step.size();
             tokens += stepTokens;
