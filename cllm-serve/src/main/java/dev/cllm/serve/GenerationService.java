@@ -51,9 +51,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * waits from that step's end, so a request that missed one step joins the others again in the next), runs the step
  * as one batched forward, and wakes the workers. The wait is a quarter of the recent steps' duration by default (a
  * pass that misses a step waits a whole step, so waiting a fraction of one for it pays on models whose steps are long,
- * and costs next to nothing on small ones), or the builder's fixed {@code maxWait}. Requests join and leave between steps (continuous batching). Each request's tokens are computed as if it
- * ran alone (see {@link BatchedForward}): same ids as decoding it alone, greedy or with the same seed, up to
- * floating-point rounding in the batched matrix products.
+ * and costs next to nothing on small ones), or the builder's fixed {@code maxWait}. Requests join and leave between
+ * steps (continuous batching). Each request's tokens are computed as if it ran alone (see {@link BatchedForward}): same
+ * ids as decoding it alone, greedy or with the same seed, up to floating-point rounding in the batched matrix
+ * products.
  *
  * <p><b>Limits.</b> At most {@code maxActive} requests decode at once; more wait in a FIFO queue of at most
  * {@code maxQueued}, beyond which {@link #submit} throws {@link RequestRejectedException} ({@code QUEUE_FULL}); a

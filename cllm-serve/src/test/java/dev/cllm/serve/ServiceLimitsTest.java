@@ -210,8 +210,10 @@ class ServiceLimitsTest {
     @Test
     void theAdaptiveWaitKeepsASlowishRequestInTheStepsOfLongSteps() {
         BatchedForward slow = sixtyMillisecondSteps();
-        double adaptive = meanBatch(GenerationService.builder(model).engine(slow).decoder(AR));
-        double none = meanBatch(GenerationService.builder(model).engine(slow).decoder(AR).maxWait(Duration.ZERO));
+        double adaptive = meanBatch(GenerationService.builder(model).engine(slow).decoder(AR),
+                GenerationListener.NONE, sleeping(3));
+        double none = meanBatch(GenerationService.builder(model).engine(slow).decoder(AR).maxWait(Duration.ZERO),
+                GenerationListener.NONE, sleeping(3));
         System.out.printf("mean batch: adaptive wait %.2f, no wait %.2f%n", adaptive, none);
         assertThat(adaptive).as("mean batch with the adaptive wait (no wait: %.2f)", none).isGreaterThan(1.6)
                 .isGreaterThan(none + 0.2);
@@ -225,29 +227,18 @@ class ServiceLimitsTest {
      */
     @Test
     void aRequestThatMissesOneStepJoinsTheOthersAgainInTheNext() {
-        BatchedForward slow = sixtyMillisecondSteps();
         AtomicInteger deliveries = new AtomicInteger();
-        try (GenerationService service = GenerationService.builder(model).engine(slow).decoder(AR).build()) {
-            // 2 ms per delivery: the scheduler is always back before this request's next pass
-            CompletableFuture<Generation> steady = service.submit(GenerationRequest.ids(prompt(0)).config(tokens(32))
-                    .listener(accepted -> {
-                        sleep(2);
-                        return true;
-                    }).build());
-            CompletableFuture<Generation> stalling = service.submit(GenerationRequest.ids(prompt(1))
-                    .config(tokens(32)).listener(accepted -> {
-                        if (deliveries.incrementAndGet() == 6) {
-                            sleep(40);
-                        }
-                        return true;
-                    }).build());
-            assertThat(steady.join().ids()).isEqualTo(alone(0, 32).ids());
-            assertThat(stalling.join().ids()).isEqualTo(alone(1, 32).ids());
-            double mean = service.stats().meanBatchSize();
-            System.out.printf("mean batch with one stall: %.2f%n", mean);
-            // one stall costs about two single-pass steps (about 1.9); out of phase for good it would be about 1.1
-            assertThat(mean).as("mean batch after one stalled delivery").isGreaterThan(1.7);
-        }
+        // the steady request takes 2 ms per delivery: the scheduler is always back before its next pass
+        double mean = meanBatch(GenerationService.builder(model).engine(sixtyMillisecondSteps()).decoder(AR),
+                sleeping(2), accepted -> {
+                    if (deliveries.incrementAndGet() == 6) {
+                        sleep(40);
+                    }
+                    return true;
+                });
+        System.out.printf("mean batch with one stall: %.2f%n", mean);
+        // one stall costs about two single-pass steps (about 1.9); out of phase for good it would be about 1.1
+        assertThat(mean).as("mean batch after one stalled delivery").isGreaterThan(1.7);
     }
 
     /** The model's batched forward made slow: 60 ms per step, as on a real-size model. */
@@ -267,20 +258,29 @@ class ServiceLimitsTest {
         };
     }
 
-    /** Two 32-token AR requests, one with a 3 ms listener; the service's mean batch. */
-    private static double meanBatch(GenerationService.Builder builder) {
+    /**
+     * Two 32-token requests with these listeners through the service; each must give its tokens decoded alone.
+     * Returns the service's mean batch.
+     */
+    private static double meanBatch(GenerationService.Builder builder, GenerationListener first,
+                                    GenerationListener second) {
         try (GenerationService service = builder.build()) {
-            CompletableFuture<Generation> quick = service.submit(GenerationRequest.ids(prompt(0)).config(tokens(32))
-                    .build());
-            CompletableFuture<Generation> slowish = service.submit(GenerationRequest.ids(prompt(1)).config(tokens(32))
-                    .listener(accepted -> {
-                        sleep(3);
-                        return true;
-                    }).build());
-            quick.join();
-            slowish.join();
+            CompletableFuture<Generation> a = service.submit(GenerationRequest.ids(prompt(0)).config(tokens(32))
+                    .listener(first).build());
+            CompletableFuture<Generation> b = service.submit(GenerationRequest.ids(prompt(1)).config(tokens(32))
+                    .listener(second).build());
+            assertThat(a.join().ids()).isEqualTo(alone(0, 32).ids());
+            assertThat(b.join().ids()).isEqualTo(alone(1, 32).ids());
             return service.stats().meanBatchSize();
         }
+    }
+
+    /** A listener that takes {@code millis} per delivery. */
+    private static GenerationListener sleeping(long millis) {
+        return accepted -> {
+            sleep(millis);
+            return true;
+        };
     }
 
     @Test
