@@ -6,6 +6,7 @@ import dev.cllm.torch.LlamaWeights.Projection;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
@@ -13,7 +14,6 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -21,9 +21,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import static org.bytedeco.pytorch.global.torch.cat;
 import static org.bytedeco.pytorch.global.torch.embedding;
 import static org.bytedeco.pytorch.global.torch.fbgemm_linear_fp16_weight_fp32_activation;
+import static org.bytedeco.pytorch.global.torch.full;
 import static org.bytedeco.pytorch.global.torch.linear;
 import static org.bytedeco.pytorch.global.torch.mv;
-import static org.bytedeco.pytorch.global.torch.ones;
 import static org.bytedeco.pytorch.global.torch.rms_norm;
 import static org.bytedeco.pytorch.global.torch.scaled_dot_product_attention;
 import static org.bytedeco.pytorch.global.torch.silu;
@@ -53,7 +53,8 @@ public final class LlamaModel implements AutoCloseable {
     private final Tensor ropeSin;  // [maxPos, hd], first half negated: rotate_half folded into the table
     private final long[] normShape;
     private final DoubleOptional eps;
-    private final TensorOptions boolOptions;
+    private final TensorOptions maskOptions;   // the compute dtype: attention masks are additive (0 or -inf)
+    private final Scalar minusInfinity;
     private final boolean gemvFastPath;
     private final String deviceName;
     /** Forward passes hold the read lock; {@link #close()} takes the write lock, so weights are never freed mid-pass. */
@@ -67,7 +68,8 @@ public final class LlamaModel implements AutoCloseable {
         this.w = weights;
         this.normShape = new long[]{config.hiddenSize()};
         this.eps = Tensors.own(new DoubleOptional(config.rmsNormEps()));
-        this.boolOptions = Tensors.own(Tensors.options(ScalarType.Bool, device));
+        this.maskOptions = Tensors.own(Tensors.options(dtype, device));
+        this.minusInfinity = Tensors.own(new Scalar(Double.NEGATIVE_INFINITY));
         this.gemvFastPath = !device.is_cuda() && dtype == ScalarType.Float;
         this.deviceName = device.str().getString();
         Rope rope = new Rope(config);
@@ -178,9 +180,13 @@ public final class LlamaModel implements AutoCloseable {
      * The mask of a block of {@code t} new queries over {@code pos + t} keys ({@code [T, pos+T]}, query i may see keys
      * {@code 0..pos+i}), or null where none is needed: one query sees everything cached, and at {@code pos == 0}
      * {@code is_causal} does it (is_causal aligns top-left, which is only right when pos == 0).
+     *
+     * <p>The masks of a pass are additive (0 where a key is seen, -inf where not) in the compute dtype, built once per
+     * pass: attention turns a boolean mask into exactly this in every layer, so the outputs are the same bits and the
+     * layers skip the conversion.
      */
     private Tensor chainMask(long t, int pos) {
-        return t > 1 && pos > 0 ? ones(new long[]{t, pos + t}, boolOptions).tril(pos) : null;  // [T, pos+T]
+        return t > 1 && pos > 0 ? full(new long[]{t, pos + t}, minusInfinity, maskOptions).triu(pos + 1) : null;
     }
 
     /**
@@ -205,17 +211,19 @@ public final class LlamaModel implements AutoCloseable {
         return transformer(ids, cache, pos, cos, sin, treeMask(pos, s, ancestors), false, false);
     }
 
-    /** The mask of a tree of {@code s} nodes at {@code pos}: every node sees the committed positions and its ancestors. */
+    /**
+     * The mask of a tree of {@code s} nodes at {@code pos}: every node sees the committed positions and its ancestors
+     * (additive, as {@link #chainMask}).
+     */
     private Tensor treeMask(int pos, int s, boolean[] ancestors) {
         int width = pos + s;
-        byte[] bits = new byte[s * width];
+        float[] mask = new float[s * width];                    // 0: seen (the committed positions and the ancestors)
         for (int i = 0; i < s; i++) {
-            Arrays.fill(bits, i * width, i * width + pos, (byte) 1);
             for (int j = 0; j < s; j++) {
-                bits[i * width + pos + j] = (byte) (ancestors[i * s + j] ? 1 : 0);
+                mask[i * width + pos + j] = ancestors[i * s + j] ? 0f : Float.NEGATIVE_INFINITY;
             }
         }
-        return Tensors.bytes(bits, s, width).to(device, ScalarType.Bool);                       // [S, pos + S]
+        return Tensors.floats(mask, s, width).to(device, dtype);                                 // [S, pos + S]
     }
 
     /**
@@ -528,7 +536,8 @@ public final class LlamaModel implements AutoCloseable {
                 Tensors.release(ropeCos);
                 Tensors.release(ropeSin);
                 Tensors.release(eps);
-                Tensors.release(boolOptions);
+                Tensors.release(maskOptions);
+                Tensors.release(minusInfinity);
                 Tensors.release(device);
             }
         } finally {
