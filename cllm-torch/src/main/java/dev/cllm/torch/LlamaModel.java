@@ -55,6 +55,7 @@ public final class LlamaModel implements AutoCloseable {
     private final DoubleOptional eps;
     private final TensorOptions maskOptions;   // the compute dtype: attention masks are additive (0 or -inf)
     private final Scalar minusInfinity;
+    private final Scalar zero;
     private final boolean gemvFastPath;
     private final String deviceName;
     /** Forward passes hold the read lock; {@link #close()} takes the write lock, so weights are never freed mid-pass. */
@@ -70,6 +71,7 @@ public final class LlamaModel implements AutoCloseable {
         this.eps = Tensors.own(new DoubleOptional(config.rmsNormEps()));
         this.maskOptions = Tensors.own(Tensors.options(dtype, device));
         this.minusInfinity = Tensors.own(new Scalar(Double.NEGATIVE_INFINITY));
+        this.zero = Tensors.own(new Scalar(0.0));
         this.gemvFastPath = !device.is_cuda() && dtype == ScalarType.Float;
         this.deviceName = device.str().getString();
         Rope rope = new Rope(config);
@@ -150,14 +152,17 @@ public final class LlamaModel implements AutoCloseable {
      *
      * @param ids       int64 {@code [B, T]} on this model's device
      * @param positions int64 {@code [T]}: the position of each token, shared by the rows
-     * @param mask      bool {@code [T, T]}, true where token t may attend to token u (shared by the rows)
+     * @param mask      bool {@code [T, T]}, true where token t may attend to token u (shared by the rows); or the same
+     *                  as an additive mask (0 or -inf) in the compute dtype
      * @return logits {@code [B, T, V]}, attached to the caller's {@code PointerScope}
      */
     public Tensor logits(Tensor ids, Tensor positions, Tensor mask) {
         checkOpen();
         Tensor cos = ropeCos.index_select(0, positions).unsqueeze(1);   // [T, 1, hd]
         Tensor sin = ropeSin.index_select(0, positions).unsqueeze(1);   // [T, 1, hd]
-        return transformer(ids, null, 0, cos, sin, mask, false, false);
+        Tensor additive = mask.scalar_type() == ScalarType.Bool                // once, not in every layer
+                ? full(mask.sizes().vec().get(), minusInfinity, maskOptions).masked_fill_(mask, zero) : mask;
+        return transformer(ids, null, 0, cos, sin, additive, false, false);
     }
 
     /**
@@ -538,6 +543,7 @@ public final class LlamaModel implements AutoCloseable {
                 Tensors.release(eps);
                 Tensors.release(maskOptions);
                 Tensors.release(minusInfinity);
+                Tensors.release(zero);
                 Tensors.release(device);
             }
         } finally {
