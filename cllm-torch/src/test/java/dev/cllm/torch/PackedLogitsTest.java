@@ -41,6 +41,16 @@ class PackedLogitsTest {
             double db = together.narrow(1, a.length, b.length).sub(alsoAlone).abs().max().item_double();
             assertThat(da).isLessThan(1e-4);
             assertThat(db).isLessThan(1e-4);
+
+            // the same mask given additive (0 where seen, -inf where not) gives the same logits, bit for bit: the
+            // model turns a boolean mask into exactly that
+            float[] additive = new float[mask.length];
+            for (int i = 0; i < mask.length; i++) {
+                additive[i] = mask[i] == 1 ? 0f : Float.NEGATIVE_INFINITY;
+            }
+            Tensor viaAdditive = llama.logits(Tensors.longs(packed, 1, packed.length),
+                    Tensors.longs(positions, positions.length), Tensors.floats(additive, packed.length, packed.length));
+            assertThat(Tensors.toFloats(viaAdditive)).containsExactly(Tensors.toFloats(together));
         }
     }
 }
