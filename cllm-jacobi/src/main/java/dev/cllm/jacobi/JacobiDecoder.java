@@ -25,7 +25,9 @@ import java.util.SplittableRandom;
  * <ol>
  *   <li>Prefill the prompt; the argmax after it is the first output token, and it is certain.</li>
  *   <li>Start a block of n tokens: the certain token followed by n-1 guesses ({@link BlockInitializer}).</li>
- *   <li>Forward the block's unaccepted part in one pass. Guess i+1 is verified if it equals the prediction after
+ *   <li>Forward the block's unaccepted part in one pass (up to and including its first guessed stop token: the
+ *   guesses after it matter only if it is wrong, and then they follow a wrong stop; whole blocks with
+ *   {@link Builder#completeBlocks}). Guess i+1 is verified if it equals the prediction after
  *   token i; the verified prefix plus the prediction after it (at least one token) are accepted and committed. The
  *   other predictions, shifted by one, become the new guesses (the Jacobi update).</li>
  *   <li>When the whole block is accepted it is at its fixed point; the prediction after its last token starts the
@@ -110,7 +112,8 @@ public final class JacobiDecoder implements Decoder {
         Output output = new Output(prompt, config.maxNewTokens(), stops, config.stopStrings(),
                 session.model().tokenizer().orElse(null), listener);
         session.select(selector);
-        return new Run(session, prompt, output, JacobiListener.of(listener), sampleSeed).decode(start.promptIds());
+        return new Run(session, prompt, output, JacobiListener.of(listener), sampleSeed, stops)
+                .decode(start.promptIds());
     }
 
     /** The state of one generation. */
@@ -120,14 +123,17 @@ public final class JacobiDecoder implements Decoder {
         private final Output output;
         private final JacobiListener listener;
         private final Long sampleSeed;
+        private final Set<Integer> stops;
         private final StatsRecorder stats = new StatsRecorder(blockSize);
 
-        Run(DecodingSession session, TokenIds prompt, Output output, JacobiListener listener, Long sampleSeed) {
+        Run(DecodingSession session, TokenIds prompt, Output output, JacobiListener listener, Long sampleSeed,
+            Set<Integer> stops) {
             this.session = session;
             this.prompt = prompt;
             this.output = output;
             this.listener = listener;
             this.sampleSeed = sampleSeed;
+            this.stops = stops;
         }
 
         Generation decode(int[] promptIds) {
@@ -165,16 +171,16 @@ public final class JacobiDecoder implements Decoder {
             int next;
             boolean converged;
             do {
-                int remaining = size - fixed;
-                int[] guess = Arrays.copyOfRange(state, fixed, size);
+                int span = span(state, fixed, size);
+                int[] guess = Arrays.copyOfRange(state, fixed, fixed + span);
                 int[] predicted = session.forward(guess);        // predicted[t] follows guess[0..t]
                 int accepted = 1;
-                while (accepted < remaining && guess[accepted] == predicted[accepted - 1]) {
+                while (accepted < span && guess[accepted] == predicted[accepted - 1]) {
                     accepted++;
                 }
                 session.commit(accepted);
                 TokenIds before = trajectory.get(trajectory.size() - 1);
-                for (int j = 1; j < remaining; j++) {             // the Jacobi update of the unaccepted part
+                for (int j = 1; j < span; j++) {                  // the Jacobi update of the forwarded part
                     state[fixed + j] = predicted[j - 1];
                 }
                 int[] certain = new int[accepted];                 // verified guesses, then the new prediction
@@ -183,11 +189,11 @@ public final class JacobiDecoder implements Decoder {
                 certain[accepted - 1] = next;
                 converged = fixed + accepted == size;
                 TokenIds after = converged ? before : TokenIds.of(state);
-                if (!converged) {
+                if (!after.equals(before)) {                       // equal: converged, or a guessed stop accepted
                     trajectory.add(after);
                 }
                 JacobiIteration iteration = new JacobiIteration(index, passes, position, before, after, fixed + 1,
-                        accepted);
+                        accepted, span);
                 stats.onIteration(iteration);
                 listener.onIteration(iteration);
                 fixed += accepted;
@@ -198,6 +204,24 @@ public final class JacobiDecoder implements Decoder {
             stats.onBlock(block);
             listener.onBlock(block);
             return next;
+        }
+
+        /**
+         * How many of the block's unaccepted tokens {@code state[from, to)} the next pass forwards: all of them, or,
+         * unless whole blocks are wanted, those up to and including the first guessed stop token after the certain
+         * one. The guesses after it only matter if it is wrong, and then they are conditioned on a wrong stop: they
+         * keep their values until a later pass forwards them. The output is the same either way (every guess is
+         * verified); a short answer's block costs fewer tokens per pass.
+         */
+        private int span(int[] state, int from, int to) {
+            if (!completeBlocks && !stops.isEmpty()) {
+                for (int i = from + 1; i < to; i++) {
+                    if (stops.contains(state[i])) {
+                        return i - from + 1;
+                    }
+                }
+            }
+            return to - from;
         }
 
         /** Hands the tokens a pass made certain to the output (which stops at stop tokens and strings). */

@@ -35,7 +35,7 @@ final class StatsRecorder implements JacobiListener {
         passes++;
         acceptedHistogram[iteration.accepted()]++;
         fastForwarded += iteration.accepted() - 1;
-        int ran = iteration.before().size() - iteration.fixedBefore() + 1;  // the unaccepted part of the block
+        int ran = iteration.forwarded();
         tokensVerified += ran;
         while (budgetHistogram.size() <= ran) {
             budgetHistogram.add(0L);

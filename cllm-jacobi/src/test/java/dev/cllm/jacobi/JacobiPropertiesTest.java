@@ -1,7 +1,9 @@
 package dev.cllm.jacobi;
 
+import dev.cllm.api.DecodingSession;
 import dev.cllm.api.DecodingStats;
 import dev.cllm.api.Generation;
+import dev.cllm.api.GenerationListener;
 import dev.cllm.api.StopReason;
 import dev.cllm.api.TokenIds;
 import net.jqwik.api.Arbitraries;
@@ -12,6 +14,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 
@@ -161,6 +164,42 @@ class JacobiPropertiesTest {
         assertThat(complete.stopReason()).isEqualTo(g.stopReason());
         if (g.stopReason() == StopReason.STOP_TOKEN && !blocks.isEmpty()) {
             assertThat(blocks.get(blocks.size() - 1).converged()).isTrue();
+        }
+    }
+
+    @Property(tries = 300)
+    void aPassForwardsNoGuessAfterAGuessedStopTokenUnlessWholeBlocksAreWanted(@ForAll("scenarios") Scenario s) {
+        FakeModel model = s.model();
+        JacobiDecoder trimmed = JacobiDecoder.builder().blockSize(s.blockSize()).maxNewTokens(s.maxNewTokens())
+                .initializer(s.initializer()).seed(s.salt()).build();
+        List<int[]> passes = new ArrayList<>();
+        try (DecodingSession session = new RecordingSession(model.newSession(), passes)) {
+            Generation g = trimmed.generate(session, TokenIds.of(s.prompt()), GenerationListener.NONE);
+            assertThat(g.ids().toArray()).containsExactly(model.greedy(s.prompt(), s.maxNewTokens(), s.stops()));
+        }
+        for (int[] block : passes) {
+            for (int i = 1; i < block.length - 1; i++) {
+                assertThat(s.stops()).as("guess %d of a pass over %s", i, Arrays.toString(block))
+                        .doesNotContain(block[i]);
+            }
+        }
+        // whole blocks (trajectory collection) forward every unaccepted guess: a pass is never shorter than the
+        // block's unaccepted part, so each block's passes cover n, n - a1, ... tokens
+        List<int[]> whole = new ArrayList<>();
+        List<JacobiIteration> iterations = new ArrayList<>();
+        JacobiDecoder complete = trimmed.toBuilder().completeBlocks(true).build();
+        try (DecodingSession session = new RecordingSession(model.newSession(), whole)) {
+            complete.generate(session, TokenIds.of(s.prompt()), new JacobiListener() {
+                @Override
+                public void onIteration(JacobiIteration iteration) {
+                    iterations.add(iteration);
+                }
+            });
+        }
+        assertThat(whole).hasSameSizeAs(iterations);
+        for (int i = 0; i < whole.size(); i++) {
+            JacobiIteration it = iterations.get(i);
+            assertThat(whole.get(i)).hasSize(it.before().size() - it.fixedBefore() + 1).hasSize(it.forwarded());
         }
     }
 
