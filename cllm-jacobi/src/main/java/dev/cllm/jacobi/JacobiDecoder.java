@@ -112,8 +112,7 @@ public final class JacobiDecoder implements Decoder {
         Output output = new Output(prompt, config.maxNewTokens(), stops, config.stopStrings(),
                 session.model().tokenizer().orElse(null), listener);
         session.select(selector);
-        return new Run(session, prompt, output, JacobiListener.of(listener), sampleSeed, stops)
-                .decode(start.promptIds());
+        return new Run(session, prompt, output, JacobiListener.of(listener), sampleSeed).decode(start.promptIds());
     }
 
     /** The state of one generation. */
@@ -123,17 +122,14 @@ public final class JacobiDecoder implements Decoder {
         private final Output output;
         private final JacobiListener listener;
         private final Long sampleSeed;
-        private final Set<Integer> stops;
         private final StatsRecorder stats = new StatsRecorder(blockSize);
 
-        Run(DecodingSession session, TokenIds prompt, Output output, JacobiListener listener, Long sampleSeed,
-            Set<Integer> stops) {
+        Run(DecodingSession session, TokenIds prompt, Output output, JacobiListener listener, Long sampleSeed) {
             this.session = session;
             this.prompt = prompt;
             this.output = output;
             this.listener = listener;
             this.sampleSeed = sampleSeed;
-            this.stops = stops;
         }
 
         Generation decode(int[] promptIds) {
@@ -171,7 +167,8 @@ public final class JacobiDecoder implements Decoder {
             int next;
             boolean converged;
             do {
-                int span = span(state, fixed, size);
+                // the certain token and the guesses up to the first guessed stop (whole blocks when collecting)
+                int span = completeBlocks ? size - fixed : 1 + output.throughFirstStop(state, fixed + 1, size);
                 int[] guess = Arrays.copyOfRange(state, fixed, fixed + span);
                 int[] predicted = session.forward(guess);        // predicted[t] follows guess[0..t]
                 int accepted = 1;
@@ -204,24 +201,6 @@ public final class JacobiDecoder implements Decoder {
             stats.onBlock(block);
             listener.onBlock(block);
             return next;
-        }
-
-        /**
-         * How many of the block's unaccepted tokens {@code state[from, to)} the next pass forwards: all of them, or,
-         * unless whole blocks are wanted, those up to and including the first guessed stop token after the certain
-         * one. The guesses after it only matter if it is wrong, and then they are conditioned on a wrong stop: they
-         * keep their values until a later pass forwards them. The output is the same either way (every guess is
-         * verified); a short answer's block costs fewer tokens per pass.
-         */
-        private int span(int[] state, int from, int to) {
-            if (!completeBlocks && !stops.isEmpty()) {
-                for (int i = from + 1; i < to; i++) {
-                    if (stops.contains(state[i])) {
-                        return i - from + 1;
-                    }
-                }
-            }
-            return to - from;
         }
 
         /** Hands the tokens a pass made certain to the output (which stops at stop tokens and strings). */

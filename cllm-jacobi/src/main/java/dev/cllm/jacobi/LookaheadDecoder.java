@@ -166,7 +166,7 @@ public final class LookaheadDecoder implements Decoder {
         synchronized (l) {
             acceptance = l.acceptance.copy();
         }
-        Run run = new Run(session, prompt, output, acceptance, l.window, stops);
+        Run run = new Run(session, prompt, output, acceptance, l.window);
         Generation g = run.decode(start.promptIds(), l, sampleSeed);
         synchronized (l) {
             l.acceptance.mergeFrom(run.acceptanceLearned, 1.0);
@@ -189,12 +189,10 @@ public final class LookaheadDecoder implements Decoder {
         private final JacobiWindow window;
         private final WindowNgrams ngrams;
         private final PassStatistics statistics = new PassStatistics();
-        private final Set<Integer> stops;
 
         Run(DecodingSession session, TokenIds prompt, Output output, AcceptanceModel acceptance,
-            WindowChoice windowChoice, Set<Integer> stops) {
+            WindowChoice windowChoice) {
             this.session = session;
-            this.stops = stops;
             this.prompt = prompt;
             this.output = output;
             this.acceptance = acceptance;
@@ -258,20 +256,6 @@ public final class LookaheadDecoder implements Decoder {
                     output.stopToken(), output.stopString());
         }
 
-        /**
-         * How many of the window's first {@code limit} guesses a pass runs: up to and including the first guessed stop
-         * token. The guesses after it only matter if it is wrong, and then they follow a wrong stop; they keep their
-         * values until a later pass runs them. The output is the same either way.
-         */
-        private int throughFirstStop(int[] guesses, int limit) {
-            for (int i = 0; i < limit; i++) {
-                if (stops.contains(guesses[i])) {
-                    return i + 1;
-                }
-            }
-            return limit;
-        }
-
         /** One forward pass; returns the new root. */
         private int pass(int root, int maxNodes, int maxDepth, PassCost cost) {
             int forced = propose(root, maxNodes, maxDepth);
@@ -322,7 +306,7 @@ public final class LookaheadDecoder implements Decoder {
             }
             int forced = -1;
             if (window.size() > 0) {
-                int room = throughFirstStop(window.guesses(), Math.min(window.size(), Math.min(maxDepth,
+                int room = output.throughFirstStop(window.guesses(), 0, Math.min(window.size(), Math.min(maxDepth,
                         maxNodes - 1)));
                 forced = fixedTree > 0 ? room : windowChoice.choose(room, rng);
                 trie.insertJacobi(window.guesses(), window.origins(), forced, acceptance);

@@ -76,6 +76,21 @@ final class Output {
         }
     }
 
+    /**
+     * How many of the guesses {@code tokens[from, to)} a pass needs to run: up to and including the first stop token
+     * among them, else all. The guesses after a guessed stop only matter if it is wrong, and then they were predicted
+     * after a wrong stop; a decoder keeps them as they are until a later pass runs them. The output is the same either
+     * way (every guess is verified); the passes near an answer's end get shorter.
+     */
+    int throughFirstStop(int[] tokens, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (stopTokens.contains(tokens[i])) {
+                return i - from + 1;
+            }
+        }
+        return to - from;
+    }
+
     /** The prompt followed by the accepted tokens (read-only view: do not modify). */
     int[] sequence() {
         return sequence;

@@ -6,6 +6,7 @@ import dev.cllm.api.DraftTree;
 import dev.cllm.api.Logits;
 import dev.cllm.api.TokenSelector;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /** A session that records the block or tree of every pass and delegates everything else. */
@@ -15,7 +16,7 @@ final class RecordingSession implements DecodingSession {
     private final List<DraftTree> trees;
 
     RecordingSession(DecodingSession delegate, List<int[]> blocks) {
-        this(delegate, blocks, new java.util.ArrayList<>());
+        this(delegate, blocks, new ArrayList<>());
     }
 
     RecordingSession(DecodingSession delegate, List<int[]> blocks, List<DraftTree> trees) {
