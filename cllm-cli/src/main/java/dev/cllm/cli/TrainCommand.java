@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.train.JacobiEvaluator;
+import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.TorchConsistencyModel;
+import dev.cllm.torch.TorchOptions;
 import dev.cllm.torch.HfTokenizer;
 import dev.cllm.train.Rendezvous;
 import dev.cllm.data.PromptFile;
@@ -90,6 +93,12 @@ final class TrainCommand implements Callable<Integer> {
             description = "evaluate every N steps (and at the start and end when --eval-prompts is given)")
     long evalEvery;
 
+    @Option(names = "--eval-reference", paramLabel = "DIR",
+            description = "the model whose greedy outputs on the held-out prompts are the fidelity reference "
+                    + "(reference_ppl, agreements); default: the trained model at its first evaluation. Name the "
+                    + "original base model when --model is an earlier stage of training")
+    Path evalReference;
+
     @Option(names = "--eval-block-size", defaultValue = "16", paramLabel = "N")
     int evalBlockSize;
 
@@ -105,6 +114,9 @@ final class TrainCommand implements Callable<Integer> {
         Rendezvous job = distributed.rendezvous();
         if (!Files.isRegularFile(data)) {
             throw new IllegalArgumentException("--data " + data + ": no such file");
+        }
+        if (evalReference != null && evalPrompts == null) {
+            throw new IllegalArgumentException("--eval-reference " + evalReference + " needs --eval-prompts");
         }
         TrainingConfig.Builder b = TrainingConfig.builder()
                 .consistencyLoss(TrainingConfig.ConsistencyLoss.valueOf(loss.toUpperCase(Locale.ROOT)))
@@ -159,7 +171,14 @@ final class TrainCommand implements Callable<Integer> {
             } else {
                 prompts = PromptFile.of(evalPrompts).read().stream().map(p -> p.ids()).toList();
             }
-            trainer.evaluator(new JacobiEvaluator(prompts, evalBlockSize, evalMaxNewTokens));
+            JacobiEvaluator evaluator = new JacobiEvaluator(prompts, evalBlockSize, evalMaxNewTokens);
+            if (evalReference != null && (job == null || job.isLeader())) {   // only the leader evaluates
+                try (TorchConsistencyModel reference = TorchConsistencyModel.load(evalReference,
+                        new TorchOptions(distributed.device(training.device, job), ComputeDtype.F32))) {
+                    evaluator.withReferenceFrom(reference);
+                }
+            }
+            trainer.evaluator(evaluator);
         }
         TorchConsistencyTrainer t = trainer.distributed(job).build();
         return TrainingOptions.trainAndReport(t, job, s -> JSON.createObjectNode()

@@ -22,11 +22,7 @@ class TrainCliTest {
     @Test
     void trainPrintsItsSummaryAndWritesACheckpointThatGenerates() throws Exception {
         Path prompts = dir.resolve("p.jsonl");
-        Files.writeString(prompts, "{\"prompt_ids\":[1,300,301]}\n{\"prompt_ids\":[1,400,401]}\n");
-        Path data = dir.resolve("t.jsonl");
-        assertThat(CliRunner.run("collect", "--model", Stories260K.dir().toString(), "--prompts", prompts.toString(),
-                "--out", data.toString(), "--block-size", "8", "--max-new-tokens", "32", "--no-clean").status())
-                .isZero();
+        Path data = storiesTrajectories(prompts);
         Path out = dir.resolve("cllm");
         CliRunner.Run r = CliRunner.run("train", "--model", Stories260K.dir().toString(), "--data", data.toString(),
                 "--out", out.toString(), "--steps", "3", "--lr", "1e-4", "--batch", "2", "--seed", "1",
@@ -42,6 +38,57 @@ class TrainCliTest {
                 "--max-new-tokens", "8", "--decoder", "jacobi", "--block-size", "4", "--json");
         assertThat(g.status()).as(g.err()).isZero();
         assertThat(JSON.readTree(g.out()).get("new_tokens").asInt()).isPositive();
+    }
+
+    @Test
+    void aLaterStageMeasuresFidelityAgainstTheNamedReference() throws Exception {
+        Path prompts = dir.resolve("p.jsonl");
+        Path data = storiesTrajectories(prompts);
+        Path stage1 = dir.resolve("stage1");
+        CliRunner.Run r1 = CliRunner.run("train", "--model", Stories260K.dir().toString(), "--data", data.toString(),
+                "--out", stage1.toString(), "--steps", "3", "--lr", "3e-3", "--batch", "2", "--seed", "1",
+                "--eval-prompts", prompts.toString(), "--eval-max-new-tokens", "16");
+        assertThat(r1.status()).as(r1.err()).isZero();
+        Path stage2 = dir.resolve("stage2");
+        CliRunner.Run r2 = CliRunner.run("train", "--model", stage1.toString(), "--data", data.toString(),
+                "--out", stage2.toString(), "--steps", "1", "--lr", "3e-3", "--batch", "2", "--seed", "1",
+                "--eval-prompts", prompts.toString(), "--eval-max-new-tokens", "16",
+                "--eval-reference", Stories260K.dir().toString());
+        assertThat(r2.status()).as(r2.err()).isZero();
+        List<JsonNode> evals1 = evals(stage1);
+        List<JsonNode> evals2 = evals(stage2);
+        // stage 2 starts from stage 1's last weights and measures them against the same reference (stories260K's
+        // greedy outputs), not against themselves
+        assertThat(evals1.get(evals1.size() - 1).get("eval").get("forced_agreement").asDouble())
+                .as("stage 1 moved away from the base model").isLessThan(1.0);
+        assertThat(evals2.get(0).get("step").asInt()).isZero();
+        assertThat(evals2.get(0).get("eval")).isEqualTo(evals1.get(evals1.size() - 1).get("eval"));
+
+        CliRunner.Run noPrompts = CliRunner.run("train", "--model", stage1.toString(), "--data", data.toString(),
+                "--out", dir.resolve("x").toString(), "--eval-reference", Stories260K.dir().toString());
+        assertThat(noPrompts.status()).isEqualTo(Cli.BAD_INPUT);
+        assertThat(noPrompts.err()).contains("--eval-reference").contains("needs --eval-prompts");
+    }
+
+    /** Writes two prompts to {@code prompts} and collects stories260K's trajectories on them (blocks of 8). */
+    private Path storiesTrajectories(Path prompts) throws Exception {
+        Files.writeString(prompts, "{\"prompt_ids\":[1,300,301]}\n{\"prompt_ids\":[1,400,401]}\n");
+        Path data = dir.resolve("t.jsonl");
+        assertThat(CliRunner.run("collect", "--model", Stories260K.dir().toString(), "--prompts", prompts.toString(),
+                "--out", data.toString(), "--block-size", "8", "--max-new-tokens", "32", "--no-clean").status())
+                .isZero();
+        return data;
+    }
+
+    private static List<JsonNode> evals(Path out) throws Exception {
+        List<JsonNode> lines = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(out.resolveSibling(out.getFileName() + ".metrics.jsonl"))) {
+            JsonNode n = JSON.readTree(line);
+            if (n.has("eval")) {
+                lines.add(n);
+            }
+        }
+        return lines;
     }
 
     @Test

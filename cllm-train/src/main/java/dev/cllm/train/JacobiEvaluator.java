@@ -51,6 +51,21 @@ public final class JacobiEvaluator implements TrainingEvaluator {
         return this;
     }
 
+    /**
+     * Uses {@code model}'s greedy outputs on the prompts (EOS ignored, as many new tokens as the evaluation makes) as
+     * the reference instead of the first evaluated model's: for training in stages, where the run starts from an
+     * earlier stage but fidelity is measured against the original base model. Computed now; the caller keeps
+     * ownership of {@code model} and may close it afterwards.
+     */
+    public JacobiEvaluator withReferenceFrom(ConsistencyModel model) {
+        return withReference(greedyOutputs(model));
+    }
+
+    private List<TokenIds> greedyOutputs(ConsistencyModel model) {
+        JacobiDecoder ar = JacobiDecoder.autoregressive(maxNewTokens).toBuilder().noStop().build();
+        return prompts.stream().map(p -> ar.generate(model, p).ids()).toList();
+    }
+
     /** The reference outputs (after the first evaluation). */
     public List<TokenIds> reference() {
         return reference;
@@ -61,8 +76,17 @@ public final class JacobiEvaluator implements TrainingEvaluator {
         JacobiDecoder jacobi = JacobiDecoder.builder().blockSize(blockSize).maxNewTokens(maxNewTokens).noStop()
                 .build();
         if (reference == null) {
-            JacobiDecoder ar = JacobiDecoder.autoregressive(maxNewTokens).toBuilder().noStop().build();
-            reference = prompts.stream().map(p -> ar.generate(model, p).ids()).toList();
+            reference = greedyOutputs(model);
+        }
+        int vocab = model.config().vocabSize();
+        for (int i = 0; i < reference.size(); i++) {
+            for (int t = 0; t < reference.get(i).size(); t++) {
+                if (reference.get(i).get(t) >= vocab) {
+                    throw new IllegalArgumentException("the reference output for held-out prompt " + i + " holds id "
+                            + reference.get(i).get(t) + ", outside the evaluated model's vocabulary of " + vocab
+                            + ": the reference came from a model with another vocabulary");
+                }
+            }
         }
         long tokens = 0;
         long passes = 0;
