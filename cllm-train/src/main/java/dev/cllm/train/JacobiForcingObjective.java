@@ -24,9 +24,9 @@ import java.util.List;
  * other. Rows are short ({@value #ROW_TOKENS} tokens) because a row's attention and its mask cost the square of its
  * length while its answers see nothing of each other: with the whole micro-batch in one row (eight math answers of
  * about 200 tokens), most of a step went to masked-out attention. Against rows of 2,048 tokens, rows of 256 trained
- * the 3.7M-parameter math model 1.76x and the SQL model 1.57x as many tokens per second at the same loss; rows of
- * 512 did as well on math and 1.49x on SQL, rows of 128 1.38x on SQL (its 80-token answers then make small matrix
- * products).
+ * the 3.7M-parameter math model 1.95x and the SQL model 1.73x as many tokens per second at the same loss on an idle
+ * 2-core CPU (1.76x and 1.57x on a loaded one, where rows of 512 did as well on math and 1.49x on SQL, rows of 128
+ * 1.38x on SQL: its 80-token answers then make small matrix products).
  *
  * <p>Each term is divided by the positions it scores in the whole global micro-batch ({@link Losses}), so that the
  * ranks' gradients sum to the single-process gradient; a consistency position weighs 1/T, T the blocks of its answer.
