@@ -8,7 +8,10 @@ import dev.cllm.api.ModelConfig;
 import dev.cllm.api.TokenSelector;
 import dev.cllm.api.Tokenizer;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
@@ -26,6 +29,7 @@ final class FakeModel implements ConsistencyModel {
     private final long salt;
     private final int attractor;
     final AtomicLong forwardCalls = new AtomicLong();
+    private volatile List<DraftTree> passes;
     private Tokenizer tokenizer;
 
     /**
@@ -37,6 +41,16 @@ final class FakeModel implements ConsistencyModel {
         this.order = order;
         this.salt = salt;
         this.attractor = attractor;
+    }
+
+    /**
+     * From now on, records what every forward pass of this model's sessions ran (a block as a chain; prefills aside),
+     * in a new list that this returns.
+     */
+    List<DraftTree> recordPasses() {
+        List<DraftTree> record = Collections.synchronizedList(new ArrayList<>());
+        passes = record;
+        return record;
     }
 
     /** The greedy next token after {@code seq[0..length)}. */
@@ -172,6 +186,14 @@ final class FakeModel implements ConsistencyModel {
 
         @Override
         public int[] forward(DraftTree tree) {
+            List<DraftTree> record = passes;
+            if (record != null) {
+                record.add(tree);
+            }
+            return run(tree);
+        }
+
+        private int[] run(DraftTree tree) {
             check(tree.tokens());
             forwardCalls.incrementAndGet();
             int[] out = new int[tree.size()];
@@ -241,7 +263,7 @@ final class FakeModel implements ConsistencyModel {
 
         @Override
         public int prefill(int[] prompt) {
-            int[] out = forward(prompt);
+            int[] out = run(DraftTree.chain(prompt));
             commit(prompt.length);
             if (position == prompt.length) {
                 outputStart = position;

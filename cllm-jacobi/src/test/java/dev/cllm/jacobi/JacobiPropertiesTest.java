@@ -1,9 +1,8 @@
 package dev.cllm.jacobi;
 
-import dev.cllm.api.DecodingSession;
+import dev.cllm.api.DraftTree;
 import dev.cllm.api.DecodingStats;
 import dev.cllm.api.Generation;
-import dev.cllm.api.GenerationListener;
 import dev.cllm.api.StopReason;
 import dev.cllm.api.TokenIds;
 import net.jqwik.api.Arbitraries;
@@ -172,12 +171,11 @@ class JacobiPropertiesTest {
         FakeModel model = s.model();
         JacobiDecoder trimmed = JacobiDecoder.builder().blockSize(s.blockSize()).maxNewTokens(s.maxNewTokens())
                 .initializer(s.initializer()).seed(s.salt()).build();
-        List<int[]> passes = new ArrayList<>();
-        try (DecodingSession session = new RecordingSession(model.newSession(), passes)) {
-            Generation g = trimmed.generate(session, TokenIds.of(s.prompt()), GenerationListener.NONE);
-            assertThat(g.ids().toArray()).containsExactly(model.greedy(s.prompt(), s.maxNewTokens(), s.stops()));
-        }
-        for (int[] block : passes) {
+        List<DraftTree> passes = model.recordPasses();
+        Generation g = trimmed.generate(model, TokenIds.of(s.prompt()));
+        assertThat(g.ids().toArray()).containsExactly(model.greedy(s.prompt(), s.maxNewTokens(), s.stops()));
+        for (DraftTree pass : passes) {
+            int[] block = pass.tokens();
             for (int i = 1; i < block.length - 1; i++) {
                 assertThat(s.stops()).as("guess %d of a pass over %s", i, Arrays.toString(block))
                         .doesNotContain(block[i]);
@@ -185,21 +183,20 @@ class JacobiPropertiesTest {
         }
         // whole blocks (trajectory collection) forward every unaccepted guess: a pass is never shorter than the
         // block's unaccepted part, so each block's passes cover n, n - a1, ... tokens
-        List<int[]> whole = new ArrayList<>();
+        List<DraftTree> whole = model.recordPasses();
         List<JacobiIteration> iterations = new ArrayList<>();
         JacobiDecoder complete = trimmed.toBuilder().completeBlocks(true).build();
-        try (DecodingSession session = new RecordingSession(model.newSession(), whole)) {
-            complete.generate(session, TokenIds.of(s.prompt()), new JacobiListener() {
-                @Override
-                public void onIteration(JacobiIteration iteration) {
-                    iterations.add(iteration);
-                }
-            });
-        }
+        complete.generate(model, TokenIds.of(s.prompt()), new JacobiListener() {
+            @Override
+            public void onIteration(JacobiIteration iteration) {
+                iterations.add(iteration);
+            }
+        });
         assertThat(whole).hasSameSizeAs(iterations);
         for (int i = 0; i < whole.size(); i++) {
             JacobiIteration it = iterations.get(i);
-            assertThat(whole.get(i)).hasSize(it.before().size() - it.fixedBefore() + 1).hasSize(it.forwarded());
+            assertThat(whole.get(i).tokens()).hasSize(it.before().size() - it.fixedBefore() + 1)
+                    .hasSize(it.forwarded());
         }
     }
 

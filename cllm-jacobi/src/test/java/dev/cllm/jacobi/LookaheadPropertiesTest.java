@@ -1,6 +1,5 @@
 package dev.cllm.jacobi;
 
-import dev.cllm.api.DecodingSession;
 import dev.cllm.api.DraftTree;
 import dev.cllm.api.Generation;
 import dev.cllm.api.GenerationConfig;
@@ -140,11 +139,9 @@ class LookaheadPropertiesTest {
         LookaheadDecoder running = LookaheadDecoder.builder().window(s.window()).blocks(s.blocks())
                 .sources(EnumSet.of(CandidateSource.JACOBI)).maxTreeSize(s.maxTree()).fixedTreeSize(s.fixedTree())
                 .maxNewTokens(s.maxNewTokens()).seed(s.salt()).passCost(PassCost.linear(1000, s.perToken())).build();
-        List<DraftTree> trees = new ArrayList<>();
-        try (DecodingSession session = new RecordingSession(model.newSession(), new ArrayList<>(), trees)) {
-            Generation g = running.generate(session, TokenIds.of(s.prompt()), GenerationListener.NONE);
-            assertThat(g.ids().toArray()).containsExactly(model.greedy(s.prompt(), s.maxNewTokens(), s.stops()));
-        }
+        List<DraftTree> trees = model.recordPasses();
+        Generation g = running.generate(model, TokenIds.of(s.prompt()));
+        assertThat(g.ids().toArray()).containsExactly(model.greedy(s.prompt(), s.maxNewTokens(), s.stops()));
         for (DraftTree tree : trees) {      // the window alone makes a chain; a guessed stop can only end it
             for (int node = 1; node < tree.size(); node++) {
                 for (int up = tree.parent(node); up > 0; up = tree.parent(up)) {
