@@ -52,6 +52,19 @@ class ThreadSettingsTest {
                 "set:1/1 1/1 1/1", "load:f32 1/1 1/1", "load:bf16 1/1 1/1");
     }
 
+    @Test
+    void bothPoolsAboveOneThreadAreWarnedAboutOnceASettingButStillApplied() {
+        ChildJvm.Result r = ChildJvm.run(Steps.class, List.of(), 120, "set:2/2", "set:2/2", "set:1/2", "set:3/2");
+        assertSucceeded(r);
+        assertThat(r.stdout().lines()).containsExactly("set:2/2 2/2 2/2", "set:2/2 2/2 2/2", "set:1/2 1/2 1/2",
+                "set:3/2 3/2 3/2");
+        List<String> warnings = r.stderrLines().stream().filter(l -> l.contains("WARN dev.cllm.torch.TorchRuntime"))
+                .toList();
+        assertThat(warnings).hasSize(2);
+        assertThat(warnings.get(0)).contains("libtorch 2 and OpenBLAS 2 threads").contains("oversubscribe");
+        assertThat(warnings.get(1)).contains("libtorch 3 and OpenBLAS 2 threads");
+    }
+
     /** {@code torch/blas} as the defaults for {@code dtype} on this machine. */
     private static String counts(ScalarType dtype) {
         return ThreadDefaults.torchThreads(CORES, dtype) + "/" + ThreadDefaults.blasThreads(CORES, dtype);
