@@ -1,11 +1,16 @@
 package dev.cllm.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -16,7 +21,8 @@ import java.util.concurrent.Callable;
                 + "train then continue, continue-2, ...), export, and measure with the demo. Rerunning resumes where "
                 + "it stopped.",
                 "Writes WORK/TASK-base and WORK/TASK-cllm (with model cards) and WORK/pipeline.json (commands, wall "
-                        + "times, results)."})
+                        + "times, results); with --task all, each task's in DIR/TASK and DIR/pipeline.json with "
+                        + "their wall times and the total."})
 final class PipelineCommand implements Callable<Integer> {
     @Option(names = "--task", paramLabel = "sql|math|all", defaultValue = "sql",
             description = "which shipped models to rebuild: sql (text-to-SQL, the default), math (arithmetic word "
@@ -41,9 +47,38 @@ final class PipelineCommand implements Callable<Integer> {
                     .put("cllm", pipeline.cllmModel().toString())
                     .put("record", workFor(recipe).resolve("pipeline.json").toString());
         }
-        System.out.println(results.size() == 1 ? json.writeValueAsString(results.get(0))
-                : json.writeValueAsString(json.createObjectNode().set("pipelines", results)));
+        if (results.size() == 1) {
+            System.out.println(json.writeValueAsString(results.get(0)));
+        } else {
+            Path record = (work != null ? work : Path.of("pipeline-work")).resolve("pipeline.json");
+            writeTotal(record, results);
+            System.out.println(json.writeValueAsString(json.createObjectNode().put("record", record.toString())
+                    .set("pipelines", results)));
+        }
         return 0;
+    }
+
+    /**
+     * Writes the record of {@code --task all}: each task's record and total wall time (the sum of its steps' times,
+     * as its own {@code pipeline.json} gives it, so a resumed run counts each step once) and their sum.
+     */
+    static void writeTotal(Path record, ArrayNode pipelines) throws IOException {
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode root = json.createObjectNode();
+        ObjectNode tasks = root.putObject("tasks");
+        long total = 0;
+        for (JsonNode p : pipelines) {
+            Path taskRecord = Path.of(p.path("record").asText());
+            long millis = json.readTree(taskRecord.toFile()).path("total_elapsed_ms").asLong(-1);
+            if (millis < 0) {
+                throw new IllegalStateException(taskRecord + ": no total_elapsed_ms");
+            }
+            tasks.putObject(p.path("task").asText()).put("record", taskRecord.toString())
+                    .put("total_elapsed_ms", millis).put("total", Duration.ofMillis(millis).toString());
+            total += millis;
+        }
+        root.put("total_elapsed_ms", total).put("total", Duration.ofMillis(total).toString());
+        json.writeValue(record.toFile(), root);
     }
 
     private Path workFor(TaskPipeline.Recipe recipe) {

@@ -1,5 +1,8 @@
 package dev.cllm.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -42,22 +45,22 @@ class TaskPipelineTest {
     }
 
     /**
-     * The CLLM steps are the commands that made the shipped CLLMs: SQL by Jacobi Forcing with seed 3 on one libtorch
-     * and one OpenBLAS thread (the threads change the result), math by Jacobi Forcing with seed 2, 8 answers per step
-     * for 3,000 steps and then stages of 1,500 more, each from the previous stage's checkpoint, on the trajectories of
-     * the first 8,000 training problems, also on one thread each, exported from the last stage; only the training
-     * steps pin threads, and the pipeline restores them after them.
+     * The CLLM steps are the shipped CLLMs' recipes: SQL by Jacobi Forcing with seed 3, math by Jacobi Forcing with
+     * seed 2, 8 answers per step for 3,000 steps and then stages of 1,500 more, each from the previous stage's
+     * checkpoint, on the trajectories of the first 8,000 training problems, exported from the last stage; each in two
+     * data-parallel processes of one libtorch and one OpenBLAS thread (fixed: the processes and threads change the
+     * result); only the training steps pin threads, and the pipeline restores them after them.
      */
     @Test
-    void theCllmStepsAreTheShippedModelsCommands(@TempDir Path work) {
+    void theCllmStepsAreTheShippedModelsRecipes(@TempDir Path work) {
         String sql = String.join(" ", new TaskPipeline(TaskPipeline.Recipe.SQL, work).steps().get(4).args());
         assertThat(sql).contains("--objective jacobi-forcing --noise-schedule random --noise-window 4 "
-                + "--ar-on-prompt false --ar-weight 10 --seed 3 --threads 1 --blas-threads 1")
+                + "--ar-on-prompt false --ar-weight 10 --seed 3 --local-processes 2 --threads 1 --blas-threads 1")
                 .contains("--lr 5e-4 --batch 16 --steps 1500 --label-smoothing 0");
         List<TaskPipeline.Step> mathSteps = new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps();
         String math = String.join(" ", mathSteps.get(4).args());
         String stage = "--objective jacobi-forcing --noise-schedule random --noise-window 4 "
-                + "--ar-on-prompt false --ar-weight 10 --seed 2 --threads 1 --blas-threads 1";
+                + "--ar-on-prompt false --ar-weight 10 --seed 2 --local-processes 2 --threads 1 --blas-threads 1";
         assertThat(math).contains("--model " + work.resolve("math-base") + " ")
                 .contains("--out " + work.resolve("cllm-f32") + " ").contains(stage)
                 .contains("--lr 5e-4 --batch 8 --steps 3000 --label-smoothing 0");
@@ -77,7 +80,7 @@ class TaskPipelineTest {
         assertThat(String.join(" ", new TaskPipeline(TaskPipeline.Recipe.SQL, work).steps().get(5).args()))
                 .startsWith("export --model " + work.resolve("cllm-f32") + " ");
         assertThat(String.join(" ", new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps().get(3).args()))
-                .contains("--block-size 16 --max-new-tokens 128 --limit 8000 --no-clean --seed 0");
+                .contains("--block-size 16 --max-new-tokens 128 --limit 8000 --no-clean --seed 0 --local-processes 2");
         for (TaskPipeline.Recipe recipe : TaskPipeline.Recipe.values()) {
             assertThat(new TaskPipeline(recipe, work).steps()).filteredOn(TaskPipeline.Step::pinsThreads)
                     .extracting(TaskPipeline.Step::name).containsExactlyElementsOf(
@@ -92,6 +95,30 @@ class TaskPipelineTest {
             names.add("continue" + (i == 1 ? "" : "-" + i));
         }
         return names;
+    }
+
+    @Test
+    void allTasksRecordEachTotalAndTheirSum(@TempDir Path work) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        ArrayNode pipelines = json.createArrayNode();
+        for (String task : List.of("sql", "math")) {
+            Path record = work.resolve(task + ".json");
+            json.writeValue(record.toFile(), json.createObjectNode().put("total_elapsed_ms",
+                    task.equals("sql") ? 60_000 : 3_600_000));
+            pipelines.addObject().put("task", task).put("record", record.toString());
+        }
+        Path all = work.resolve("pipeline.json");
+        PipelineCommand.writeTotal(all, pipelines);
+        JsonNode total = json.readTree(all.toFile());
+        assertThat(total.path("total_elapsed_ms").asLong()).isEqualTo(3_660_000);
+        assertThat(total.path("total").asText()).isEqualTo("PT1H1M");
+        assertThat(total.path("tasks").path("math").path("total_elapsed_ms").asLong()).isEqualTo(3_600_000);
+        assertThat(total.path("tasks").path("sql").path("record").asText()).isEqualTo(work.resolve("sql.json")
+                .toString());
+
+        json.writeValue(work.resolve("sql.json").toFile(), json.createObjectNode());
+        assertThatThrownBy(() -> PipelineCommand.writeTotal(all, pipelines)).hasMessageContaining("sql.json")
+                .hasMessageContaining("total_elapsed_ms");
     }
 
     @Test
