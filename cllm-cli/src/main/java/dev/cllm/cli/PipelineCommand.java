@@ -2,7 +2,6 @@ package dev.cllm.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import picocli.CommandLine.Command;
@@ -63,7 +62,7 @@ final class PipelineCommand implements Callable<Integer> {
      * as its own {@code pipeline.json} gives it, so a resumed run counts each step once) and their sum.
      */
     static void writeTotal(Path record, ArrayNode pipelines) throws IOException {
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
         ObjectNode tasks = root.putObject("tasks");
         long total = 0;
@@ -77,8 +76,7 @@ final class PipelineCommand implements Callable<Integer> {
                     .put("total_elapsed_ms", millis).put("total", Duration.ofMillis(millis).toString());
             total += millis;
         }
-        root.put("total_elapsed_ms", total).put("total", Duration.ofMillis(total).toString());
-        json.writeValue(record.toFile(), root);
+        TaskPipeline.writeWithTotal(record, root, total);
     }
 
     private Path workFor(TaskPipeline.Recipe recipe) {

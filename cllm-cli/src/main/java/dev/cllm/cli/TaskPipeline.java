@@ -378,8 +378,15 @@ public final class TaskPipeline {
         ObjectNode root = JSON.createObjectNode();
         ObjectNode s = root.putObject("steps");
         steps.forEach(s::set);
-        long total = steps.values().stream().mapToLong(n -> n.path("elapsed_ms").asLong()).sum();
-        root.put("total_elapsed_ms", total).put("total", Duration.ofMillis(total).toString());
+        writeWithTotal(record, root, steps.values().stream().mapToLong(n -> n.path("elapsed_ms").asLong()).sum());
+    }
+
+    /**
+     * Writes a pipeline record: {@code root} with {@code total_elapsed_ms} and {@code total} (ISO-8601) added,
+     * replacing {@code record} atomically, so an interrupted run never leaves half a record.
+     */
+    static void writeWithTotal(Path record, ObjectNode root, long totalMillis) throws IOException {
+        root.put("total_elapsed_ms", totalMillis).put("total", Duration.ofMillis(totalMillis).toString());
         Path tmp = record.resolveSibling(record.getFileName() + ".tmp");
         JSON.writeValue(tmp.toFile(), root);
         Files.move(tmp, record, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
