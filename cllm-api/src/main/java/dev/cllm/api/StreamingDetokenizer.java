@@ -1,6 +1,7 @@
 package dev.cllm.api;
 
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.function.Consumer;
 
 /**
@@ -11,10 +12,11 @@ import java.util.function.Consumer;
  * byte-level tokens can split one character over several ids), so new tokens are decoded together with a short window
  * of the tokens before them, from a <em>prefix offset</em> to the end, and the delta is what that text adds to the
  * window's text up to the <em>read offset</em> (the end of what was already emitted). A delta is only emitted once the
- * text no longer ends in an incomplete character (U+FFFD); then the window moves on: the prefix offset to the old read
- * offset (but keeping at least four tokens of context), the read offset to the end (or to before the incomplete
- * character, found by trying at most three shorter ends). Each call decodes the previous delivery's tokens and its
- * own, plus a few tokens of context and of a held character, never the whole prefix.
+ * text no longer ends in an incomplete character (U+FFFD); then the window moves on: the prefix offset back from the
+ * old read offset over four tokens of context (tokens that decode to nothing on their own, such as special tokens, do
+ * not count, since they are no context), the read offset to the end (or to before the incomplete character, found by
+ * trying at most three shorter ends). Each call decodes its own tokens, four tokens of context (with any silent ones
+ * among them) and a held character's, never the whole prefix; each distinct id is also decoded alone once.
  *
  * <p>The deltas never split a character and concatenate, after {@link #flush()}, to {@code decode(all ids)}. Not
  * thread-safe; use one per generation.
@@ -24,9 +26,10 @@ public final class StreamingDetokenizer implements GenerationListener {
     /** The most trailing tokens an incomplete character can hold back: a UTF-8 character has at most 4 bytes. */
     private static final int MAX_HELD_TOKENS = 4;
     /**
-     * The fewest emitted tokens the window keeps before the new ones. Decoders rewrite text across token boundaries
-     * (a word-level decoder that turns {@code "x ' y"} into {@code "x 'y"} needs the token before the quote), so a
-     * one-token window after a one-token delivery is not enough context.
+     * The fewest emitted tokens with text of their own the window keeps before the new ones. Decoders rewrite text
+     * across token boundaries (a word-level decoder that turns {@code "x ' y"} into {@code "x 'y"} needs the word
+     * before the quote), so a one-token window after a one-token delivery is not enough context; and tokens that
+     * decode to nothing (padding between two words) would fill a window of a fixed number of tokens and hide the word.
      */
     private static final int MIN_CONTEXT_TOKENS = 4;
 
@@ -36,6 +39,9 @@ public final class StreamingDetokenizer implements GenerationListener {
     private int size;
     private int prefixOffset;   // the window's first token: context for the tokens after the read offset
     private int readOffset;     // the tokens before it are emitted
+    // ids known to decode to nothing on their own, and ids known to decode to something (each decoded once)
+    private final BitSet silent = new BitSet();
+    private final BitSet voiced = new BitSet();
 
     /** Emits each text delta to {@code sink}. */
     public StreamingDetokenizer(Tokenizer tokenizer, Consumer<String> sink) {
@@ -74,8 +80,33 @@ public final class StreamingDetokenizer implements GenerationListener {
             return;                             // no text yet (special tokens, or bytes of a character to come)
         }
         sink.accept(after.substring(before.length()));
-        prefixOffset = Math.max(0, Math.min(readOffset, end - MIN_CONTEXT_TOKENS));
         readOffset = end;
+        prefixOffset = windowStart();
+    }
+
+    /** Back from the read offset over {@link #MIN_CONTEXT_TOKENS} tokens that have text on their own. */
+    private int windowStart() {
+        int start = readOffset;
+        for (int counted = 0; start > 0 && counted < MIN_CONTEXT_TOKENS; start--) {
+            if (!isSilent(ids[start - 1])) {
+                counted++;
+            }
+        }
+        return start;
+    }
+
+    private boolean isSilent(int id) {
+        if (id < 0 || silent.get(id)) {
+            return id >= 0;
+        }
+        if (!voiced.get(id)) {
+            if (tokenizer.decode(new int[] {id}).isEmpty()) {
+                silent.set(id);
+                return true;
+            }
+            voiced.set(id);
+        }
+        return false;
     }
 
     private static boolean endsIncomplete(String text) {

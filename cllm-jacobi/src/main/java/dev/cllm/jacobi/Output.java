@@ -36,10 +36,11 @@ final class Output {
     private final StringBuilder text = new StringBuilder();
     private int[] textEnd = new int[16];
     /**
-     * The fewest tokens the decode window keeps before the new ones: decoders rewrite text across token boundaries
-     * (a word-level decoder turns {@code "x ' y"} into {@code "x 'y"}), so one token of context is not enough.
+     * The fewest pieces of text (tokens that decode to something) the decode window keeps before the new tokens:
+     * decoders rewrite text across token boundaries (a word-level decoder turns {@code "x ' y"} into {@code "x 'y"}),
+     * so one token of context is not enough, and tokens that decode to nothing are no context at all.
      */
-    private static final int MIN_CONTEXT_TOKENS = 4;
+    private static final int MIN_CONTEXT_PIECES = 4;
     private int prefixOffset;        // output-token index where the decode window starts
     private int readOffset;          // output-token index up to which text has been produced
     private int cutLength = -1;      // output tokens kept when a stop string cut the output; -1: no cut
@@ -216,13 +217,29 @@ final class Output {
             for (int i = readOffset; i < produced; i++) {
                 textEnd[i] = text.length();
             }
-            prefixOffset = Math.max(0, Math.min(readOffset, produced - MIN_CONTEXT_TOKENS));
             readOffset = produced;
+            prefixOffset = windowStart();
             findStopString(checkFrom);
         } else if (after.length() > before.length() && !after.startsWith(before)) {
             // a tokenizer whose window decode rewrote earlier text: restart the window here
             prefixOffset = readOffset;
         }
+    }
+
+    /**
+     * Where the decode window starts so that it keeps {@link #MIN_CONTEXT_PIECES} pieces of text before the read
+     * offset: a piece is the tokens that extended the text together (a token that decodes to nothing, such as a
+     * special token, joins the next piece), so tokens without text never count as context.
+     */
+    private int windowStart() {
+        int start = readOffset;
+        for (int pieces = 0; start > 0 && pieces < MIN_CONTEXT_PIECES; pieces++) {
+            int end = textEnd[start - 1];
+            while (start > 0 && textEnd[start - 1] == end) {
+                start--;
+            }
+        }
+        return start;
     }
 
     private String decode(int from, int to) {
@@ -328,8 +345,8 @@ final class Output {
             for (int i = readOffset; i < produced(); i++) {
                 textEnd[i] = text.length();
             }
-            prefixOffset = Math.max(0, Math.min(readOffset, produced() - MIN_CONTEXT_TOKENS));
             readOffset = produced();
+            prefixOffset = windowStart();
         }
     }
 }
