@@ -96,8 +96,11 @@ public final class StreamingDetokenizer implements GenerationListener {
     }
 
     private boolean isSilent(int id) {
-        if (id < 0 || silent.get(id)) {
-            return id >= 0;
+        if (id < 0) {
+            return false;                       // not cached (a bit set has no negative index); counted as text
+        }
+        if (silent.get(id)) {
+            return true;
         }
         if (!voiced.get(id)) {
             if (tokenizer.decode(new int[] {id}).isEmpty()) {
