@@ -49,7 +49,7 @@ final class PipelineCommand implements Callable<Integer> {
         if (results.size() == 1) {
             System.out.println(json.writeValueAsString(results.get(0)));
         } else {
-            Path record = (work != null ? work : Path.of("pipeline-work")).resolve("pipeline.json");
+            Path record = allTasksWork().resolve("pipeline.json");
             writeTotal(record, results);
             System.out.println(json.writeValueAsString(json.createObjectNode().put("record", record.toString())
                     .set("pipelines", results)));
@@ -79,9 +79,14 @@ final class PipelineCommand implements Callable<Integer> {
         TaskPipeline.writeWithTotal(record, root, total);
     }
 
+    /** The working directory of {@code --task all}: each task's below it, and the total record in it. */
+    private Path allTasksWork() {
+        return work != null ? work : Path.of("pipeline-work");
+    }
+
     private Path workFor(TaskPipeline.Recipe recipe) {
         if (task.equals("all")) {
-            return (work != null ? work : Path.of("pipeline-work")).resolve(recipe.task());
+            return allTasksWork().resolve(recipe.task());
         }
         if (work != null) {
             return work;
