@@ -125,6 +125,10 @@ final class TrainingMetrics implements AutoCloseable {
 
     private BufferedWriter writer() throws IOException {
         if (writer == null) {
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);   // --out a/b/model: the metrics file a/b/model.metrics.jsonl
+            }
             writer = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
                     StandardOpenOption.APPEND);
         }

@@ -112,6 +112,14 @@ class TorchConsistencyTrainerTest {
     }
 
     @Test
+    void anOutputUnderDirectoriesThatDoNotExistYetIsWritten() throws IOException {
+        Path out = dir.resolve("runs").resolve("seed1").resolve("f32");   // the metrics file goes beside it
+        trainer(out, fast().maxSteps(2).build()).build().train();
+        assertThat(out.resolve("model.safetensors")).exists();
+        assertThat(TinyTrainingData.metrics(out)).hasSize(2);
+    }
+
+    @Test
     void anInterruptedRunResumesToTheSameWeightsAsAnUninterruptedOne() throws IOException {
         TrainingConfig config = fast().maxSteps(8).saveEvery(4).evalEvery(4).gradientAccumulation(2).build();
         Path straight = dir.resolve("straight");
