@@ -2,6 +2,7 @@ package dev.cllm.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cllm.torch.TorchRuntime;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -147,8 +148,23 @@ final class ModelCards {
         return d.toMinutes() > 0 ? d.toMinutes() + " min " + d.toSecondsPart() + " s" : d.toSeconds() + " s";
     }
 
-    private static String machine() {
-        return Runtime.getRuntime().availableProcessors() + " CPU cores, " + System.getProperty("java.vm.name") + " "
-                + System.getProperty("java.version");
+    /**
+     * The machine a command runs on, as the records and cards name it: cores and CPU model, JVM, and the CPU kernels
+     * (which decide the rounding, so that two machines rebuild other bytes where they differ).
+     */
+    static String machine() {
+        return Runtime.getRuntime().availableProcessors() + " CPU cores" + cpuModel() + ", "
+                + System.getProperty("java.vm.name") + " " + System.getProperty("java.version") + ", CPU kernels "
+                + TorchRuntime.cpuKernels();
+    }
+
+    /** " (model name)" from /proc/cpuinfo where there is one, else "". */
+    private static String cpuModel() {
+        try (var lines = Files.lines(Path.of("/proc/cpuinfo"))) {
+            return lines.filter(l -> l.startsWith("model name")).map(l -> l.substring(l.indexOf(':') + 1).trim())
+                    .filter(m -> !m.isEmpty()).findFirst().map(m -> " (" + m + ")").orElse("");
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
     }
 }

@@ -351,7 +351,8 @@ public final class TaskPipeline {
             }
             long millis = (System.nanoTime() - started) / 1_000_000;
             ObjectNode s = JSON.createObjectNode().put("command", step.commandLine()).put("elapsed_ms",
-                    millis + steps.getOrDefault(step.name(), JSON.createObjectNode()).path("elapsed_ms").asLong());
+                    millis + steps.getOrDefault(step.name(), JSON.createObjectNode()).path("elapsed_ms").asLong())
+                    .put("machine", ModelCards.machine());   // a resumed run may finish on another machine
             s.set("result", parseLastJsonLine(out));
             steps.put(step.name(), s);
             writeRecord(record);
@@ -366,7 +367,7 @@ public final class TaskPipeline {
         String demo = runCli(demoArgs);
         ObjectNode report = (ObjectNode) parseLastJsonLine(demo);
         ObjectNode s = JSON.createObjectNode().put("command", "./cllm " + String.join(" ", demoArgs))
-                .put("elapsed_ms", (System.nanoTime() - started) / 1_000_000);
+                .put("elapsed_ms", (System.nanoTime() - started) / 1_000_000).put("machine", ModelCards.machine());
         s.set("result", report);
         steps.put("demo", s);
         writeRecord(record);

@@ -42,7 +42,7 @@ class ModelCardsTest {
         assertThat(cllm).contains("`" + train + "` | 1 min 1 s").contains("6996 blocks")
                 .contains("| jacobi-cllm | 83.5% | 83.0% | 2.67 | 1996 | 1.87x |")
                 .contains("block size " + recipe.blockSize() + ", 3 timed sweeps (medians), 1 libtorch and 2 OpenBLAS "
-                        + "threads, ");
+                        + "threads, ").contains(", CPU kernels ATen ");
         // both shipped CLLMs are Jacobi Forcing runs; the recipes differ in the seed and the answers per step
         assertThat(cllm).contains("Jacobi Forcing").doesNotContain("local consistency");
         assertThat(train).contains("--objective jacobi-forcing");

@@ -4,6 +4,7 @@ import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.openblas.global.openblas_full;
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.TensorOptional;
@@ -77,6 +78,7 @@ public final class TorchRuntime {
     private static boolean fbgemmNoticesRaised;
     private static boolean fbgemmFp16;
     private static Boolean fbgemmInt8;
+    private static String cpuKernels;
 
     private TorchRuntime() {
     }
@@ -202,6 +204,24 @@ public final class TorchRuntime {
             setFromPropertiesOrDefaults(ScalarType.Float, "a query before any model load");
         }
         return blasThreads;
+    }
+
+    /**
+     * The CPU kernels this process computes with, which decide the rounding of every fp32 result: libtorch's vector
+     * instruction set for its own kernels (the {@code ATEN_CPU_CAPABILITY} environment variable can lower it) and
+     * OpenBLAS's kernel family for matrix products ({@code OPENBLAS_CORETYPE} can choose another), e.g.
+     * {@code "ATen AVX512, OpenBLAS Haswell"}. Training on two machines whose kernels differ gives other bytes from the
+     * same command (docs/training.md); the pipeline records this with each step. The first call loads the JNI part
+     * of the presets' full OpenBLAS binding (about 0.1 s; the only one that exposes the kernel's name), which calls into
+     * the same native library and changes none of its settings.
+     */
+    public static synchronized String cpuKernels() {
+        ensureLoaded();
+        if (cpuKernels == null) {
+            cpuKernels = "ATen " + torch.get_cpu_capability().getString() + ", OpenBLAS "
+                    + openblas_full.openblas_get_corename().getString();
+        }
+        return cpuKernels;
     }
 
     /** Whether this libtorch build sees a CUDA device (the CPU build always answers false). */

@@ -7,6 +7,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -65,6 +66,20 @@ class ThreadSettingsTest {
         assertThat(warnings.get(1)).contains("libtorch 3 and OpenBLAS 2 threads");
     }
 
+    @Test
+    void theCpuKernelsAreReportedAndFollowTheEnvironmentVariablesThatChooseThem() {
+        ChildJvm.Result r = ChildJvm.run(Steps.class, List.of(), 120, "set:1/1", "kernels", "load:f32");
+        assertSucceeded(r);
+        List<String> lines = r.stdout().lines().toList();
+        assertThat(lines.get(1)).matches("kernels ATen [A-Z0-9_]+, OpenBLAS \\S+");
+        assertThat(lines.get(2)).as("asking changes no thread count").isEqualTo("load:f32 1/1 1/1");
+
+        ChildJvm.Result chosen = ChildJvm.run(Steps.class, Map.of("ATEN_CPU_CAPABILITY", "default",
+                "OPENBLAS_CORETYPE", "Sandybridge"), List.of(), 120, "kernels");
+        assertSucceeded(chosen);
+        assertThat(chosen.stdout().lines()).containsExactly("kernels ATen DEFAULT, OpenBLAS Sandybridge");
+    }
+
     /** {@code torch/blas} as the defaults for {@code dtype} on this machine. */
     private static String counts(ScalarType dtype) {
         return ThreadDefaults.torchThreads(CORES, dtype) + "/" + ThreadDefaults.blasThreads(CORES, dtype);
@@ -80,12 +95,16 @@ class ThreadSettingsTest {
 
     /**
      * The child: runs each step ({@code load:f32}, {@code load:bf16}: a tiny random model on CPU computing in that
-     * dtype; {@code set:T/B}; {@code query}) and prints the step, the counts TorchRuntime reports and the counts
+     * dtype; {@code set:T/B}; {@code query}; {@code kernels}: prints the CPU kernels instead) and prints the step, the counts TorchRuntime reports and the counts
      * libtorch and OpenBLAS report.
      */
     public static final class Steps {
         public static void main(String[] args) {
             for (String step : args) {
+                if (step.equals("kernels")) {
+                    System.out.println("kernels " + TorchRuntime.cpuKernels());
+                    continue;
+                }
                 if (step.startsWith("load:")) {
                     ComputeDtype dtype = ComputeDtype.parse(step.substring(5));
                     LlamaModel.random(TinyCheckpoints.base().build(), 1,
