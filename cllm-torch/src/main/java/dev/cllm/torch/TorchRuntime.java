@@ -218,8 +218,14 @@ public final class TorchRuntime {
     public static synchronized String cpuKernels() {
         ensureLoaded();
         if (cpuKernels == null) {
-            cpuKernels = "ATen " + torch.get_cpu_capability().getString() + ", OpenBLAS "
-                    + openblas_full.openblas_get_corename().getString();
+            String blas;
+            try {
+                blas = openblas_full.openblas_get_corename().getString();
+            } catch (LinkageError | RuntimeException e) {   // a platform without that binding: say so, do not fail
+                LOG.debug("OpenBLAS's kernel name is unavailable", e);
+                blas = "(kernel unknown: " + e + ")";
+            }
+            cpuKernels = "ATen " + torch.get_cpu_capability().getString() + ", OpenBLAS " + blas;
         }
         return cpuKernels;
     }
