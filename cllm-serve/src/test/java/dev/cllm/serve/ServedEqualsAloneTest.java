@@ -151,11 +151,10 @@ class ServedEqualsAloneTest {
 
     /**
      * Asserts that the served output equals the solo one except at near-ties, and returns how many there were. At the
-     * first difference, the token's scores (the logit, divided by the temperature and plus the Gumbel noise of the
-     * position when sampling) are computed from a one-token pass after the common prefix: the served and the solo
-     * token must be the two best, less than {@link #ROUNDING} apart, which is as close as passes of two shapes can
-     * disagree. The rest of the served output must then equal the same decoder run alone from the served prefix
-     * (the same seed, so the same noise at every absolute position), and so on.
+     * first difference, {@link #assertNearTie} checks on a one-token pass after the common prefix that either token
+     * could be the selection under a rounding of the logits (a score within {@link #ROUNDING} of the best, or a logit
+     * at the top-k cut). The rest of the served output must then equal the same decoder run alone from the served
+     * prefix (the same seed, so the same noise at every absolute position), and so on.
      */
     private static int equalUpToNearTies(String what, Case c, Generation served, Generation alone) {
         int[] out = served.ids().toArray();
