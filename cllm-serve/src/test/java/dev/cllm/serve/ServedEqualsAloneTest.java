@@ -171,22 +171,24 @@ class ServedEqualsAloneTest {
             if (i == solo.length) {
                 return ties;
             }
-            int[] prefix = new int[prompt.length + done + i];
-            System.arraycopy(prompt, 0, prefix, 0, prompt.length);
-            System.arraycopy(out, 0, prefix, prompt.length, done + i);
-            assertNearTie(what + " at output " + (done + i), prefix, solo[i], out[done + i], c.config(), served.seed());
+            assertNearTie(what + " at output " + (done + i), promptPlus(prompt, out, done + i), solo[i], out[done + i],
+                    c.config(), served.seed());
             ties++;
             done += i + 1;
             if (done == out.length) {
                 return ties;
             }
-            int[] next = new int[prompt.length + done];
-            System.arraycopy(prompt, 0, next, 0, prompt.length);
-            System.arraycopy(out, 0, next, prompt.length, done);
-            solo = c.decoder().generate(model, TokenIds.of(next),
+            solo = c.decoder().generate(model, TokenIds.of(promptPlus(prompt, out, done)),
                             c.config().toBuilder().maxNewTokens(out.length - done).build(), GenerationListener.NONE)
                     .ids().toArray();
         }
+    }
+
+    /** The prompt followed by the first {@code n} output tokens. */
+    private static int[] promptPlus(int[] prompt, int[] output, int n) {
+        int[] out = Arrays.copyOf(prompt, prompt.length + n);
+        System.arraycopy(output, 0, out, prompt.length, n);
+        return out;
     }
 
     /** Largest logit difference between passes of different shapes accepted as rounding. */
@@ -246,8 +248,7 @@ class ServedEqualsAloneTest {
         Case c = cases(12, true, 8).get(9);
         int[] solo = c.alone().ids().toArray();
         int[] prompt = c.prompt().toArray();
-        int[] prefix = Arrays.copyOf(prompt, prompt.length + 55);
-        System.arraycopy(solo, 0, prefix, prompt.length, 55);
+        int[] prefix = promptPlus(prompt, solo, 55);
         assertThat(solo[55]).isEqualTo(196);
         assertNearTie("CI's case", prefix, 196, 66, c.config(), 1009L);
         for (int other : new int[]{solo[56], 3, 93}) {

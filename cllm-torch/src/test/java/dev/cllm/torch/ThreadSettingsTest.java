@@ -95,8 +95,8 @@ class ThreadSettingsTest {
 
     /**
      * The child: runs each step ({@code load:f32}, {@code load:bf16}: a tiny random model on CPU computing in that
-     * dtype; {@code set:T/B}; {@code query}; {@code kernels}: prints the CPU kernels instead) and prints the step, the counts TorchRuntime reports and the counts
-     * libtorch and OpenBLAS report.
+     * dtype; {@code set:T/B}; {@code query}) and prints the step, the counts TorchRuntime reports and the counts
+     * libtorch and OpenBLAS report; for the step {@code kernels} it prints {@link TorchRuntime#cpuKernels()} instead.
      */
     public static final class Steps {
         public static void main(String[] args) {
