@@ -24,8 +24,9 @@ public final class TrainingConfig {
          * blocks, the noisy block of each chosen by the progressive noise schedule ({@link #noiseSchedule()},
          * {@link #noiseWindow()}); the progressive consistency loss (noisy blocks to the fixed point) plus ω times
          * the AR loss, both from one forward pass. The teacher is always the fixed point and the noise schedule picks
-         * the states, so it takes the default {@link ConsistencyLoss} and {@link StateSampling}, and the AR term reads
-         * the model's own output ({@link ArTarget#TEACHER_OUTPUT}).
+         * the states, so it takes the default {@link ConsistencyLoss} and {@link StateSampling}. The AR term reads the
+         * model's own output ({@link ArTarget#TEACHER_OUTPUT}, the authors') or the ground-truth answers packed after
+         * the blocks ({@link ArTarget#LABELS}).
          */
         JACOBI_FORCING
     }
@@ -495,8 +496,6 @@ public final class TrainingConfig {
                         + "apply to JACOBI_FORCING: its teacher is always the fixed point (use GLOBAL)");
                 require(stateSampling == StateSampling.ONE_SAMPLED, "stateSampling " + stateSampling + " does not "
                         + "apply to JACOBI_FORCING: the noise schedule picks one state per block (use ONE_SAMPLED)");
-                require(arTarget == ArTarget.TEACHER_OUTPUT, "arTarget " + arTarget + " does not apply to "
-                        + "JACOBI_FORCING: its AR term reads the packed fixed points (use TEACHER_OUTPUT)");
             } else {
                 require(arOnPrompt, "arOnPrompt false applies only to JACOBI_FORCING; the " + objective
                         + " objective decides what its AR term scores");

@@ -60,7 +60,8 @@ final class TrainCommand implements Callable<Integer> {
     Double arWeight;
 
     @Option(names = "--ar-target", defaultValue = "teacher", paramLabel = "teacher|labels",
-            description = "AR loss on the model's own output or on ground-truth labels when present")
+            description = "AR loss on the model's own output or on the ground-truth answers where the data has them "
+                    + "(collect's prompts with \"answer\"; jacobi-forcing packs them after the blocks)")
     String arTarget;
 
     @Option(names = "--states", defaultValue = "one", paramLabel = "one|all",

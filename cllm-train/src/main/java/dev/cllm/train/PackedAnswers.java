@@ -27,6 +27,13 @@ import java.util.Set;
  * parts that fit, each after the context of its first block (so its noisy blocks condition on the clean blocks of the
  * earlier parts); a block that does not fit even alone after its context is skipped and counted. The counts are
  * logged once.
+ *
+ * <p><b>Ground truth.</b> With {@link TrainingConfig.ArTarget#LABELS}, an answer that starts at its prompt's first
+ * block carries the record's ground-truth answer (its trajectory's {@code answer}, as collection stores it), followed by
+ * a stop token (the smallest of {@code stopIds}) unless it ends with one, and its AR term scores that instead of the
+ * fixed points ({@link PackedSequence}); the prompt's later parts then score no AR pairs of their own. Records without
+ * a ground truth, and a ground truth that does not fit the length or positions beside its first block, keep the AR
+ * term on the fixed points (counted).
  */
 final class PackedAnswers implements ExampleSource {
     // the trainer's log: one logger for everything a run reports
@@ -41,8 +48,12 @@ final class PackedAnswers implements ExampleSource {
      * @param blocks       the blocks, in order
      * @param firstRecord  index of the first block's record in the data (keys the random schedule)
      * @param stop         offset of the first stop token in the last block's fixed point, or n
+     * @param gold         the ground-truth answer after the context, ending with a stop token, or empty
+     * @param cleanAr      whether the AR term scores the fixed points (false with a ground truth, here or in an
+     *                     earlier part of the answer)
      */
-    record Answer(TokenIds context, int promptLength, List<Trajectory> blocks, int firstRecord, int stop) {
+    record Answer(TokenIds context, int promptLength, List<Trajectory> blocks, int firstRecord, int stop,
+                  TokenIds gold, boolean cleanAr) {
     }
 
     private final List<Answer> answers;
@@ -61,7 +72,8 @@ final class PackedAnswers implements ExampleSource {
      */
     static PackedAnswers of(List<TrajectoryRecord> records, TrainingConfig config, Set<Integer> stopIds,
                             int maxPositions) {
-        Grouping g = new Grouping(config.maxSequenceLength(), maxPositions, stopIds, config.arOnPrompt());
+        Grouping g = new Grouping(config.maxSequenceLength(), maxPositions, stopIds, config.arOnPrompt(),
+                config.arTarget() == TrainingConfig.ArTarget.LABELS);
         for (int i = 0; i < records.size(); i++) {
             g.add(records.get(i), i);
         }
@@ -72,6 +84,11 @@ final class PackedAnswers implements ExampleSource {
                             + "{} augmented records left out)", records.size() - g.skipped - g.afterStop - g.augmented,
                     g.answers.size(), g.split, config.maxSequenceLength(), maxPositions, g.skipped, g.afterStop,
                     g.augmented);
+            if (g.labels) {
+                LOG.info("Jacobi Forcing: AR term on the ground truth of {} answers ({} without one and {} whose "
+                        + "ground truth does not fit keep it on the fixed points)", g.withGold, g.withoutGold,
+                        g.goldTooLong);
+            }
         }
         return new PackedAnswers(g.answers, config, g.skipped);
     }
@@ -110,7 +127,7 @@ final class PackedAnswers implements ExampleSource {
             noisy.add(t.states().get(ProgressiveNoise.pick(t.states(), target)));
             clean.add(t.fixedPoint());
         }
-        return PackedSequence.of(a.context(), a.promptLength(), noisy, clean, a.stop());
+        return PackedSequence.of(a.context(), a.promptLength(), noisy, clean, a.stop(), a.gold(), a.cleanAr());
     }
 
     /** The answer being built while the records stream past, and the counts. */
@@ -119,25 +136,36 @@ final class PackedAnswers implements ExampleSource {
         final int maxPositions;
         final Set<Integer> stopIds;
         final boolean arOnPrompt;
+        final boolean labels;
+        final int goldStop;
         final List<Answer> answers = new ArrayList<>();
         long skipped;
         long afterStop;
         long augmented;
         long split;
+        long withGold;
+        long withoutGold;
+        long goldTooLong;
         // the open answer, or context == null
         TokenIds context;
         int promptLength;
         List<Trajectory> blocks;
         int firstRecord;
+        TokenIds gold;
+        boolean cleanAr;
+        // the prompt whose ground truth an earlier part carries: its later parts score no AR pairs
+        long goldPrompt = -1;
         // the prompt and block of the last stop token seen: that prompt's later blocks are past its answer
         long stoppedPrompt = -1;
         int stoppedBlock = -1;
 
-        Grouping(int maxLength, int maxPositions, Set<Integer> stopIds, boolean arOnPrompt) {
+        Grouping(int maxLength, int maxPositions, Set<Integer> stopIds, boolean arOnPrompt, boolean labels) {
             this.maxLength = maxLength;
             this.maxPositions = maxPositions;
             this.stopIds = Set.copyOf(stopIds);
             this.arOnPrompt = arOnPrompt;
+            this.labels = labels;
+            this.goldStop = stopIds.stream().mapToInt(Integer::intValue).min().orElse(-1);
         }
 
         void add(TrajectoryRecord record, int index) {
@@ -151,14 +179,14 @@ final class PackedAnswers implements ExampleSource {
                 return;
             }
             boolean continues = context != null && continues(t);
-            if (continues && fits(context.size(), blocks.size() + 1, t.blockSize())) {
+            if (continues && fits(context.size(), blocks.size() + 1, t.blockSize(), gold)) {
                 blocks.add(t);
             } else {
                 if (continues) {
                     split++;
                 }
                 close();
-                if (!fits(t.context().size(), 1, t.blockSize())) {
+                if (!fits(t.context().size(), 1, t.blockSize(), TokenIds.empty())) {
                     skipped++;
                     return;
                 }
@@ -166,12 +194,27 @@ final class PackedAnswers implements ExampleSource {
                 promptLength = arOnPrompt && t.block() == 0 ? Math.min(record.promptLength(), context.size()) : 0;
                 blocks = new ArrayList<>(List.of(t));
                 firstRecord = index;
+                gold = TokenIds.empty();
+                cleanAr = !labels || t.promptIndex() != goldPrompt;
+                if (labels && cleanAr && t.block() == 0 && record.promptLength() == context.size()) {
+                    TokenIds g = groundTruth(record);
+                    if (g.isEmpty()) {
+                        withoutGold++;
+                    } else if (!fits(context.size(), 1, t.blockSize(), g)) {
+                        goldTooLong++;
+                    } else {
+                        gold = g;
+                        cleanAr = false;
+                        goldPrompt = t.promptIndex();
+                        withGold++;
+                    }
+                }
             }
             int stop = firstStop(t.fixedPoint());
             if (stop < t.blockSize()) {
                 stoppedPrompt = t.promptIndex();
                 stoppedBlock = t.block();
-                answers.add(new Answer(context, promptLength, List.copyOf(blocks), firstRecord, stop));
+                answers.add(new Answer(context, promptLength, List.copyOf(blocks), firstRecord, stop, gold, cleanAr));
                 context = null;
             }
         }
@@ -187,15 +230,32 @@ final class PackedAnswers implements ExampleSource {
             return t.context().equals(last.context().concat(last.fixedPoint()));
         }
 
-        private boolean fits(int contextLength, int blockCount, int n) {
-            return contextLength + 2L * blockCount * n <= maxLength && contextLength + (long) blockCount * n
-                    <= maxPositions;
+        /** Whether the blocks, and the inputs of a ground truth {@code g} (all but its last token), fit. */
+        private boolean fits(int contextLength, int blockCount, int n, TokenIds g) {
+            int goldInputs = Math.max(0, g.size() - 1);
+            return contextLength + 2L * blockCount * n + goldInputs <= maxLength
+                    && contextLength + (long) blockCount * n <= maxPositions
+                    && contextLength + goldInputs <= maxPositions;
+        }
+
+        /** The record's ground-truth answer after its prompt, ending with a stop token; empty when it has none. */
+        private TokenIds groundTruth(TrajectoryRecord record) {
+            TokenIds g = record.trajectory().answer();   // verbatim labels that are not prompt + answer do not count
+            if (g.isEmpty()) {
+                return g;
+            }
+            for (int i = 0; i < g.size(); i++) {
+                if (stopIds.contains(g.get(i))) {
+                    return g.subSequence(0, i + 1);
+                }
+            }
+            return goldStop < 0 ? g : g.concat(TokenIds.of(goldStop));
         }
 
         void close() {
             if (context != null) {
                 answers.add(new Answer(context, promptLength, List.copyOf(blocks), firstRecord,
-                        blocks.get(0).blockSize()));
+                        blocks.get(0).blockSize(), gold, cleanAr));
                 context = null;
             }
         }

@@ -27,6 +27,13 @@ import java.util.List;
  *   context token to clean_0's first token, the last token of clean_{j-1} to clean_j's first, and inside clean_j up to
  *   and including a stop token. Together: the next-token pairs of prompt + answer, read from the clean copies.</li>
  * </ul>
+ *
+ * <p><b>Ground truth</b> ({@code --ar-target labels}): an answer that starts at its prompt may carry the task's
+ * ground-truth answer g (A tokens, ending with a stop token). Then g's first A - 1 tokens follow the clean copies as a
+ * third segment, {@code ... | clean_{T-1} | g_0 .. g_{A-2}}, at positions P..P+A-2, each seeing the context and the
+ * segment up to itself (exactly what a causal pass over prompt + g reads), and the AR term scores the next-token pairs
+ * of prompt + g instead of those of the clean copies: the prompt's, the last context token to g_0, and g_i to g_{i+1}.
+ * The consistency term is unchanged (the fixed points stay the teacher).
  * Immutable; arrays are not exposed.
  */
 final class PackedSequence implements TrainingExample {
@@ -34,17 +41,19 @@ final class PackedSequence implements TrainingExample {
     private final int contextLength;
     private final int blockSize;
     private final int blocks;
+    private final int goldStart;     // index of the ground-truth segment, == ids.length when there is none
     private final int[] arLogits;    // logit index of each AR pair
     private final int[] arTargets;   // its target token
     private final int[] students;    // logit index in noisy_j of each consistency pair
     private final int[] teachers;    // the same offset in clean_j
 
-    private PackedSequence(int[] ids, int contextLength, int blockSize, int blocks, int[] arLogits, int[] arTargets,
-                           int[] students, int[] teachers) {
+    private PackedSequence(int[] ids, int contextLength, int blockSize, int blocks, int goldStart, int[] arLogits,
+                           int[] arTargets, int[] students, int[] teachers) {
         this.ids = ids;
         this.contextLength = contextLength;
         this.blockSize = blockSize;
         this.blocks = blocks;
+        this.goldStart = goldStart;
         this.arLogits = arLogits;
         this.arTargets = arTargets;
         this.students = students;
@@ -63,6 +72,24 @@ final class PackedSequence implements TrainingExample {
      */
     static PackedSequence of(TokenIds context, int promptLength, List<TokenIds> noisy, List<TokenIds> clean,
                              int stop) {
+        return of(context, promptLength, noisy, clean, stop, TokenIds.empty(), true);
+    }
+
+    /**
+     * Packs an answer whose AR term scores the ground-truth answer {@code gold} after the context (see the class
+     * comment), the clean copies, or (neither) only the prompt.
+     *
+     * @param gold    the ground-truth answer that follows {@code context} (then the prompt), ending with its stop
+     *                token; empty for none
+     * @param cleanAr whether the AR term scores the clean copies: false when {@code gold} is given, or when the
+     *                answer's ground truth is scored with another part of it
+     */
+    static PackedSequence of(TokenIds context, int promptLength, List<TokenIds> noisy, List<TokenIds> clean,
+                             int stop, TokenIds gold, boolean cleanAr) {
+        if (!gold.isEmpty() && cleanAr) {
+            throw new IllegalArgumentException("the AR term scores either the ground truth (" + gold.size()
+                    + " tokens) or the clean copies, not both");
+        }
         int p = context.size();
         int t = clean.size();
         if (t == 0 || noisy.size() != t) {
@@ -82,26 +109,39 @@ final class PackedSequence implements TrainingExample {
         if (stop < 0 || stop > n) {
             throw new IllegalArgumentException("stop offset " + stop + " outside [0, " + n + "]");
         }
-        int[] ids = new int[p + 2 * t * n];
+        int goldStart = p + 2 * t * n;
+        int goldInputs = Math.max(0, gold.size() - 1);   // the last ground-truth token is only a target
+        int[] ids = new int[goldStart + goldInputs];
         context.copyTo(ids, 0);
         for (int j = 0; j < t; j++) {
             noisy.get(j).copyTo(ids, p + 2 * j * n);
             clean.get(j).copyTo(ids, p + (2 * j + 1) * n);
         }
+        for (int i = 0; i < goldInputs; i++) {
+            ids[goldStart + i] = gold.get(i);
+        }
 
-        IntPairs ar = new IntPairs(p + t * n);
+        IntPairs ar = new IntPairs(p + t * n + gold.size());
         for (int i = 0; i + 1 < promptLength; i++) {
             ar.add(i, ids[i + 1]);
+        }
+        if (!gold.isEmpty()) {
+            ar.add(p - 1, gold.get(0));
+            for (int i = 0; i < goldInputs; i++) {
+                ar.add(goldStart + i, gold.get(i + 1));
+            }
         }
         IntPairs pc = new IntPairs(t * n);
         for (int j = 0; j < t; j++) {
             int noisyStart = p + 2 * j * n;
             int cleanStart = noisyStart + n;
             TokenIds y = clean.get(j);
-            ar.add(j == 0 ? p - 1 : cleanStart - n - 1, y.get(0));   // the context's or clean_{j-1}'s last token
-            int end = j == t - 1 ? Math.min(n - 1, stop) : n - 1;   // the last in-block target
-            for (int r = 0; r < end; r++) {
-                ar.add(cleanStart + r, y.get(r + 1));
+            if (cleanAr) {
+                ar.add(j == 0 ? p - 1 : cleanStart - n - 1, y.get(0));   // the context's or clean_{j-1}'s last token
+                int end = j == t - 1 ? Math.min(n - 1, stop) : n - 1;   // the last in-block target
+                for (int r = 0; r < end; r++) {
+                    ar.add(cleanStart + r, y.get(r + 1));
+                }
             }
             int d = 0;
             while (d < n && noisy.get(j).get(d) == y.get(d)) {
@@ -112,10 +152,10 @@ final class PackedSequence implements TrainingExample {
                 pc.add(noisyStart + r, cleanStart + r);
             }
         }
-        return new PackedSequence(ids, p, n, t, ar.firsts(), ar.seconds(), pc.firsts(), pc.seconds());
+        return new PackedSequence(ids, p, n, t, goldStart, ar.firsts(), ar.seconds(), pc.firsts(), pc.seconds());
     }
 
-    /** Tokens of the packed sequence, P + 2Tn. */
+    /** Tokens of the packed sequence, P + 2Tn, plus A - 1 with a ground-truth answer of A tokens. */
     int length() {
         return ids.length;
     }
@@ -138,10 +178,18 @@ final class PackedSequence implements TrainingExample {
         return ids[i];
     }
 
+    /** Index of the ground-truth segment's first token; {@link #length()} when there is none. */
+    int goldStart() {
+        return goldStart;
+    }
+
     /** The position (rotary angle index) of token {@code i}. */
     int position(int i) {
         if (i < contextLength) {
             return i;
+        }
+        if (i >= goldStart) {
+            return contextLength + i - goldStart;
         }
         int b = (i - contextLength) / blockSize;   // 2j for noisy_j, 2j + 1 for clean_j
         int r = (i - contextLength) % blockSize;
@@ -155,6 +203,9 @@ final class PackedSequence implements TrainingExample {
         }
         if (k < contextLength) {
             return true;
+        }
+        if (q >= goldStart) {
+            return k >= goldStart;   // the ground truth sees the context and itself
         }
         int bq = (q - contextLength) / blockSize;
         int bk = (k - contextLength) / blockSize;
@@ -176,6 +227,10 @@ final class PackedSequence implements TrainingExample {
                 continue;
             }
             Arrays.fill(mask, row, row + p, (byte) 1);
+            if (q >= goldStart) {
+                Arrays.fill(mask, row + goldStart, row + q + 1, (byte) 1);
+                continue;
+            }
             int bq = (q - p) / n;
             for (int bk = bq % 2; bk < bq; bk += 2) {   // earlier blocks of the same kind
                 Arrays.fill(mask, row + p + bk * n, row + p + (bk + 1) * n, (byte) 1);

@@ -1,6 +1,8 @@
 package dev.cllm.train;
 
+import dev.cllm.api.TokenIds;
 import dev.cllm.api.TrainingConfig;
+import dev.cllm.api.Trajectory;
 import dev.cllm.api.TrainingConfig.Distance;
 import dev.cllm.data.TrajectoryRecord;
 import dev.cllm.torch.ComputeDtype;
@@ -93,6 +95,15 @@ class JacobiForcingObjectiveTest {
      * followed by the fixed points (the teacher and the AR term), the pairs taken from the definitions.
      */
     private static TrainingObjective.Loss twoPasses(LlamaModel model, PackedSequence s, int promptLength) {
+        return passes(model, s, promptLength, TokenIds.empty());
+    }
+
+    /**
+     * {@link #twoPasses}, and with a ground truth {@code gold} a third causal pass over the context followed by it,
+     * which the AR term then reads instead of the fixed points.
+     */
+    private static TrainingObjective.Loss passes(LlamaModel model, PackedSequence s, int promptLength,
+                                                 TokenIds gold) {
         int p = s.contextLength();
         int n = s.blockSize();
         int t = s.blocks();
@@ -141,14 +152,28 @@ class JacobiForcingObjectiveTest {
         for (int i = p - 1; i + 1 < end; i++) {
             arAt.add((long) i);
         }
+        long[] arStream = clean;
+        Tensor arLogits = teacher;
+        if (!gold.isEmpty()) {
+            arAt.removeIf(i -> i >= p - 1);
+            for (int i = p - 1; i < p + gold.size() - 1; i++) {
+                arAt.add((long) i);
+            }
+            arStream = new long[p + gold.size()];
+            for (int i = 0; i < arStream.length; i++) {
+                arStream[i] = i < p ? s.id(i) : gold.get(i - p);
+            }
+            arLogits = model.logits(longs(java.util.Arrays.copyOf(arStream, arStream.length - 1), 1,
+                    arStream.length - 1));   // [1, P + A - 1, V]
+        }
         long[] logitsAt = arAt.stream().mapToLong(Long::longValue).toArray();
         long[] targets = new long[logitsAt.length];
         float[] ones = new float[logitsAt.length];
         for (int i = 0; i < logitsAt.length; i++) {
-            targets[i] = clean[(int) logitsAt[i] + 1];
+            targets[i] = arStream[(int) logitsAt[i] + 1];
             ones[i] = 1f;
         }
-        Tensor ar = Losses.autoregressive(teacher.index_select(1, longs(logitsAt, logitsAt.length)),
+        Tensor ar = Losses.autoregressive(arLogits.index_select(1, longs(logitsAt, logitsAt.length)),
                 longs(targets, 1, targets.length), floats(ones, 1, ones.length), JF.labelSmoothing(), logitsAt.length);
         return new TrainingObjective.Loss(consistency.add(ar.mul(new Scalar(JF.arWeight()))), consistency, ar);
     }
@@ -203,6 +228,41 @@ class JacobiForcingObjectiveTest {
         assertThat(checked).as("answers with noisy blocks").isGreaterThanOrEqualTo(3);
         assertThat(multiBlock).as("an answer of several blocks").isTrue();
         assertThat(stopped).as("an answer that ends in EOS").isTrue();
+    }
+
+    @Test
+    void withAGroundTruthThePackedPassGivesTheLossesAndGradientsOfNoisyCleanAndGroundTruthPasses() {
+        // each prompt's ground truth: a few tokens that are not its fixed points, the longer the later the prompt
+        List<TrajectoryRecord> withAnswers = records.stream().map(r -> {
+            Trajectory t = r.trajectory();
+            int[] answer = new int[2 + (int) t.promptIndex()];
+            for (int i = 0; i < answer.length; i++) {
+                answer[i] = 3 + (int) ((7 * t.promptIndex() + 5 * i) % 27);
+            }
+            return TrajectoryRecord.of(new Trajectory(t.promptIndex(), t.block(), t.context(), t.states(),
+                    TokenIds.of(answer)), r.promptLength());
+        }).toList();
+        TrainingConfig labels = JF.toBuilder().arTarget(TrainingConfig.ArTarget.LABELS).build();
+        PackedAnswers answers = PackedAnswers.of(withAnswers, labels, Set.of(EOS), 64);
+        JacobiForcingObjective objective = new JacobiForcingObjective(labels);
+        int checked = 0;
+        try (LlamaModel model = load()) {
+            for (int i = 0; i < answers.size(); i++) {
+                PackedSequence s = answers.get(i, 0);
+                TokenIds gold = answers.answers().get(i).gold();
+                if (gold.isEmpty()) {
+                    continue;
+                }
+                assertThat(gold.get(gold.size() - 1)).isEqualTo(EOS);
+                Result packed = backward(model, () -> objective.of(model, List.of(s), CPU, s.consistencyPositions(),
+                        s.arPositions()));
+                int promptLength = answers.answers().get(i).promptLength();
+                Result reference = backward(model, () -> passes(model, s, promptLength, gold));
+                assertClose(packed, reference, "answer " + i + " with ground truth " + gold);
+                checked++;
+            }
+        }
+        assertThat(checked).as("answers with a ground truth").isGreaterThanOrEqualTo(4);
     }
 
     @Test

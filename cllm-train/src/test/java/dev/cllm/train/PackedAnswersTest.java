@@ -37,6 +37,16 @@ class PackedAnswersTest {
         return out;
     }
 
+    /** {@link #prompt} whose records carry the ground-truth answer {@code answer}. */
+    private static List<TrajectoryRecord> prompt(long index, TokenIds prompt, List<TokenIds> fixedPoints,
+                                                 TokenIds answer) {
+        return prompt(index, prompt, fixedPoints).stream().map(r -> {
+            Trajectory t = r.trajectory();
+            return TrajectoryRecord.of(new Trajectory(t.promptIndex(), t.block(), t.context(), t.states(), answer),
+                    r.promptLength());
+        }).toList();
+    }
+
     private static List<TokenIds> blocks(int count) {
         List<TokenIds> out = new ArrayList<>();
         for (int b = 0; b < count; b++) {
@@ -141,5 +151,50 @@ class PackedAnswersTest {
         PackedAnswers positions = PackedAnswers.of(prompt(0, TokenIds.of(1, 5), blocks(3)), JF, Set.of(EOS), 10);
         assertThat(positions.answers()).extracting(a -> a.blocks().size()).containsExactly(2);
         assertThat(positions.skipped()).isEqualTo(1);
+    }
+
+    @Test
+    void withLabelsAnAnswerFromItsPromptCarriesTheGroundTruthEndedByAStopToken() {
+        TrainingConfig labels = JF.toBuilder().arTarget(TrainingConfig.ArTarget.LABELS).build();
+        List<TrajectoryRecord> records = new ArrayList<>(prompt(0, TokenIds.of(1, 5), blocks(2), TokenIds.of(20, 21)));
+        records.addAll(prompt(1, TokenIds.of(1, 6), blocks(1)));                                 // no ground truth
+        records.addAll(prompt(2, TokenIds.of(1, 7), blocks(1), TokenIds.of(30, EOS, 31)));      // stops inside
+        PackedAnswers packed = PackedAnswers.of(records, labels, Set.of(EOS, 4), 1000);
+        assertThat(packed.answers()).extracting(PackedAnswers.Answer::gold)
+                .containsExactly(TokenIds.of(20, 21, EOS), TokenIds.empty(), TokenIds.of(30, EOS));
+        assertThat(packed.answers()).extracting(PackedAnswers.Answer::cleanAr).containsExactly(false, true, false);
+        PackedSequence s = packed.get(0, 0);
+        assertThat(s.length()).isEqualTo(2 + 2 * 2 * 3 + 2);
+        assertThat(s.arTargets()).containsExactly(5, 20, 21, EOS);   // the prompt's pair, then the ground truth's
+
+        // the teacher's output unless asked: the answers are ignored, and the consistency term is the same
+        PackedAnswers teacher = PackedAnswers.of(records, JF, Set.of(EOS), 1000);
+        assertThat(s.students()).containsExactly(teacher.get(0, 0).students());
+        assertThat(teacher.answers()).extracting(PackedAnswers.Answer::gold).containsOnly(TokenIds.empty());
+        assertThat(teacher.answers()).extracting(PackedAnswers.Answer::cleanAr).containsOnly(true);
+        assertThat(teacher.get(0, 0).arTargets()).containsExactly(5, 10, 11, 12, 13, 14, 15);
+    }
+
+    @Test
+    void aSplitAnswerScoresItsGroundTruthOnceAndOneThatCannotFitKeepsTheFixedPoints() {
+        TrainingConfig labels = JF.toBuilder().arTarget(TrainingConfig.ArTarget.LABELS).maxSequenceLength(20).build();
+        // the ground truth [20 21 EOS] adds 2 inputs: 2 blocks (2 + 12 + 2 = 16) fit with it, a third (22) does not
+        PackedAnswers packed = PackedAnswers.of(prompt(0, TokenIds.of(1, 5), blocks(5), TokenIds.of(20, 21)), labels,
+                Set.of(EOS), 1000);
+        assertThat(packed.answers()).extracting(a -> a.blocks().size()).containsExactly(2, 2, 1);
+        assertThat(packed.answers()).extracting(PackedAnswers.Answer::gold)
+                .containsExactly(TokenIds.of(20, 21, EOS), TokenIds.empty(), TokenIds.empty());
+        assertThat(packed.answers()).extracting(PackedAnswers.Answer::cleanAr).containsExactly(false, false, false);
+        assertThat(packed.get(1, 0).arPositions()).as("scored with the first part").isZero();
+        for (int i = 0; i < packed.size(); i++) {
+            assertThat(packed.get(i, 0).length()).isLessThanOrEqualTo(20);
+        }
+
+        // 9 tokens and EOS: their inputs need positions 2..10, the model has 10; the AR term stays on the fixed points
+        PackedAnswers positions = PackedAnswers.of(prompt(0, TokenIds.of(1, 5), blocks(2),
+                TokenIds.of(20, 21, 22, 23, 24, 25, 26, 27, 28)), labels, Set.of(EOS), 10);
+        assertThat(positions.answers()).extracting(PackedAnswers.Answer::gold).containsOnly(TokenIds.empty());
+        assertThat(positions.answers()).extracting(PackedAnswers.Answer::cleanAr).containsOnly(true);
+        assertThat(positions.get(0, 0).arTargets()).containsExactly(5, 10, 11, 12, 13, 14, 15);
     }
 }

@@ -176,25 +176,87 @@ class PackedSequenceTest {
         // AR: every next-token pair of prompt + answer up to and including a stop token, each read after the greedy
         // prefix
         int end = p + (t - 1) * n + Math.min(layout.stop() + 1, n);   // tokens of the clean stream that count
+        assertArPairs(s, cleanStream, layout.promptLength(), p, end);
+        assertThat(s.inputTokens()).isEqualTo(p + 2L * t * n);
+    }
+
+    /**
+     * Each AR pair of {@code s} reads a prefix of {@code stream} and predicts the token after it, and the predicted
+     * tokens are those at 1..promptLength-1 and from..to-1 of the stream, each once.
+     */
+    private static void assertArPairs(PackedSequence s, int[] stream, int promptLength, int from, int to) {
         List<Integer> targetPositions = new ArrayList<>();
         int[] logits = s.arLogits();
         int[] targets = s.arTargets();
         for (int i = 0; i < logits.length; i++) {
             int[] seen = visible(s, logits[i]);
-            assertThat(seen).containsExactly(Arrays.copyOf(cleanStream, seen.length));
-            assertThat(targets[i]).isEqualTo(cleanStream[seen.length]);
+            assertThat(seen).containsExactly(Arrays.copyOf(stream, seen.length));
+            assertThat(targets[i]).isEqualTo(stream[seen.length]);
             targetPositions.add(seen.length);
         }
         List<Integer> expectedTargets = new ArrayList<>();
-        for (int i = 1; i < layout.promptLength(); i++) {
+        for (int i = 1; i < promptLength; i++) {
             expectedTargets.add(i);
         }
-        for (int i = p; i < end; i++) {
+        for (int i = from; i < to; i++) {
             expectedTargets.add(i);
         }
         assertThat(targetPositions).containsExactlyInAnyOrderElementsOf(expectedTargets);
         assertThat(s.arPositions()).isEqualTo(expectedTargets.size());
-        assertThat(s.inputTokens()).isEqualTo(p + 2L * t * n);
+    }
+
+    @Property(tries = 300)
+    void aGroundTruthSegmentChangesOnlyTheArTermWhichThenReadsPromptPlusGroundTruth(
+            @ForAll long seed, @ForAll @IntRange(min = 1, max = 6) int p, @ForAll @IntRange(min = 1, max = 5) int n,
+            @ForAll @IntRange(min = 1, max = 4) int t, @ForAll @IntRange(min = 1, max = 7) int a) {
+        Layout layout = Layout.random(seed, p, n, t);
+        TokenIds gold = TokenIds.of(new SplittableRandom(seed + 1).ints(a, 3, 50).toArray());
+        PackedSequence plain = layout.pack();
+        PackedSequence s = PackedSequence.of(layout.context(), layout.promptLength(), layout.noisy(), layout.clean(),
+                layout.stop(), gold, false);
+        int goldStart = p + 2 * t * n;
+        int length = goldStart + a - 1;
+        assertThat(s.length()).isEqualTo(length);
+        assertThat(s.goldStart()).isEqualTo(goldStart);
+        assertThat(plain.goldStart()).isEqualTo(plain.length());
+        int width = length + 2;
+        byte[] mask = new byte[width * width];
+        s.writeMask(mask, width, 1);
+        for (int q = 0; q < length; q++) {
+            if (q < goldStart) {
+                assertThat(s.id(q)).isEqualTo(plain.id(q));
+                assertThat(s.position(q)).isEqualTo(plain.position(q));
+            } else {
+                assertThat(s.id(q)).isEqualTo(gold.get(q - goldStart));
+                assertThat(s.position(q)).isEqualTo(p + q - goldStart);
+            }
+            for (int k = 0; k < length; k++) {
+                boolean allowed = q < goldStart && k < goldStart ? plain.attends(q, k)
+                        : k <= q && (k < p || k >= goldStart);
+                assertThat(s.attends(q, k)).as("%s attends to %s", q, k).isEqualTo(allowed);
+                assertThat(mask[(1 + q) * width + 1 + k]).isEqualTo((byte) (allowed ? 1 : 0));
+            }
+        }
+        // the consistency term is the plain one
+        assertThat(s.students()).containsExactly(plain.students());
+        assertThat(s.teachers()).containsExactly(plain.teachers());
+
+        // AR: the prompt's pairs, then every next-token pair of context + ground truth, each read after its prefix
+        assertArPairs(s, layout.context().concat(gold).toArray(), layout.promptLength(), p, p + a);
+        assertThat(s.inputTokens()).isEqualTo(length);
+
+        // a later part of an answer whose ground truth an earlier part scores: the prompt's pairs only
+        PackedSequence none = PackedSequence.of(layout.context(), layout.promptLength(), layout.noisy(),
+                layout.clean(), layout.stop(), TokenIds.empty(), false);
+        assertThat(none.arPositions()).isEqualTo(Math.max(0, layout.promptLength() - 1));
+        assertThat(none.students()).containsExactly(plain.students());
+    }
+
+    @Test
+    void aGroundTruthAndTheCleanCopiesAreNotBothScored() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> PackedSequence.of(TokenIds.of(1, 7), 2,
+                        List.of(TokenIds.of(9, 5)), List.of(TokenIds.of(9, 4)), 2, TokenIds.of(9, 2), true))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not both");
     }
 
     @Test
