@@ -28,6 +28,7 @@ final class FakeModel implements ConsistencyModel {
     private final int order;
     private final long salt;
     private final int attractor;
+    private int[] script;   // when set, the greedy token at each position, whatever came before it
     final AtomicLong forwardCalls = new AtomicLong();
     private volatile List<DraftTree> passes;
     private Tokenizer tokenizer;
@@ -44,6 +45,17 @@ final class FakeModel implements ConsistencyModel {
     }
 
     /**
+     * A model that predicts every token right whatever its inputs: the greedy token after any {@code length} tokens is
+     * {@code script[length]} (the first stop token of {@code eos} past its end), so its predictions after wrong
+     * guesses are as right as after the true prefix (a perfect CLLM).
+     */
+    static FakeModel scripted(int vocabSize, int contextLength, Set<Integer> eos, int[] script) {
+        FakeModel m = new FakeModel(vocabSize, contextLength, eos, 1, 0, -1);
+        m.script = script.clone();
+        return m;
+    }
+
+    /**
      * From now on, records what every forward pass of this model's sessions ran (a block as a chain; prefills aside),
      * in a new list that this returns.
      */
@@ -55,6 +67,9 @@ final class FakeModel implements ConsistencyModel {
 
     /** The greedy next token after {@code seq[0..length)}. */
     int next(int[] seq, int length) {
+        if (script != null) {
+            return length < script.length ? script[length] : Collections.min(config.eosTokenIds());
+        }
         if (attractor >= 0 && seq[length - 1] == attractor) {
             return attractor;
         }

@@ -11,6 +11,7 @@ import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -54,6 +55,41 @@ class JacobiPropertiesTest {
                         Arbitraries.integers().between(1, 150))
                 .as((order, salt, attractor, prompt, n, max, stops, slack) ->
                         new Scenario(v, order, salt, attractor, prompt, n, max, stops, slack, Math.floorMod(salt, 3))));
+    }
+
+    /**
+     * The most a model can fast-forward when its guesses start wrong: one that predicts every token right whatever its
+     * inputs takes exactly two passes per block of n (the first accepts one token, the Jacobi update then holds the
+     * whole block right, the second accepts it and the token after it), and one pass for a last block whose first
+     * guess is the stop token. So an answer of m tokens and its stop token, m decoded tokens after the prefill's,
+     * takes 2 floor((m-1)/n) + (1 if (m-1) mod n == 0 else 2) decoding passes: at most n/2 tokens per pass, less on
+     * short answers (docs/training.md uses it to bound tokens per pass on the SQL answers).
+     */
+    @Property(tries = 300)
+    void aModelRightFromAnyGuessTakesTwoPassesPerBlock(@ForAll @IntRange(min = 2, max = 16) int n,
+                                                       @ForAll @IntRange(min = 1, max = 40) int m,
+                                                       @ForAll @IntRange(min = 1, max = 8) int promptLength) {
+        int eos = 2;
+        int[] prompt = new int[promptLength];
+        int[] answer = new int[m];
+        for (int i = 0; i < promptLength; i++) {
+            prompt[i] = 3 + i;
+        }
+        for (int i = 0; i < m; i++) {
+            answer[i] = 100 + i;   // distinct, and none in the prompt: guesses drawn from the context are all wrong
+        }
+        int[] script = new int[promptLength + m + 1];
+        System.arraycopy(prompt, 0, script, 0, promptLength);
+        System.arraycopy(answer, 0, script, promptLength, m);
+        script[promptLength + m] = eos;
+        FakeModel model = FakeModel.scripted(160, 128, Set.of(eos), script);
+        Generation g = JacobiDecoder.builder().blockSize(n).maxNewTokens(64).build().generate(model,
+                TokenIds.of(prompt));
+        assertThat(g.ids().toArray()).containsExactly(answer);
+        assertThat(g.stopReason()).isEqualTo(StopReason.STOP_TOKEN);
+        int decodingPasses = g.stats().forwardPasses() - 1;
+        assertThat(decodingPasses).as("passes after the prefill, n = %s, m = %s", n, m)
+                .isEqualTo(2 * ((m - 1) / n) + ((m - 1) % n == 0 ? 1 : 2));
     }
 
     @Property(tries = 400)
