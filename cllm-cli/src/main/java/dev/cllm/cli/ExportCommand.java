@@ -62,10 +62,7 @@ final class ExportCommand implements Callable<Integer> {
                 }
             }
         }
-        ComputeDtype storage = ComputeDtype.parse(dtype);
-        if (storage == ComputeDtype.AUTO) {
-            throw new IllegalArgumentException("--dtype: choose f32, bf16 or f16");
-        }
+        ComputeDtype storage = storage(dtype);
         LlamaConfig config = LlamaConfig.read(model.resolve("config.json"));
         try (LlamaModel llama = LlamaModel.load(model, config,
                 new TorchOptions("cpu", ComputeDtype.F32, CpuGemm.BLAS))) {
@@ -75,6 +72,15 @@ final class ExportCommand implements Callable<Integer> {
         System.out.println(new ObjectMapper().createObjectNode().put("out", out.toString())
                 .put("dtype", storage.name().toLowerCase(java.util.Locale.ROOT)));
         return 0;
+    }
+
+    /** The storage precision that {@code --dtype} names: f32, bf16 or f16. */
+    static ComputeDtype storage(String dtype) {
+        ComputeDtype storage = ComputeDtype.parse(dtype);
+        if (storage == ComputeDtype.AUTO) {
+            throw new IllegalArgumentException("--dtype: choose f32, bf16 or f16");
+        }
+        return storage;
     }
 
     private int gguf() {

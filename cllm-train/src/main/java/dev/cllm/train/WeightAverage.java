@@ -1,0 +1,98 @@
+package dev.cllm.train;
+
+import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.CpuGemm;
+import dev.cllm.torch.LlamaConfig;
+import dev.cllm.torch.LlamaModel;
+import dev.cllm.torch.TorchOptions;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The uniform average of several checkpoints' weights, a "model soup" (Wortsman et al. 2022, arXiv 2203.05482):
+ * fine-tunes of one base model (runs of one recipe with different seeds, say) averaged weight by weight into one
+ * model that costs what one costs to run. It only makes sense for models fine-tuned from the same weights, which stay
+ * in one basin; averaging unrelated models gives garbage, which nothing here can detect.
+ *
+ * <p>The average is taken in fp32 whatever the checkpoints' storage precision, as the sum divided by the count, and
+ * written as a Hugging Face checkpoint ({@link HfExport}) with the first model's config and companion files.
+ */
+public final class WeightAverage {
+    private WeightAverage() {
+    }
+
+    /**
+     * Writes the average of {@code models} (at least two checkpoint directories with the same architecture) into
+     * {@code out}, stored in {@code storage}.
+     *
+     * @throws IllegalArgumentException naming the model whose config differs from the first's, a missing config, or an
+     *                                  {@code out} that holds files
+     */
+    public static void write(List<Path> models, Path out, ComputeDtype storage) throws IOException {
+        if (models.size() < 2) {
+            throw new IllegalArgumentException("averaging needs at least two models, got " + models.size());
+        }
+        if (Files.isDirectory(out)) {
+            try (var entries = Files.list(out)) {
+                if (entries.findAny().isPresent()) {
+                    throw new IllegalArgumentException(out + ": exists and is not empty");
+                }
+            }
+        }
+        LlamaConfig first = config(models.get(0));
+        for (Path m : models.subList(1, models.size())) {
+            LlamaConfig c = config(m);
+            if (!comparable(c).equals(comparable(first))) {
+                throw new IllegalArgumentException(m + ": its config differs from " + models.get(0) + "'s (" + c
+                        + " against " + first + "); only fine-tunes of one model can be averaged");
+            }
+        }
+        TorchOptions f32 = new TorchOptions("cpu", ComputeDtype.F32, CpuGemm.BLAS);
+        try (LlamaModel sum = LlamaModel.load(models.get(0), first, f32); NoGradGuard noGrad = new NoGradGuard()) {
+            Map<String, Tensor> total = sum.weights();
+            for (Path m : models.subList(1, models.size())) {
+                try (LlamaModel next = LlamaModel.load(m, first, f32); PointerScope scope = new PointerScope()) {
+                    Map<String, Tensor> w = next.weights();
+                    for (Map.Entry<String, Tensor> e : total.entrySet()) {
+                        Tensor add = w.get(e.getKey());
+                        if (add == null || !Arrays.equals(add.sizes().vec().get(), e.getValue().sizes().vec().get())) {
+                            throw new IllegalArgumentException(m + ": weight " + e.getKey() + " is missing or has "
+                                    + "another shape than in " + models.get(0));
+                        }
+                        e.getValue().add_(add);
+                    }
+                }
+            }
+            try (PointerScope scope = new PointerScope()) {
+                Scalar count = new Scalar((double) models.size());
+                for (Tensor t : total.values()) {
+                    t.div_(count);
+                }
+            }
+            HfExport.save(sum, out, storage, HfExport.DEFAULT_MAX_SHARD_BYTES);
+        }
+        HfExport.copyCompanionFiles(models.get(0), out);
+    }
+
+    private static LlamaConfig config(Path model) {
+        Path file = model.resolve("config.json");
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(model + ": no config.json");
+        }
+        return LlamaConfig.read(file);
+    }
+
+    /** The config without its storage precision, which averaging does not care about. */
+    private static LlamaConfig comparable(LlamaConfig c) {
+        return c.toBuilder().torchDtype(null).build();
+    }
+}
