@@ -277,7 +277,8 @@ public final class TrainingConfig {
 
     /**
      * Longer examples are skipped (and counted). For {@link Objective#JACOBI_FORCING}, the longest packed sequence
-     * (context + 2 copies of each block): a longer answer is split into parts that fit.
+     * (context + 2 copies of each block, + the ground truth's inputs with {@link ArTarget#LABELS}): a longer answer
+     * is split into parts that fit.
      */
     public int maxSequenceLength() {
         return maxSequenceLength;

@@ -68,7 +68,8 @@ class ExportCommandTest {
         assertThat(out.resolve("config.json")).exists();
 
         Path other = dir.resolve("other");
-        assertThat(CliRunner.run("init-random", "--out", other.toString(), "--shape", "d32-l2-h4-f48-v97").status()).isZero();
+        assertThat(CliRunner.run("init-random", "--out", other.toString(), "--shape", "d32-l2-h4-f48-v97").status())
+                .isZero();
         CliRunner.Run bad = CliRunner.run("average", "--model", stories.toString(), "--model", other.toString(),
                 "--out", dir.resolve("x").toString());
         assertThat(bad.status()).isEqualTo(2);

@@ -22,18 +22,21 @@ import java.util.Set;
  * An answer ends with the first block whose fixed point holds a stop token (EOS); the prompt's later blocks, generated
  * past the end of the answer, are left out. Augmented records (not decoded trajectories) are left out too.
  *
- * <p><b>Length.</b> A packed answer is at most {@code maxSequenceLength} tokens (P + 2Tn), and its last position
- * (P + Tn - 1) must exist in the model ({@code max_position_embeddings}). A longer answer is split into consecutive
+ * <p><b>Length.</b> A packed answer is at most {@code maxSequenceLength} tokens (P + 2Tn, plus A - 1 with a ground
+ * truth of A tokens), and its last positions (P + Tn - 1, P + A - 2) must exist in the model
+ * ({@code max_position_embeddings}). A longer answer is split into consecutive
  * parts that fit, each after the context of its first block (so its noisy blocks condition on the clean blocks of the
  * earlier parts); a block that does not fit even alone after its context is skipped and counted. The counts are
  * logged once.
  *
  * <p><b>Ground truth.</b> With {@link TrainingConfig.ArTarget#LABELS}, an answer that starts at its prompt's first
- * block carries the record's ground-truth answer (its trajectory's {@code answer}, as collection stores it), followed by
- * a stop token (the smallest of {@code stopIds}) unless it ends with one, and its AR term scores that instead of the
- * fixed points ({@link PackedSequence}); the prompt's later parts then score no AR pairs of their own. Records without
- * a ground truth, and a ground truth that does not fit the length or positions beside its first block, keep the AR
- * term on the fixed points (counted).
+ * block carries the record's ground-truth answer (its trajectory's {@code answer}, as collection stores it), up to
+ * its first stop token or followed by one: the stop token the model's own answer ended with, or where the answer
+ * does not stop in its first part, the smallest of {@code stopIds} (nothing when there are none). Its AR term scores
+ * that instead of the fixed points ({@link PackedSequence}); the prompt's later parts then score no AR pairs of
+ * their own. Records without a ground truth, answers that do not start at their prompt's first block (it was dropped
+ * or skipped), and a ground truth that does not fit the length or positions beside its first block keep the AR term
+ * on the fixed points (counted). A ground-truth id outside the vocabulary is refused, naming the prompt.
  */
 final class PackedAnswers implements ExampleSource {
     // the trainer's log: one logger for everything a run reports
@@ -66,14 +69,23 @@ final class PackedAnswers implements ExampleSource {
         this.skipped = skipped;
     }
 
+    /** {@link #of(List, TrainingConfig, Set, int, int)} for a model whose vocabulary holds every id. */
+    static PackedAnswers of(List<TrajectoryRecord> records, TrainingConfig config, Set<Integer> stopIds,
+                            int maxPositions) {
+        return of(records, config, stopIds, maxPositions, Integer.MAX_VALUE);
+    }
+
     /**
      * Groups {@code records} into answers that fit {@code config.maxSequenceLength()} tokens and {@code maxPositions}
      * positions; positions after a token of {@code stopIds} are not trained on.
+     *
+     * @throws IllegalArgumentException naming the prompt, when a ground truth the AR term would read holds an id
+     *                                  outside the model's {@code vocabSize}
      */
     static PackedAnswers of(List<TrajectoryRecord> records, TrainingConfig config, Set<Integer> stopIds,
-                            int maxPositions) {
+                            int maxPositions, int vocabSize) {
         Grouping g = new Grouping(config.maxSequenceLength(), maxPositions, stopIds, config.arOnPrompt(),
-                config.arTarget() == TrainingConfig.ArTarget.LABELS);
+                config.arTarget() == TrainingConfig.ArTarget.LABELS, vocabSize);
         for (int i = 0; i < records.size(); i++) {
             g.add(records.get(i), i);
         }
@@ -85,9 +97,9 @@ final class PackedAnswers implements ExampleSource {
                     g.answers.size(), g.split, config.maxSequenceLength(), maxPositions, g.skipped, g.afterStop,
                     g.augmented);
             if (g.labels) {
-                LOG.info("Jacobi Forcing: AR term on the ground truth of {} answers ({} without one and {} whose "
-                        + "ground truth does not fit keep it on the fixed points)", g.withGold, g.withoutGold,
-                        g.goldTooLong);
+                LOG.info("Jacobi Forcing: AR term on the ground truth of {} answers; on the fixed points of {} "
+                        + "without one, {} whose ground truth does not fit and {} that do not start at their prompt's "
+                        + "first block", g.withGold, g.withoutGold, g.goldTooLong, g.notAtPrompt);
             }
         }
         return new PackedAnswers(g.answers, config, g.skipped);
@@ -146,12 +158,15 @@ final class PackedAnswers implements ExampleSource {
         long withGold;
         long withoutGold;
         long goldTooLong;
+        long notAtPrompt;
+        final int vocabSize;
         // the open answer, or context == null
         TokenIds context;
         int promptLength;
         List<Trajectory> blocks;
         int firstRecord;
         TokenIds gold;
+        boolean goldAppended;   // whether gold's last token is a stop token added to the task's answer
         boolean cleanAr;
         // the prompt whose ground truth an earlier part carries: its later parts score no AR pairs
         long goldPrompt = -1;
@@ -159,7 +174,9 @@ final class PackedAnswers implements ExampleSource {
         long stoppedPrompt = -1;
         int stoppedBlock = -1;
 
-        Grouping(int maxLength, int maxPositions, Set<Integer> stopIds, boolean arOnPrompt, boolean labels) {
+        Grouping(int maxLength, int maxPositions, Set<Integer> stopIds, boolean arOnPrompt, boolean labels,
+                 int vocabSize) {
+            this.vocabSize = vocabSize;
             this.maxLength = maxLength;
             this.maxPositions = maxPositions;
             this.stopIds = Set.copyOf(stopIds);
@@ -195,8 +212,11 @@ final class PackedAnswers implements ExampleSource {
                 blocks = new ArrayList<>(List.of(t));
                 firstRecord = index;
                 gold = TokenIds.empty();
-                cleanAr = !labels || t.promptIndex() != goldPrompt;
-                if (labels && cleanAr && t.block() == 0 && record.promptLength() == context.size()) {
+                goldAppended = false;
+                cleanAr = !labels || t.block() == 0 || t.promptIndex() != goldPrompt;
+                if (labels && cleanAr && (t.block() != 0 || record.promptLength() != context.size())) {
+                    notAtPrompt++;
+                } else if (labels && cleanAr) {
                     TokenIds g = groundTruth(record);
                     if (g.isEmpty()) {
                         withoutGold++;
@@ -204,6 +224,7 @@ final class PackedAnswers implements ExampleSource {
                         goldTooLong++;
                     } else {
                         gold = g;
+                        goldAppended = g.size() == record.trajectory().answer().size() + 1;   // a stop token added
                         cleanAr = false;
                         goldPrompt = t.promptIndex();
                         withGold++;
@@ -214,6 +235,9 @@ final class PackedAnswers implements ExampleSource {
             if (stop < t.blockSize()) {
                 stoppedPrompt = t.promptIndex();
                 stoppedBlock = t.block();
+                if (goldAppended) {   // end the ground truth with the stop token the model itself ended with
+                    gold = gold.subSequence(0, gold.size() - 1).concat(TokenIds.of(t.fixedPoint().get(stop)));
+                }
                 answers.add(new Answer(context, promptLength, List.copyOf(blocks), firstRecord, stop, gold, cleanAr));
                 context = null;
             }
@@ -238,11 +262,20 @@ final class PackedAnswers implements ExampleSource {
                     && contextLength + goldInputs <= maxPositions;
         }
 
-        /** The record's ground-truth answer after its prompt, ending with a stop token; empty when it has none. */
+        /**
+         * The record's ground-truth answer after its prompt, up to its first stop token or followed by the smallest
+         * of the stop ids (replaced by the model's own stop token where its answer ends); empty when it has none.
+         */
         private TokenIds groundTruth(TrajectoryRecord record) {
             TokenIds g = record.trajectory().answer();   // verbatim labels that are not prompt + answer do not count
             if (g.isEmpty()) {
                 return g;
+            }
+            for (int i = 0; i < g.size(); i++) {
+                if (g.get(i) < 0 || g.get(i) >= vocabSize) {
+                    throw new IllegalArgumentException("prompt " + record.trajectory().promptIndex() + ": answer token "
+                            + i + " is id " + g.get(i) + ", outside the model's vocabulary of " + vocabSize);
+                }
             }
             for (int i = 0; i < g.size(); i++) {
                 if (stopIds.contains(g.get(i))) {

@@ -116,7 +116,8 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
         // the architecture training starts from, read once: its EOS ids, the ranks' agreement check, the model
         LlamaConfig start = baseModel != null ? LlamaConfig.read(baseModel.resolve("config.json")) : scratchConfig;
         // positions after an EOS of the target model in a fixed point are not trained on
-        ExampleSource examples = data.examples(config, start.eosTokenIds(), start.maxPositions());
+        ExampleSource examples = data.examples(config, start.eosTokenIds(), start.maxPositions(),
+                start.vocabSize());
         if (examples.size() == 0) {
             throw new IllegalArgumentException("no training examples (" + examples.skipped() + " skipped as longer "
                     + "than the maximum sequence length " + config.maxSequenceLength()

@@ -47,14 +47,15 @@ final class TrainingData {
     /**
      * The examples of a run with {@code config}; in a trajectory's fixed point, the positions after a token of
      * {@code stopIds} (the target model's EOS) are not trained on. Jacobi Forcing packs whole answers, whose positions
-     * must stay below {@code maxPositions} (the model's {@code max_position_embeddings}).
+     * must stay below {@code maxPositions} (the model's {@code max_position_embeddings}), and the ground truths its AR
+     * term reads inside {@code vocabSize}.
      */
-    ExampleSource examples(TrainingConfig config, Set<Integer> stopIds, int maxPositions) {
+    ExampleSource examples(TrainingConfig config, Set<Integer> stopIds, int maxPositions, int vocabSize) {
         if (trajectories == null) {
             return Examples.ofSequences(sequences, lossStarts, config);
         }
         return config.objective() == TrainingConfig.Objective.JACOBI_FORCING
-                ? PackedAnswers.of(trajectories, config, stopIds, maxPositions)
+                ? PackedAnswers.of(trajectories, config, stopIds, maxPositions, vocabSize)
                 : Examples.ofTrajectories(trajectories, config, stopIds);
     }
 

@@ -41,6 +41,9 @@ public final class WeightAverage {
         if (models.size() < 2) {
             throw new IllegalArgumentException("averaging needs at least two models, got " + models.size());
         }
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            throw new IllegalArgumentException(out + ": exists and is not a directory");
+        }
         if (Files.isDirectory(out)) {
             try (var entries = Files.list(out)) {
                 if (entries.findAny().isPresent()) {

@@ -197,4 +197,23 @@ class PackedAnswersTest {
         assertThat(positions.answers()).extracting(PackedAnswers.Answer::cleanAr).containsOnly(true);
         assertThat(positions.get(0, 0).arTargets()).containsExactly(5, 10, 11, 12, 13, 14, 15);
     }
+
+    @Test
+    void theAddedStopTokenIsTheOneTheModelEndedWithAndBadIdsAreRefused() {
+        TrainingConfig labels = JF.toBuilder().arTarget(TrainingConfig.ArTarget.LABELS).build();
+        // the model's answer ends with stop token 4, not with the smaller EOS 2
+        List<TrajectoryRecord> records = new ArrayList<>(prompt(0, TokenIds.of(1, 5), List.of(TokenIds.of(10, 11, 12),
+                TokenIds.of(13, 4, 9)), TokenIds.of(20, 21)));
+        // the same prompt collected again from its first block (another file appended): a fresh answer
+        records.addAll(prompt(0, TokenIds.of(1, 5), blocks(1), TokenIds.of(22)));
+        PackedAnswers packed = PackedAnswers.of(records, labels, Set.of(EOS, 4), 1000, 100);
+        assertThat(packed.answers()).extracting(PackedAnswers.Answer::gold)
+                .containsExactly(TokenIds.of(20, 21, 4), TokenIds.of(22, EOS));
+        assertThat(packed.answers()).extracting(PackedAnswers.Answer::cleanAr).containsExactly(false, false);
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> PackedAnswers.of(prompt(7, TokenIds.of(1, 5),
+                        blocks(1), TokenIds.of(20, 100)), labels, Set.of(EOS), 1000, 100))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("prompt 7")
+                .hasMessageContaining("id 100").hasMessageContaining("vocabulary of 100");
+    }
 }

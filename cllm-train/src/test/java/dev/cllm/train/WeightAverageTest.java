@@ -81,7 +81,7 @@ class WeightAverageTest {
     }
 
     @Test
-    void modelsOfAnotherShapeOrTooFewModelsAreRefusedByName() {
+    void modelsOfAnotherShapeOrTooFewModelsAreRefusedByName() throws Exception {
         Path untied = variant("f32-untied-gqa").write(dir.resolve("untied"), 1);
         Path tied = variant("f32-tied-mha").write(dir.resolve("tied"), 1);
         assertThatThrownBy(() -> WeightAverage.write(List.of(untied, tied), dir.resolve("x"), ComputeDtype.F32))
@@ -92,5 +92,9 @@ class WeightAverageTest {
         assertThatThrownBy(() -> WeightAverage.write(List.of(untied, dir.resolve("none")), dir.resolve("z"),
                 ComputeDtype.F32)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no config.json");
         assertThat(dir.resolve("x")).doesNotExist();
+        Path file = dir.resolve("file");
+        Files.writeString(file, "not a checkpoint directory");
+        assertThatThrownBy(() -> WeightAverage.write(List.of(untied, untied), file, ComputeDtype.F32))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exists and is not a directory");
     }
 }
