@@ -23,9 +23,8 @@ import java.util.stream.Stream;
         subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class, TrainCommand.class,
                 PretrainCommand.class, ExportCommand.class, AverageCommand.class, PipelineCommand.class,
                 SqlTaskCommand.class, MathTaskCommand.class, BenchCommand.class, BlockSizeOracleCommand.class,
-                TrainingBenchCommand.class,
-                ServingBenchCommand.class, WeightFormatsCommand.class, LoadBenchCommand.class,
-                InitRandomCommand.class, DemoCommand.class, ExampleCommand.class, CommandLine.HelpCommand.class})
+                TrainingBenchCommand.class, ServingBenchCommand.class, WeightFormatsCommand.class,
+                LoadBenchCommand.class, InitRandomCommand.class, DemoCommand.class, ExampleCommand.class, CommandLine.HelpCommand.class})
 public final class Cli {
     /**
      * Root option, inherited by every command so that it may come before or after the command's name; read from the

@@ -55,12 +55,8 @@ final class ExportCommand implements Callable<Integer> {
         if (!to.equals("hf")) {
             throw new IllegalArgumentException("--to " + to + ": choose hf or gguf");
         }
-        if (Files.exists(out)) {
-            try (var entries = Files.list(out)) {
-                if (entries.findAny().isPresent()) {
-                    throw new IllegalArgumentException("--out " + out + ": exists and is not empty");
-                }
-            }
+        if (!dev.cllm.train.HfExport.isAbsentOrEmptyDirectory(out)) {
+            throw new IllegalArgumentException("--out " + out + ": exists and is not an empty directory");
         }
         ComputeDtype storage = storage(dtype);
         LlamaConfig config = LlamaConfig.read(model.resolve("config.json"));

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.torch.ComputeDtype;
 import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.RandomCheckpoint;
+import dev.cllm.train.HfExport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -73,7 +74,7 @@ final class InitRandomCommand implements Callable<Integer> {
         if (threads != null && threads < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         }
-        if (Files.exists(out) && !isEmptyDirectory(out)) {
+        if (!HfExport.isAbsentOrEmptyDirectory(out)) {
             throw new IllegalArgumentException("--out " + out + " exists and is not an empty directory");
         }
         long start = System.nanoTime();
@@ -87,17 +88,6 @@ final class InitRandomCommand implements Callable<Integer> {
                 .put("seconds", Math.round(seconds * 100) / 100.0)
                 .put("gb_per_s", Math.round(bytes / BYTES_PER_GB / seconds * 1000) / 1000.0));
         return 0;
-    }
-
-    private static boolean isEmptyDirectory(Path dir) {
-        if (!Files.isDirectory(dir)) {
-            return false;
-        }
-        try (Stream<Path> entries = Files.list(dir)) {
-            return entries.findAny().isEmpty();
-        } catch (IOException e) {
-            throw new UncheckedIOException("--out " + dir + ": cannot list: " + e, e);
-        }
     }
 
     private static long directoryBytes(Path dir) {

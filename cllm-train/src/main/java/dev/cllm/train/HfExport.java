@@ -12,12 +12,14 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * Writes a {@link LlamaModel} as a Hugging Face checkpoint directory that {@code transformers} (and this SDK) load:
@@ -116,6 +118,21 @@ public final class HfExport {
         Path tmp = dir.resolve("config.json.tmp");
         model.config().toBuilder().torchDtype(torchDtype).build().write(tmp);
         Files.move(tmp, configFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Whether {@code dir} does not exist or is an empty directory: a place a new checkpoint may be written. */
+    public static boolean isAbsentOrEmptyDirectory(Path dir) {
+        if (!Files.exists(dir)) {
+            return true;
+        }
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (Stream<Path> entries = Files.list(dir)) {
+            return entries.findAny().isEmpty();
+        } catch (IOException e) {
+            throw new UncheckedIOException(dir + ": cannot list: " + e, e);
+        }
     }
 
     /** Copies those of the {@link #COMPANION_FILES} that exist in {@code from} into {@code to}, replacing any there. */

@@ -24,10 +24,9 @@ import java.util.Set;
  *
  * <p><b>Length.</b> A packed answer is at most {@code maxSequenceLength} tokens (P + 2Tn, plus A - 1 with a ground
  * truth of A tokens), and its last positions (P + Tn - 1, P + A - 2) must exist in the model
- * ({@code max_position_embeddings}). A longer answer is split into consecutive
- * parts that fit, each after the context of its first block (so its noisy blocks condition on the clean blocks of the
- * earlier parts); a block that does not fit even alone after its context is skipped and counted. The counts are
- * logged once.
+ * ({@code max_position_embeddings}). A longer answer is split into consecutive parts that fit, each after the context
+ * of its first block (so its noisy blocks condition on the clean blocks of the earlier parts); a block that does not
+ * fit even alone after its context is skipped and counted. The counts are logged once.
  *
  * <p><b>Ground truth.</b> With {@link TrainingConfig.ArTarget#LABELS}, an answer that starts at its prompt's first
  * block carries the record's ground-truth answer (its trajectory's {@code answer}, as collection stores it), up to
@@ -150,6 +149,7 @@ final class PackedAnswers implements ExampleSource {
         final boolean arOnPrompt;
         final boolean labels;
         final int goldStop;
+        final int vocabSize;
         final List<Answer> answers = new ArrayList<>();
         long skipped;
         long afterStop;
@@ -159,7 +159,6 @@ final class PackedAnswers implements ExampleSource {
         long withoutGold;
         long goldTooLong;
         long notAtPrompt;
-        final int vocabSize;
         // the open answer, or context == null
         TokenIds context;
         int promptLength;
@@ -176,13 +175,13 @@ final class PackedAnswers implements ExampleSource {
 
         Grouping(int maxLength, int maxPositions, Set<Integer> stopIds, boolean arOnPrompt, boolean labels,
                  int vocabSize) {
-            this.vocabSize = vocabSize;
             this.maxLength = maxLength;
             this.maxPositions = maxPositions;
             this.stopIds = Set.copyOf(stopIds);
             this.arOnPrompt = arOnPrompt;
             this.labels = labels;
             this.goldStop = stopIds.stream().mapToInt(Integer::intValue).min().orElse(-1);
+            this.vocabSize = vocabSize;
         }
 
         void add(TrajectoryRecord record, int index) {
@@ -277,10 +276,9 @@ final class PackedAnswers implements ExampleSource {
                             + i + " is id " + g.get(i) + ", outside the model's vocabulary of " + vocabSize);
                 }
             }
-            for (int i = 0; i < g.size(); i++) {
-                if (stopIds.contains(g.get(i))) {
-                    return g.subSequence(0, i + 1);
-                }
+            int stop = firstStop(g);
+            if (stop < g.size()) {
+                return g.subSequence(0, stop + 1);
             }
             return goldStop < 0 ? g : g.concat(TokenIds.of(goldStop));
         }

@@ -13,7 +13,6 @@ import org.bytedeco.pytorch.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -41,15 +40,8 @@ public final class WeightAverage {
         if (models.size() < 2) {
             throw new IllegalArgumentException("averaging needs at least two models, got " + models.size());
         }
-        if (Files.exists(out) && !Files.isDirectory(out)) {
-            throw new IllegalArgumentException(out + ": exists and is not a directory");
-        }
-        if (Files.isDirectory(out)) {
-            try (var entries = Files.list(out)) {
-                if (entries.findAny().isPresent()) {
-                    throw new IllegalArgumentException(out + ": exists and is not empty");
-                }
-            }
+        if (!HfExport.isAbsentOrEmptyDirectory(out)) {
+            throw new IllegalArgumentException(out + ": exists and is not an empty directory");
         }
         LlamaConfig first = config(models.get(0));
         for (Path m : models.subList(1, models.size())) {
@@ -64,14 +56,10 @@ public final class WeightAverage {
             Map<String, Tensor> total = sum.weights();
             for (Path m : models.subList(1, models.size())) {
                 try (LlamaModel next = LlamaModel.load(m, first, f32); PointerScope scope = new PointerScope()) {
+                    // loaded with the same config, the loader has checked every tensor's name and shape against it
                     Map<String, Tensor> w = next.weights();
                     for (Map.Entry<String, Tensor> e : total.entrySet()) {
-                        Tensor add = w.get(e.getKey());
-                        if (add == null || !Arrays.equals(add.sizes().vec().get(), e.getValue().sizes().vec().get())) {
-                            throw new IllegalArgumentException(m + ": weight " + e.getKey() + " is missing or has "
-                                    + "another shape than in " + models.get(0));
-                        }
-                        e.getValue().add_(add);
+                        e.getValue().add_(w.get(e.getKey()));
                     }
                 }
             }
