@@ -24,7 +24,8 @@ import java.util.stream.Stream;
                 PretrainCommand.class, ExportCommand.class, AverageCommand.class, PipelineCommand.class,
                 SqlTaskCommand.class, MathTaskCommand.class, BenchCommand.class, BlockSizeOracleCommand.class,
                 TrainingBenchCommand.class, ServingBenchCommand.class, WeightFormatsCommand.class,
-                LoadBenchCommand.class, InitRandomCommand.class, DemoCommand.class, ExampleCommand.class, CommandLine.HelpCommand.class})
+                LoadBenchCommand.class, InitRandomCommand.class, DemoCommand.class, ExampleCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Cli {
     /**
      * Root option, inherited by every command so that it may come before or after the command's name; read from the

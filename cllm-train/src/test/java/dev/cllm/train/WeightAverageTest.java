@@ -95,6 +95,7 @@ class WeightAverageTest {
         Path file = dir.resolve("file");
         Files.writeString(file, "not a checkpoint directory");
         assertThatThrownBy(() -> WeightAverage.write(List.of(untied, untied), file, ComputeDtype.F32))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exists and is not an empty directory");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("exists and is not an empty directory");
     }
 }
