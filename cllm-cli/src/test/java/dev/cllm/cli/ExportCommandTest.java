@@ -66,6 +66,21 @@ class ExportCommandTest {
         scale(threeQuarters, 0.75f);
         assertThat(dev.cllm.torch.fixtures.TinyCheckpoints.maxAbsDifference(out, threeQuarters)).isLessThan(1e-6);
         assertThat(out.resolve("config.json")).exists();
+        // weights 1,3 on (stories, its half): 1/4 + 3/8 = 5/8 of it
+        Path weighted = dir.resolve("weighted");
+        CliRunner.Run w = CliRunner.run("average", "--model", stories.toString(), "--model", half.toString(),
+                "--weights", "1,3", "--out", weighted.toString());
+        assertThat(w.status()).as(w.err()).isZero();
+        assertThat(new ObjectMapper().readTree(w.out()).get("weights").toString()).isEqualTo("[1.0,3.0]");
+        Path fiveEighths = dir.resolve("five-eighths");
+        assertThat(CliRunner.run("export", "--model", stories.toString(), "--out", fiveEighths.toString(),
+                "--dtype", "f32").status()).isZero();
+        scale(fiveEighths, 0.625f);
+        assertThat(dev.cllm.torch.fixtures.TinyCheckpoints.maxAbsDifference(weighted, fiveEighths)).isLessThan(1e-6);
+        CliRunner.Run count = CliRunner.run("average", "--model", stories.toString(), "--model", half.toString(),
+                "--weights", "1", "--out", dir.resolve("w").toString());
+        assertThat(count.status()).isEqualTo(2);
+        assertThat(count.err()).contains("--weights: 1 weights for 2 models");
 
         Path other = dir.resolve("other");
         assertThat(CliRunner.run("init-random", "--out", other.toString(), "--shape", "d32-l2-h4-f48-v97").status())

@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -37,8 +38,39 @@ public final class WeightAverage {
      *                                  {@code out} that holds files
      */
     public static void write(List<Path> models, Path out, ComputeDtype storage) throws IOException {
+        double[] ones = new double[models.size()];
+        Arrays.fill(ones, 1.0);
+        write(models, ones, out, storage);
+    }
+
+    /**
+     * Writes the weighted average {@code sum_i w_i m_i / sum_i w_i} of {@code models} into {@code out}, stored in
+     * {@code storage}. With two models, a base model B and a fine-tune F, weights {@code (1 - a, a)} give
+     * {@code B + a (F - B)}: the fine-tune moved back toward its base model by {@code 1 - a} (interpolation in weight
+     * space, as in WiSE-FT, Wortsman et al. 2022, arXiv 2109.01903).
+     *
+     * @param weights one finite, non-negative weight per model, not all zero
+     * @throws IllegalArgumentException naming the bad weight, the model whose config differs from the first's, a
+     *                                  missing config, or an {@code out} that holds files
+     */
+    public static void write(List<Path> models, double[] weights, Path out, ComputeDtype storage)
+            throws IOException {
         if (models.size() < 2) {
             throw new IllegalArgumentException("averaging needs at least two models, got " + models.size());
+        }
+        if (weights.length != models.size()) {
+            throw new IllegalArgumentException(weights.length + " weights for " + models.size() + " models");
+        }
+        double weightSum = 0;
+        for (int i = 0; i < weights.length; i++) {
+            if (!(weights[i] >= 0 && Double.isFinite(weights[i]))) {
+                throw new IllegalArgumentException("weight " + weights[i] + " of " + models.get(i)
+                        + ": weights must be finite and >= 0");
+            }
+            weightSum += weights[i];
+        }
+        if (!(weightSum > 0)) {
+            throw new IllegalArgumentException("the weights are all zero");
         }
         if (!HfExport.isAbsentOrEmptyDirectory(out)) {
             throw new IllegalArgumentException(out + ": exists and is not an empty directory");
@@ -54,17 +86,28 @@ public final class WeightAverage {
         TorchOptions f32 = new TorchOptions("cpu", ComputeDtype.F32, CpuGemm.BLAS);
         try (LlamaModel sum = LlamaModel.load(models.get(0), first, f32); NoGradGuard noGrad = new NoGradGuard()) {
             Map<String, Tensor> total = sum.weights();
-            for (Path m : models.subList(1, models.size())) {
-                try (LlamaModel next = LlamaModel.load(m, first, f32); PointerScope scope = new PointerScope()) {
+            if (weights[0] != 1.0) {
+                try (PointerScope scope = new PointerScope()) {
+                    Scalar w0 = new Scalar(weights[0]);
+                    for (Tensor t : total.values()) {
+                        t.mul_(w0);
+                    }
+                }
+            }
+            for (int i = 1; i < models.size(); i++) {
+                try (LlamaModel next = LlamaModel.load(models.get(i), first, f32);
+                     PointerScope scope = new PointerScope()) {
                     // loaded with the same config, the loader has checked every tensor's name and shape against it
                     Map<String, Tensor> w = next.weights();
+                    Scalar wi = new Scalar(weights[i]);
                     for (Map.Entry<String, Tensor> e : total.entrySet()) {
-                        e.getValue().add_(w.get(e.getKey()));
+                        Tensor other = w.get(e.getKey());
+                        e.getValue().add_(weights[i] == 1.0 ? other : other.mul(wi));
                     }
                 }
             }
             try (PointerScope scope = new PointerScope()) {
-                Scalar count = new Scalar((double) models.size());
+                Scalar count = new Scalar(weightSum);
                 for (Tensor t : total.values()) {
                     t.div_(count);
                 }

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -30,6 +31,14 @@ class WeightAverageTest {
 
     /** The largest difference between {@code average}'s tensors and the mean of {@code models}' (read as fp32). */
     private static double maxErrorAgainstTheMean(Path average, List<Path> models) {
+        double[] ones = new double[models.size()];
+        Arrays.fill(ones, 1.0);
+        return maxErrorAgainstTheMean(average, models, ones);
+    }
+
+    /** The same against the weighted mean {@code sum w_i m_i / sum w_i}, computed here independently. */
+    private static double maxErrorAgainstTheMean(Path average, List<Path> models, double[] weights) {
+        double weightSum = Arrays.stream(weights).sum();
         double max = 0;
         List<SafetensorsCheckpoint> inputs = new ArrayList<>();
         try (SafetensorsCheckpoint avg = SafetensorsCheckpoint.open(average); PointerScope scope = new PointerScope()) {
@@ -40,11 +49,12 @@ class WeightAverageTest {
                 assertThat(in.names()).isEqualTo(avg.names());
             }
             for (String name : avg.names()) {
-                Tensor sum = inputs.get(0).read(name).to(ScalarType.Float);
-                for (SafetensorsCheckpoint in : inputs.subList(1, inputs.size())) {
-                    sum = sum.add(in.read(name).to(ScalarType.Float));
+                Tensor sum = inputs.get(0).read(name).to(ScalarType.Float).mul(new Scalar(weights[0] / weightSum));
+                for (int i = 1; i < inputs.size(); i++) {
+                    sum = sum.add(inputs.get(i).read(name).to(ScalarType.Float)
+                            .mul(new Scalar(weights[i] / weightSum)));
                 }
-                Tensor mean = sum.div(new Scalar((double) models.size()));
+                Tensor mean = sum;
                 max = Math.max(max, avg.read(name).to(ScalarType.Float).sub(mean).abs().max().item_double());
             }
         } finally {
@@ -65,6 +75,34 @@ class WeightAverageTest {
             assertThat(TinyCheckpoints.maxAbsDifference(out, models.get(0))).as("not the first model").isPositive();
             assertThat(Files.readString(out.resolve("config.json"))).contains("float32");
         }
+    }
+
+    @Test
+    void weightedAveragesMoveAFineTuneTowardItsBase() throws Exception {
+        Variant v = variant("f32-untied-gqa");
+        Path base = v.write(dir.resolve("base"), 6);
+        Path tuned = v.write(dir.resolve("tuned"), 7);
+        Path threeQuarters = dir.resolve("three-quarters");
+        WeightAverage.write(List.of(base, tuned), new double[]{1, 3}, threeQuarters, ComputeDtype.F32);
+        assertThat(maxErrorAgainstTheMean(threeQuarters, List.of(base, tuned), new double[]{0.25, 0.75}))
+                .isLessThan(1e-6);
+        // the same as the base plus three copies of the fine-tune, the uniform way
+        Path copies = dir.resolve("copies");
+        WeightAverage.write(List.of(base, tuned, tuned, tuned), copies, ComputeDtype.F32);
+        assertThat(TinyCheckpoints.maxAbsDifference(copies, threeQuarters)).isLessThan(1e-6);
+        Path all = dir.resolve("all");
+        WeightAverage.write(List.of(base, tuned), new double[]{0, 2}, all, ComputeDtype.F32);
+        assertThat(TinyCheckpoints.maxAbsDifference(all, tuned)).as("weight 0 drops a model").isEqualTo(0.0);
+
+        assertThatThrownBy(() -> WeightAverage.write(List.of(base, tuned), new double[]{1, -1}, dir.resolve("n"),
+                ComputeDtype.F32)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("weight -1.0 of " + tuned).hasMessageContaining(">= 0");
+        assertThatThrownBy(() -> WeightAverage.write(List.of(base, tuned), new double[]{0, 0}, dir.resolve("z"),
+                ComputeDtype.F32)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("all zero");
+        assertThatThrownBy(() -> WeightAverage.write(List.of(base, tuned), new double[]{1}, dir.resolve("o"),
+                ComputeDtype.F32)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("1 weights for 2 models");
+        assertThat(dir.resolve("n")).doesNotExist();
     }
 
     @Test
