@@ -65,6 +65,23 @@ public interface DemoTask extends AutoCloseable {
         };
     }
 
+    /**
+     * The task {@code name} with {@code count} validation questions in place of its held-out ones: drawn like them,
+     * never equal to one ({@code SqlTask.validation}, {@code MathTask.validation}), for choosing settings without
+     * looking at the held-out questions. {@link #heldOut()} and the per-question methods then address the validation
+     * questions.
+     */
+    static DemoTask validation(String name, Path baseDir, int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("validation questions must be >= 1, got " + count);
+        }
+        return switch (name) {
+            case "sql" -> SqlDemoTask.forModel(baseDir, count);
+            case "math" -> MathDemoTask.forModel(baseDir, count);
+            default -> throw new IllegalArgumentException("--task " + name + ": unknown task (sql or math)");
+        };
+    }
+
     /** The task names {@link #of} knows. */
     Set<String> NAMES = Set.of("sql", "math");
 }

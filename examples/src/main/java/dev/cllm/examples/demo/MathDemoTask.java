@@ -25,9 +25,13 @@ final class MathDemoTask implements DemoTask {
     private final boolean fromFile;
     private final List<MathExample> heldOut;
 
-    private MathDemoTask(MathTaskConfig config, boolean fromFile) {
+    private final int validation;
+
+    /** {@code validation}: 0 for the held-out questions, else that many validation questions in their place. */
+    private MathDemoTask(MathTaskConfig config, boolean fromFile, int validation) {
         long start = System.nanoTime();
-        this.task = MathTask.generate(config);
+        this.task = validation == 0 ? MathTask.generate(config) : MathTask.validation(config, validation);
+        this.validation = validation;
         this.config = config;
         this.fromFile = fromFile;
         this.heldOut = task.examples(Split.HELD_OUT);
@@ -36,13 +40,18 @@ final class MathDemoTask implements DemoTask {
     }
 
     static MathDemoTask forModel(Path baseDir) {
+        return forModel(baseDir, 0);
+    }
+
+    /** {@code validation > 0}: that many validation questions ({@link MathTask#validation}) replace the held-out ones. */
+    static MathDemoTask forModel(Path baseDir, int validation) {
         MathTaskConfig config = MathTaskConfigFile.read(baseDir);
         boolean present = MathTaskConfigFile.present(baseDir);
         if (!present) {
             LOG.warn("{} has no {}: using the default task {}; the held-out split may not be the one the model was "
                     + "trained against", baseDir, MathTaskConfigFile.FILE_NAME, config);
         }
-        return new MathDemoTask(config, present);
+        return new MathDemoTask(config, present, validation);
     }
 
     @Override
@@ -52,8 +61,10 @@ final class MathDemoTask implements DemoTask {
 
     @Override
     public String description() {
-        return String.format(Locale.ROOT, "seed %d, %d train, %d held out%s", config.seed(), config.trainExamples(),
-                config.heldOutExamples(), fromFile ? "" : ", defaults: no " + MathTaskConfigFile.FILE_NAME);
+        return String.format(Locale.ROOT, "seed %d, %d train, %s%s", config.seed(), config.trainExamples(),
+                validation == 0 ? config.heldOutExamples() + " held out"
+                        : validation + " validation problems in place of the held-out ones",
+                fromFile ? "" : ", defaults: no " + MathTaskConfigFile.FILE_NAME);
     }
 
     @Override

@@ -26,9 +26,13 @@ final class SqlDemoTask implements DemoTask {
     private final List<SqlExample> heldOut;
     private final SqlEvaluator evaluator;
 
-    private SqlDemoTask(SqlTaskConfig config, boolean fromFile) {
+    private final int validation;
+
+    /** {@code validation}: 0 for the held-out questions, else that many validation questions in their place. */
+    private SqlDemoTask(SqlTaskConfig config, boolean fromFile, int validation) {
         long start = System.nanoTime();
-        this.task = SqlTask.generate(config);
+        this.task = validation == 0 ? SqlTask.generate(config) : SqlTask.validation(config, validation);
+        this.validation = validation;
         this.config = config;
         this.fromFile = fromFile;
         this.heldOut = task.examples(Split.HELD_OUT);
@@ -37,13 +41,18 @@ final class SqlDemoTask implements DemoTask {
     }
 
     static SqlDemoTask forModel(Path baseDir) {
+        return forModel(baseDir, 0);
+    }
+
+    /** {@code validation > 0}: that many validation questions ({@link SqlTask#validation}) replace the held-out ones. */
+    static SqlDemoTask forModel(Path baseDir, int validation) {
         SqlTaskConfig config = TaskConfigFile.read(baseDir);
         boolean present = TaskConfigFile.present(baseDir);
         if (!present) {
             LOG.warn("{} has no {}: using the default task {}; the held-out split may not be the one the model was "
                     + "trained against", baseDir, TaskConfigFile.FILE_NAME, config);
         }
-        return new SqlDemoTask(config, present);
+        return new SqlDemoTask(config, present, validation);
     }
 
     @Override
@@ -53,9 +62,10 @@ final class SqlDemoTask implements DemoTask {
 
     @Override
     public String description() {
-        return String.format(Locale.ROOT, "seed %d, %d train, %d held out, %d per database%s", config.seed(),
-                config.trainExamples(), config.heldOutExamples(), config.examplesPerDatabase(),
-                fromFile ? "" : ", defaults: no " + TaskConfigFile.FILE_NAME);
+        return String.format(Locale.ROOT, "seed %d, %d train, %s, %d per database%s", config.seed(),
+                config.trainExamples(), validation == 0 ? config.heldOutExamples() + " held out"
+                        : validation + " validation questions in place of the held-out ones",
+                config.examplesPerDatabase(), fromFile ? "" : ", defaults: no " + TaskConfigFile.FILE_NAME);
     }
 
     @Override

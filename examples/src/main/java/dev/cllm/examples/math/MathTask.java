@@ -37,6 +37,16 @@ public final class MathTask {
     }
 
     /**
+     * The task {@code config} describes with {@code count} validation problems in place of its held-out ones
+     * ({@link #examples(Split) examples(HELD_OUT)} returns them): drawn the same way as the held-out problems, from
+     * a random stream of their own, never with a held-out problem's question. For choosing settings without looking
+     * at the held-out problems. The training examples are those of {@link #generate}.
+     */
+    public static MathTask validation(MathTaskConfig config, int count) {
+        return MathTaskGenerator.validation(config, count);
+    }
+
+    /**
      * Reads a task {@link #write} wrote.
      *
      * @throws java.io.UncheckedIOException if a file cannot be read

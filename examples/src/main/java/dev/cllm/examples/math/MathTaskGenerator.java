@@ -85,16 +85,44 @@ final class MathTaskGenerator {
     }
 
     static MathTask generate(MathTaskConfig config) {
+        return generate(config, 0);
+    }
+
+    /**
+     * The task {@code config} describes with its held-out problems replaced by {@code count} validation problems:
+     * drawn like the held-out ones (held-out story and phrasing pairs, every word seen in training) from a random
+     * stream of their own, none with the question of a held-out problem (a training one never has it).
+     */
+    static MathTask validation(MathTaskConfig config, int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("validation problems must be >= 1, got " + count);
+        }
+        return generate(config, count);
+    }
+
+    /** The task, with {@code validation} validation problems in place of the held-out ones when it is not 0. */
+    private static MathTask generate(MathTaskConfig config, int validation) {
         SplittableRandom root = new SplittableRandom(config.seed());
         SplittableRandom phrasingRandom = root.split();
         SplittableRandom trainRandom = root.split();
         SplittableRandom heldOutRandom = root.split();
+        SplittableRandom validationRandom = root.split();   // split last: the streams before it do not depend on it
 
         MathTaskGenerator g = new MathTaskGenerator(config);
         g.splitPhrasings(phrasingRandom);
         List<MathExample> examples = new ArrayList<>();
         g.fill(Split.TRAIN, config.trainExamples(), trainRandom, examples);
-        g.fill(Split.HELD_OUT, config.heldOutExamples(), heldOutRandom, examples);
+        if (validation == 0) {
+            g.fill(Split.HELD_OUT, config.heldOutExamples(), heldOutRandom, examples);
+            return new MathTask(config, examples);
+        }
+        List<MathExample> test = new ArrayList<>();
+        g.fill(Split.HELD_OUT, config.heldOutExamples(), heldOutRandom, test);
+        Set<String> taken = new HashSet<>();
+        for (MathExample e : test) {
+            taken.add(e.question());
+        }
+        g.fill(Split.HELD_OUT, validation, validationRandom, examples, taken);
         return new MathTask(config, examples);
     }
 
@@ -130,8 +158,14 @@ final class MathTaskGenerator {
     }
 
     private void fill(Split split, int count, SplittableRandom random, List<MathExample> examples) {
+        fill(split, count, random, examples, new HashSet<>());
+    }
+
+    /** Adds {@code count} problems of {@code split} to {@code examples}, none with a question in {@code taken}. */
+    private void fill(Split split, int count, SplittableRandom random, List<MathExample> examples,
+                      Set<String> taken) {
         MathStory[] stories = MathStory.values();
-        Set<String> questions = new HashSet<>();
+        Set<String> questions = new HashSet<>(taken);
         int made = 0;
         for (long draws = 0; made < count; draws++) {
             if (draws > (long) MAX_DRAWS_PER_EXAMPLE * count) {

@@ -51,6 +51,17 @@ public final class SqlTask {
     }
 
     /**
+     * The task {@code config} describes with {@code count} validation questions in place of its held-out ones
+     * ({@link #examples(Split) examples(HELD_OUT)} returns them): drawn the same way as the held-out questions, from
+     * a random stream of their own, never with a training or held-out question's prompt. For choosing settings
+     * (a checkpoint, how far to move a CLLM toward its base model) without looking at the held-out questions. The
+     * training examples are those of {@link #generate}; the held-out ones are not included.
+     */
+    public static SqlTask validation(SqlTaskConfig config, int count) {
+        return SqlTaskGenerator.validation(config, count);
+    }
+
+    /**
      * Reads a task {@link #write} wrote.
      *
      * @throws java.io.UncheckedIOException if a file cannot be read

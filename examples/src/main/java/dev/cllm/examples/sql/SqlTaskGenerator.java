@@ -62,17 +62,38 @@ final class SqlTaskGenerator {
     private final Map<TableKind, List<Signature>> heldOutSignatures = new EnumMap<>(TableKind.class);
     private final Map<SqlPattern, Integer> heldOutPhrasing = new EnumMap<>(SqlPattern.class);
     private final Set<String> trainWords = new HashSet<>();
+    /** Prompts a question must not have (the validation questions avoid every training and held-out prompt). */
+    private final Set<String> excludedPrompts = new HashSet<>();
 
     private SqlTaskGenerator(SqlTaskConfig config) {
         this.config = config;
     }
 
     static SqlTask generate(SqlTaskConfig config) {
+        return generate(config, 0);
+    }
+
+    /**
+     * The task {@code config} describes with its held-out questions replaced by {@code count} validation questions:
+     * drawn like the held-out ones (held-out signatures and phrasings, every word seen in training) from a random
+     * stream of their own, on databases of their own ({@code valid-NNNN}), none with the prompt of a training or
+     * held-out question. Choosing anything on them (a checkpoint, a setting) leaves the held-out questions unseen.
+     */
+    static SqlTask validation(SqlTaskConfig config, int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("validation questions must be >= 1, got " + count);
+        }
+        return generate(config, count);
+    }
+
+    /** The task, with {@code validation} validation questions in place of the held-out ones when it is not 0. */
+    private static SqlTask generate(SqlTaskConfig config, int validation) {
         SplittableRandom root = new SplittableRandom(config.seed());
         SplittableRandom schemaRandom = root.split();
         SplittableRandom phrasingRandom = root.split();
         SplittableRandom trainRandom = root.split();
         SplittableRandom heldOutRandom = root.split();
+        SplittableRandom validationRandom = root.split();   // split last: the streams before it do not depend on it
 
         SqlTaskGenerator g = new SqlTaskGenerator(config);
         g.splitSignatures(schemaRandom);
@@ -80,7 +101,18 @@ final class SqlTaskGenerator {
         List<SqlDatabase> databases = new ArrayList<>();
         List<SqlExample> examples = new ArrayList<>();
         g.fill(Split.TRAIN, config.trainExamples(), trainRandom, databases, examples);
-        g.fill(Split.HELD_OUT, config.heldOutExamples(), heldOutRandom, databases, examples);
+        if (validation == 0) {
+            g.fill(Split.HELD_OUT, config.heldOutExamples(), heldOutRandom, databases, examples);
+            return new SqlTask(config, databases, examples);
+        }
+        List<SqlDatabase> testDatabases = new ArrayList<>(databases);
+        List<SqlExample> test = new ArrayList<>(examples);
+        g.fill(Split.HELD_OUT, config.heldOutExamples(), heldOutRandom, testDatabases, test);
+        SqlTask withTest = new SqlTask(config, testDatabases, test);
+        for (SqlExample e : test) {
+            g.excludedPrompts.add(withTest.prompt(e));
+        }
+        g.fill(Split.HELD_OUT, "valid-", validation, validationRandom, databases, examples);
         return new SqlTask(config, databases, examples);
     }
 
@@ -144,7 +176,11 @@ final class SqlTaskGenerator {
 
     private void fill(Split split, int count, SplittableRandom random, List<SqlDatabase> databases,
                       List<SqlExample> examples) {
-        String prefix = split == Split.TRAIN ? "train-" : "heldout-";
+        fill(split, split == Split.TRAIN ? "train-" : "heldout-", count, random, databases, examples);
+    }
+
+    private void fill(Split split, String prefix, int count, SplittableRandom random, List<SqlDatabase> databases,
+                      List<SqlExample> examples) {
         int made = 0;
         for (int n = 0; made < count; n++) {
             if (n > MAX_DATABASES_PER_EXAMPLE * count) {
@@ -262,6 +298,9 @@ final class SqlTaskGenerator {
             String sql = SqlPattern.fill(pattern.sql(), slots);
             List<String> words = words(SqlTask.prompt(db, question) + " " + sql);
             if (split == Split.HELD_OUT && !trainWords.containsAll(words)) {
+                continue;
+            }
+            if (excludedPrompts.contains(SqlTask.prompt(db, question))) {
                 continue;
             }
             if (asked.add(question)) {

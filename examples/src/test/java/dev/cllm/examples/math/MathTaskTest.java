@@ -75,6 +75,33 @@ class MathTaskTest {
     }
 
     @Test
+    void validationProblemsAreDrawnLikeTheHeldOutOnesAndAreNoneOfThem() {
+        MathTaskConfig config = new MathTaskConfig(7, 1500, 60);
+        MathTask test = MathTask.generate(config);
+        MathTask validation = MathTask.validation(config, 120);
+        assertThat(MathTask.validation(config, 120).examples()).as("deterministic").isEqualTo(validation.examples());
+        assertThat(validation.examples(Split.TRAIN)).isEqualTo(test.examples(Split.TRAIN));
+        List<MathExample> v = validation.examples(Split.HELD_OUT);
+        assertThat(v).hasSize(120);
+        Set<String> heldOutQuestions = test.examples(Split.HELD_OUT).stream().map(MathExample::question)
+                .collect(Collectors.toSet());
+        assertThat(v.stream().map(MathExample::question)).doesNotHaveDuplicates()
+                .doesNotContainAnyElementsOf(heldOutQuestions);
+        // the held-out (story, phrasing) pairs: each story's one unseen in training
+        Set<String> trainPairs = test.examples(Split.TRAIN).stream().map(e -> e.story() + "/" + e.phrasing())
+                .collect(Collectors.toSet());
+        Set<String> validationPairs = v.stream().map(e -> e.story() + "/" + e.phrasing()).collect(Collectors.toSet());
+        assertThat(validationPairs).doesNotContainAnyElementsOf(trainPairs);
+        assertThat(v.stream().collect(Collectors.groupingBy(MathExample::story,
+                Collectors.mapping(MathExample::phrasing, Collectors.toSet())))).allSatisfy((story, phrasings) ->
+                assertThat(phrasings).as(story.name()).hasSize(1));
+        v.forEach(MathTaskTest::checkSolution);
+        assertThat(MathTask.generate(config).examples()).as("held-out problems unchanged").isEqualTo(test.examples());
+        assertThatThrownBy(() -> MathTask.validation(config, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("validation problems must be >= 1, got 0");
+    }
+
+    @Test
     void everyGoldSolutionComputesCorrectlyStepByStepAndEndsInItsFinalAnswer() {
         for (MathExample e : task.examples()) {
             checkSolution(e);

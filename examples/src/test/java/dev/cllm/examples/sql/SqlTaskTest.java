@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -105,6 +106,49 @@ class SqlTaskTest {
         assertThat(task.prompt(e)).isEqualTo("schema : " + db.schemaText() + " question : " + e.question()
                 + " sql :");
         assertThat(db.schemaText()).startsWith(db.tables().get(0).name() + " ( id , name , ");
+    }
+
+    @Test
+    void validationQuestionsAreDrawnLikeTheHeldOutOnesAndAreNoneOfThem() {
+        SqlTaskConfig config = new SqlTaskConfig(7, 1500, 60, 6);
+        SqlTask test = SqlTask.generate(config);
+        SqlTask validation = SqlTask.validation(config, 90);
+        assertThat(SqlTask.validation(config, 90).examples()).as("deterministic").isEqualTo(validation.examples());
+        assertThat(validation.examples(Split.TRAIN)).isEqualTo(test.examples(Split.TRAIN));
+        List<SqlExample> v = validation.examples(Split.HELD_OUT);
+        assertThat(v).hasSize(90);
+        assertThat(v).allSatisfy(e -> assertThat(e.db()).startsWith("valid-"));
+        Set<String> testPrompts = test.examples().stream().map(test::prompt).collect(Collectors.toSet());
+        assertThat(v.stream().map(validation::prompt)).doesNotContainAnyElementsOf(testPrompts).doesNotHaveDuplicates();
+        // the held-out split's (pattern, phrasing) pairs, unseen in training, and its table signatures
+        Set<String> trainPairs = test.examples(Split.TRAIN).stream().map(e -> e.pattern() + "/" + e.phrasing())
+                .collect(Collectors.toSet());
+        assertThat(v.stream().map(e -> e.pattern() + "/" + e.phrasing())).doesNotContainAnyElementsOf(trainPairs);
+        Map<SqlPattern, Set<Integer>> heldOutPhrasings = test.examples(Split.HELD_OUT).stream().collect(
+                Collectors.groupingBy(SqlExample::pattern, Collectors.mapping(SqlExample::phrasing, Collectors.toSet())));
+        Map<SqlPattern, Set<Integer>> validationPhrasings = v.stream().collect(
+                Collectors.groupingBy(SqlExample::pattern, Collectors.mapping(SqlExample::phrasing, Collectors.toSet())));
+        validationPhrasings.forEach((pattern, phrasings) -> {
+            assertThat(phrasings).as(pattern.name()).hasSize(1);
+            if (heldOutPhrasings.containsKey(pattern)) {
+                assertThat(phrasings).as(pattern.name()).isEqualTo(heldOutPhrasings.get(pattern));
+            }
+        });
+        Set<String> trainTables = tableSignatures(test, Split.TRAIN);
+        assertThat(tableSignatures(validation, Split.HELD_OUT)).isNotEmpty().doesNotContainAnyElementsOf(trainTables);
+        // and the held-out questions of a task stay what they were: validation draws on a stream of its own
+        assertThat(SqlTask.generate(config).examples()).isEqualTo(test.examples());
+        assertThatThrownBy(() -> SqlTask.validation(config, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("validation questions must be >= 1, got 0");
+    }
+
+    /** "kind: attribute columns" of every table of the split's databases in {@code t}. */
+    private static Set<String> tableSignatures(SqlTask t, Split split) {
+        Set<String> ids = t.examples(split).stream().map(SqlExample::db).collect(Collectors.toSet());
+        return t.databases().stream().filter(db -> ids.contains(db.id())).flatMap(db -> db.tables().stream())
+                .map(tb -> tb.name() + ": " + tb.columns().stream().map(SqlColumn::name)
+                        .filter(c -> !c.equals("id") && !c.equals("name") && !c.endsWith("_id")).sorted().toList())
+                .collect(Collectors.toSet());
     }
 
     @Test
