@@ -1,12 +1,8 @@
 package dev.cllm.cli;
 
-import dev.cllm.examples.demo.TaskConfigFile;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.cllm.examples.sql.SqlTokenizerFiles;
-import dev.cllm.torch.ComputeDtype;
 import dev.cllm.torch.LlamaConfig;
-import dev.cllm.torch.fixtures.TinyCheckpoints;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,10 +18,6 @@ import static org.assertj.core.api.Assertions.within;
 /** {@code ./cllm demo} end to end on two tiny random checkpoints that carry the task's tokenizer. */
 class DemoCommandTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** A small task, so that generating it takes well under a second. */
-    private static final String TASK = "{\"seed\":3,\"train_examples\":1000,\"held_out_examples\":12,"
-            + "\"examples_per_database\":6}";
-
     @TempDir
     static Path dir;
     static Path base;
@@ -33,18 +25,9 @@ class DemoCommandTest {
 
     @BeforeAll
     static void checkpoints() throws Exception {
-        LlamaConfig config = TinyCheckpoints.base().vocabSize(SqlTokenizerFiles.vocabulary().size())
-                .maxPositions(160).build();
-        base = checkpoint(config, "base", 1);
-        cllm = checkpoint(config, "cllm", 2);
-    }
-
-    private static Path checkpoint(LlamaConfig config, String name, long seed) throws Exception {
-        Path d = new TinyCheckpoints.Variant(name, config, ComputeDtype.F32, Long.MAX_VALUE)
-                .write(dir.resolve(name), seed);
-        SqlTokenizerFiles.write(d);
-        Files.writeString(d.resolve(TaskConfigFile.FILE_NAME), TASK);
-        return d;
+        LlamaConfig config = SqlCheckpoints.shape().build();
+        base = SqlCheckpoints.write(dir, config, "base", 1);
+        cllm = SqlCheckpoints.write(dir, config, "cllm", 2);
     }
 
     private static List<String> fields(JsonNode o) {
@@ -79,6 +62,13 @@ class DemoCommandTest {
         for (JsonNode check : o.get("lossless_checks")) {
             assertThat(check.get("mismatches").asInt()).as(check.toString()).isZero();
         }
+        // the gap is the jacobi-cllm row's accuracy minus ar's, from the question-by-question counts
+        JsonNode gap = o.get("cllm_accuracy_gap");
+        assertThat(gap.get("points").asDouble()).isCloseTo(100 * (rows.get(2).get("exec_accuracy").asDouble()
+                - rows.get(0).get("exec_accuracy").asDouble()), within(1e-9));
+        assertThat(gap.get("points").asDouble()).isCloseTo(100.0 * (gap.get("cllm_only_right").asInt()
+                - gap.get("base_only_right").asInt()) / 5, within(1e-9));
+        assertThat(gap.get("ci95_half_width").asDouble()).isNotNegative();
         assertThat(rows.get(3).get("accepted_by_source").fieldNames()).toIterable()
                 .contains("jacobi", "pool", "prompt", "recycled");
         JsonNode ar = rows.get(0);
