@@ -338,7 +338,14 @@ public final class Demo {
             }
             shown.add(new DemoReport.Shown(q + 1, task.source(q), task.question(q), task.gold(q), views));
         }
-        return new DemoReport(setting, rows, mismatches, checks, shown);
+        int cllmOnly = 0;
+        int baseOnly = 0;
+        for (int q = 0; q < n; q++) {
+            cllmOnly += right.get(jacobiCllm)[q] && !right.get(ar)[q] ? 1 : 0;
+            baseOnly += right.get(ar)[q] && !right.get(jacobiCllm)[q] ? 1 : 0;
+        }
+        return new DemoReport(setting, rows, mismatches, checks, shown,
+                new DemoReport.AccuracyGap(cllmOnly, baseOnly, n));
     }
 
     private static boolean has(DemoRun.Result result, String name) {

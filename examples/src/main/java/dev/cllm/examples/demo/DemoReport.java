@@ -20,8 +20,49 @@ import java.util.Objects;
  * @param mismatches questions whose jacobi-base output differs from the ar output (0: lossless, as it must be)
  * @param checks     every losslessness check: a decoder's outputs against those it must equal
  * @param shown      the questions whose trajectories are shown (none when none were recorded)
+ * @param gap        the CLLM's accuracy against the base model's, question by question
  */
-public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<Check> checks, List<Shown> shown) {
+public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<Check> checks, List<Shown> shown,
+                         AccuracyGap gap) {
+
+    /**
+     * The CLLM's accuracy minus the base model's on the same questions (jacobi-cllm against ar), with how sure it
+     * is: a paired comparison, since both answer every question. Only the questions one model gets right and the
+     * other wrong carry information; with few questions a difference of a point or two is within the noise.
+     *
+     * @param cllmOnly  questions the CLLM answers right and the base model wrong
+     * @param baseOnly  questions the base model answers right and the CLLM wrong
+     * @param questions questions answered by both
+     */
+    public record AccuracyGap(int cllmOnly, int baseOnly, int questions) {
+        /** The 0.975 quantile of the standard normal distribution. */
+        private static final double Z = 1.959964;
+
+        public AccuracyGap {
+            if (cllmOnly < 0 || baseOnly < 0 || questions < 1 || cllmOnly + baseOnly > questions) {
+                throw new IllegalArgumentException("bad counts: " + cllmOnly + " + " + baseOnly + " of " + questions);
+            }
+        }
+
+        /** The CLLM's accuracy minus the base model's, in points. */
+        public double points() {
+            return 100.0 * (cllmOnly - baseOnly) / questions;
+        }
+
+        /**
+         * The half-width, in points, of the 95% confidence interval of {@link #points()}: 1.96 standard errors of the
+         * mean of the per-question differences (+1, 0, -1; normal approximation, sample variance with n - 1).
+         */
+        public double halfWidth() {
+            if (questions < 2) {
+                return Double.NaN;
+            }
+            double n = questions;
+            double mean = (cllmOnly - baseOnly) / n;
+            double variance = ((cllmOnly + baseOnly) - n * mean * mean) / (n - 1);
+            return 100.0 * Z * Math.sqrt(Math.max(0.0, variance) / n);
+        }
+    }
 
     /**
      * One losslessness check.
@@ -131,6 +172,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         rows = List.copyOf(rows);
         checks = List.copyOf(checks);
         shown = List.copyOf(shown);
+        Objects.requireNonNull(gap, "gap");
     }
 
     /** The row of {@code decoder}. */
@@ -179,6 +221,8 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         }
         rows.stream().filter(r -> r.decoder().equals(Demo.JACOBI_CLLM)).findFirst()
                 .ifPresent(r -> o.put("cllm_agrees_with_base", r.agreesWithBase()));
+        o.putObject("cllm_accuracy_gap").put("points", gap.points()).put("ci95_half_width", gap.halfWidth())
+                .put("cllm_only_right", gap.cllmOnly()).put("base_only_right", gap.baseOnly());
         if (!shown.isEmpty()) {
             o.put("shown_question", shown.get(0).number());
             ArrayNode questions = o.putArray("shown_questions");
@@ -233,6 +277,8 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
                     r.latencySpeedup(), 100 * r.agreesWithBase());
         }
         out.println();
+        out.println("  " + gapSentence());
+        out.println();
         for (String d : s.definitions()) {
             out.println("  " + d);
         }
@@ -262,6 +308,14 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
                 out.print(v.render(ansi));
             }
         }
+    }
+
+    /** The CLLM's accuracy against the base model's, with its 95% confidence interval, as one sentence. */
+    public String gapSentence() {
+        return String.format(Locale.ROOT, "CLLM against base model: %+.1f points of %s (95%% confidence interval "
+                        + "%+.1f to %+.1f; %d questions only the CLLM answers right, %d only the base model)",
+                gap.points(), setting.accuracyHeader(), gap.points() - gap.halfWidth(),
+                gap.points() + gap.halfWidth(), gap.cllmOnly(), gap.baseOnly());
     }
 
     /** The loud line printed when Jacobi decoding on the base model did not reproduce its ar output. */

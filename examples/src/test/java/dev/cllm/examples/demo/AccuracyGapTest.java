@@ -1,0 +1,50 @@
+package dev.cllm.examples.demo;
+
+import dev.cllm.examples.demo.DemoReport.AccuracyGap;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+/** The CLLM-minus-base accuracy and its confidence interval, against the textbook computation on the differences. */
+class AccuracyGapTest {
+    /** 1.96 standard errors of the mean of the per-question differences, from the differences themselves. */
+    private static double textbookHalfWidth(int cllmOnly, int baseOnly, int n) {
+        double[] d = new double[n];
+        for (int i = 0; i < cllmOnly; i++) {
+            d[i] = 1;
+        }
+        for (int i = cllmOnly; i < cllmOnly + baseOnly; i++) {
+            d[i] = -1;
+        }
+        double mean = java.util.Arrays.stream(d).average().orElseThrow();
+        double ss = java.util.Arrays.stream(d).map(x -> (x - mean) * (x - mean)).sum();
+        return 100 * 1.959964 * Math.sqrt(ss / (n - 1) / n);
+    }
+
+    @Test
+    void pointsAndIntervalMatchThePairedComputation() {
+        AccuracyGap shipped = new AccuracyGap(11, 12, 200);   // the shipped SQL pair on the demo's questions
+        assertThat(shipped.points()).isCloseTo(-0.5, within(1e-12));
+        assertThat(shipped.halfWidth()).isCloseTo(4.711, within(1e-3))
+                .isCloseTo(textbookHalfWidth(11, 12, 200), within(1e-9));
+        for (int[] c : new int[][]{{0, 0, 10}, {5, 0, 10}, {0, 7, 7}, {30, 55, 1000}, {1, 1, 2}}) {
+            AccuracyGap g = new AccuracyGap(c[0], c[1], c[2]);
+            assertThat(g.halfWidth()).as("%d %d %d", c[0], c[1], c[2])
+                    .isCloseTo(textbookHalfWidth(c[0], c[1], c[2]), within(1e-9));
+        }
+        // identical answers: no difference and no uncertainty left in these questions
+        assertThat(new AccuracyGap(0, 0, 50).halfWidth()).isZero();
+        // four times the questions, half the interval
+        assertThat(new AccuracyGap(44, 48, 800).halfWidth() / shipped.halfWidth()).isCloseTo(0.5, within(0.01));
+    }
+
+    @Test
+    void impossibleCountsAreRefused() {
+        assertThatThrownBy(() -> new AccuracyGap(6, 5, 10)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("6 + 5 of 10");
+        assertThatThrownBy(() -> new AccuracyGap(-1, 0, 10)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new AccuracyGap(0, 0, 0)).isInstanceOf(IllegalArgumentException.class);
+    }
+}
