@@ -53,6 +53,9 @@ class BlendCommandTest {
         for (JsonNode c : candidates) {
             assertThat(c.get("tokens_per_pass").asDouble()).isBetween(1.0, 8.0);
             assertThat(c.get("accuracy").asDouble()).isBetween(0.0, 1.0);
+            assertThat(c.get("points_against_base").asDouble()).isCloseTo(100 * (c.get("accuracy").asDouble()
+                    - o.get("base_accuracy").asDouble()), org.assertj.core.api.Assertions.within(1e-9));
+            assertThat(c.get("ci95_half_width").asDouble()).isNotNegative();
         }
         assertThat(JSON.readTree(out.resolve("blend.json").toFile()).get("chosen_alpha").asDouble())
                 .isEqualTo(chosen);

@@ -7,6 +7,7 @@ import dev.cllm.api.Decoder;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.Tokenizer;
 import dev.cllm.examples.demo.DecodeSample;
+import dev.cllm.examples.demo.DemoReport.AccuracyGap;
 import dev.cllm.examples.demo.DemoRun;
 import dev.cllm.examples.demo.DemoTask;
 import dev.cllm.jacobi.JacobiDecoder;
@@ -121,8 +122,14 @@ public final class BlendSearch {
      * @param correct       questions answered correctly
      * @param questions     questions decoded
      * @param tokensPerPass decoded tokens per decoding pass (as the demo counts them, {@link DecodeSample})
+     * @param gap           its accuracy against the base model's, question by question (null when not compared)
      */
-    public record Candidate(double alpha, int correct, int questions, double tokensPerPass) {
+    public record Candidate(double alpha, int correct, int questions, double tokensPerPass, AccuracyGap gap) {
+        /** A candidate not compared question by question. */
+        public Candidate(double alpha, int correct, int questions, double tokensPerPass) {
+            this(alpha, correct, questions, tokensPerPass, null);
+        }
+
         /** The share answered correctly. */
         public double accuracy() {
             return (double) correct / questions;
@@ -161,8 +168,12 @@ public final class BlendSearch {
                     .put("base_accuracy", baseAccuracy());
             ArrayNode rows = o.putArray("candidates");
             for (Candidate c : candidates) {
-                rows.addObject().put("alpha", c.alpha()).put("accuracy", c.accuracy())
+                ObjectNode row = rows.addObject().put("alpha", c.alpha()).put("accuracy", c.accuracy())
                         .put("tokens_per_pass", c.tokensPerPass()).put("chosen", c == chosen);
+                if (c.gap() != null) {
+                    row.put("points_against_base", c.gap().points())
+                            .put("ci95_half_width", c.gap().halfWidth());
+                }
             }
             o.put("chosen_alpha", chosen.alpha()).put("within_tolerance", met);
             return o;
@@ -201,11 +212,11 @@ public final class BlendSearch {
                 for (int q = 0; q < task.heldOut(); q++) {
                     prompts.add(TokenIds.of(tokenizer.encode(task.prompt(q))));
                 }
-                Candidate ar = evaluate(0, base, JacobiDecoder.builder().blockSize(1).maxNewTokens(o.maxNewTokens())
+                Scored ar = evaluate(base, JacobiDecoder.builder().blockSize(1).maxNewTokens(o.maxNewTokens())
                         .build(), prompts, task, tokenizer);
                 LOG.info("base model, autoregressive: {}/{} validation questions right", ar.correct(),
                         prompts.size());
-                return search(o, task, tokenizer, prompts, ar.correct(), candidates, out);
+                return search(o, task, tokenizer, prompts, ar, candidates, out);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -218,7 +229,8 @@ public final class BlendSearch {
 
     /** Writes and scores every candidate, then moves the chosen one to {@code out}. */
     private static Result search(Options o, DemoTask task, Tokenizer tokenizer, List<TokenIds> prompts,
-                                 int baseCorrect, Path candidates, Path out) throws IOException {
+                                 Scored base, Path candidates, Path out) throws IOException {
+        int baseCorrect = base.correct();
         JacobiDecoder jacobi = JacobiDecoder.builder().blockSize(o.blockSize()).maxNewTokens(o.maxNewTokens())
                 .build();
         List<Candidate> results = new ArrayList<>();
@@ -228,8 +240,10 @@ public final class BlendSearch {
             Path dir = candidates.resolve("candidate-" + i);
             write(o, a, dir);
             try (TorchConsistencyModel model = TorchConsistencyModel.load(dir, TorchOptions.defaults())) {
-                Candidate c = evaluate(a, model, jacobi, prompts, task, tokenizer);
-                LOG.info("a = {}: {}/{} right, {} tokens per pass", a, c.correct(), c.questions(),
+                Candidate c = evaluate(model, jacobi, prompts, task, tokenizer).against(a, base);
+                LOG.info("a = {}: {}/{} right ({} points against the base model, 95% CI +-{}), {} tokens per pass",
+                        a, c.correct(), c.questions(), String.format(Locale.ROOT, "%+.1f", c.gap().points()),
+                        String.format(Locale.ROOT, "%.1f", c.gap().halfWidth()),
                         String.format(Locale.ROOT, "%.3f", c.tokensPerPass()));
                 results.add(c);
                 dirs.add(dir);
@@ -281,22 +295,45 @@ public final class BlendSearch {
         }
     }
 
+    /** One model's outputs scored: which questions it answers right, and its tokens per pass. */
+    private record Scored(boolean[] right, double tokensPerPass) {
+        int correct() {
+            int n = 0;
+            for (boolean r : right) {
+                n += r ? 1 : 0;
+            }
+            return n;
+        }
+
+        /** As candidate {@code alpha}, compared question by question with {@code base}. */
+        Candidate against(double alpha, Scored base) {
+            int only = 0;
+            int baseOnly = 0;
+            for (int q = 0; q < right.length; q++) {
+                only += right[q] && !base.right[q] ? 1 : 0;
+                baseOnly += base.right[q] && !right[q] ? 1 : 0;
+            }
+            return new Candidate(alpha, correct(), right.length, tokensPerPass,
+                    new AccuracyGap(only, baseOnly, right.length));
+        }
+    }
+
     /** Decodes every prompt once with {@code decoder} and scores the outputs. */
-    private static Candidate evaluate(double alpha, TorchConsistencyModel model, Decoder decoder,
-                                      List<TokenIds> prompts, DemoTask task, Tokenizer tokenizer) {
+    private static Scored evaluate(TorchConsistencyModel model, Decoder decoder, List<TokenIds> prompts,
+                                   DemoTask task, Tokenizer tokenizer) {
         DemoRun.Result r = new DemoRun(List.of(new DemoRun.Contender("blend", model, decoder, false)), prompts, 0, 1,
                 Set.of()).run();
-        int correct = 0;
         long tokens = 0;
         long passes = 0;
         List<DecodeSample> samples = r.samples().get(0);
+        boolean[] right = new boolean[samples.size()];
         for (int q = 0; q < samples.size(); q++) {
             DecodeSample s = samples.get(q);
-            correct += task.correct(q, tokenizer.decode(s.generation().ids().toArray())) ? 1 : 0;
+            right[q] = task.correct(q, tokenizer.decode(s.generation().ids().toArray()));
             tokens += s.decodedTokens();
             passes += s.decodingPasses();
         }
-        return new Candidate(alpha, correct, samples.size(), passes == 0 ? 0.0 : (double) tokens / passes);
+        return new Scored(right, passes == 0 ? 0.0 : (double) tokens / passes);
     }
 
     private static void requireCheckpoint(Path dir, String option) {
