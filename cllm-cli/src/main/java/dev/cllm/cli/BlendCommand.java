@@ -41,7 +41,7 @@ final class BlendCommand implements Callable<Integer> {
     int validation;
 
     @Option(names = "--alphas", split = ",", paramLabel = "A",
-            description = "the shares of the CLLM to try, each in (0, 1] (default: 1, 7/8, 5/6, 4/5, 3/4, 2/3, 1/2)")
+            description = "the shares of the CLLM to try, each in (0, 1] (default: 1, 7/8, 5/6, 4/5, 3/4, 2/3, 3/5, 1/2)")
     List<Double> alphas;
 
     @Option(names = "--tolerance", paramLabel = "POINTS", defaultValue = "0.5",
