@@ -47,7 +47,8 @@ import java.util.stream.Stream;
  *
  * <p>Each candidate is written in the output's storage precision and decoded as written, so the validated weights are
  * the ones delivered: the chosen candidate's directory becomes {@code out}, with {@value #REPORT} holding every
- * candidate's numbers. Candidates go to a sibling directory of {@code out}, removed afterwards (also on failure).
+ * candidate's numbers. Candidates go to a sibling directory of {@code out}, removed afterwards (also on failure, Ctrl-C
+ * or SIGTERM; a search cut short starts over, at seconds to minutes per candidate).
  */
 public final class BlendSearch {
     /** The search's report, written into the output directory. */
@@ -204,9 +205,14 @@ public final class BlendSearch {
                     + o.base() + "); the CLLM must be fine-tuned from the base model");
         }
         Path candidates = null;
+        Thread cleanup = null;
         try (DemoTask task = DemoTask.validation(o.task(), o.base(), o.validation())) {
             Files.createDirectories(out.getParent());
             candidates = Files.createTempDirectory(out.getParent(), out.getFileName() + ".candidates-");
+            // Ctrl-C or SIGTERM ends the JVM without running the finally block below: remove the candidates then too
+            Path doomed = candidates;
+            cleanup = new Thread(() -> deleteTree(doomed), "blend-cleanup");
+            Runtime.getRuntime().addShutdownHook(cleanup);
             // the base model stays open for its tokenizer, which decodes every candidate's outputs
             try (TorchConsistencyModel base = TorchConsistencyModel.load(o.base(), TorchOptions.defaults())) {
                 Tokenizer tokenizer = base.tokenizer().orElseThrow(() -> new IllegalArgumentException(
@@ -227,6 +233,13 @@ public final class BlendSearch {
         } finally {
             if (candidates != null) {
                 deleteTree(candidates);
+            }
+            if (cleanup != null) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(cleanup);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook is running or about to: nothing left to undo
+                }
             }
         }
     }
