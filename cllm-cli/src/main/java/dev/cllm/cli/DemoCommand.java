@@ -90,6 +90,11 @@ public final class DemoCommand implements Callable<Integer> {
                     + "size per pass, without block boundaries (lossless: it must equal jacobi-cllm)")
     boolean running;
 
+    @Option(names = "--validation", paramLabel = "N",
+            description = "decode N validation questions (drawn like the held-out ones, never one of them) instead "
+                    + "of the held-out questions: a larger sample, for narrower confidence intervals")
+    Integer validation;
+
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
             description = "the sampling seed of the --sample rows (default: ${DEFAULT-VALUE})")
     long seed;
@@ -136,7 +141,7 @@ public final class DemoCommand implements Callable<Integer> {
                     blasThreads != null ? blasThreads : TorchRuntime.blasThreads());
         }
         DemoReport report = Demo.run(new Demo.Options(task, baseDir, cllmDir, questions, blockSize(), maxNewTokens(),
-                repeats, warmup, show, device, sample, seed, weights, running));
+                repeats, warmup, show, device, sample, seed, weights, running, validation));
         PrintStream out = System.out;
         if (json) {
             var o = report.toJson(JSON);
@@ -164,7 +169,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     private void checkOptions() {
         new Demo.Options(task, Path.of("."), Path.of("."), questions, blockSize(), maxNewTokens(), repeats, warmup, show,
-                device, sample, seed, weights, running); // validates the decoding options before any model loads
+                device, sample, seed, weights, running, validation); // validates the options before any model loads
         if (threads != null && threads < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         }

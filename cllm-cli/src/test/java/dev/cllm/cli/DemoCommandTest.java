@@ -157,6 +157,24 @@ class DemoCommandTest {
     }
 
     @Test
+    void validationQuestionsReplaceTheHeldOutOnesOnRequest() throws Exception {
+        CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--validation",
+                "7", "--block-size", "4", "--max-new-tokens", "6", "--warmup", "0", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = JSON.readTree(r.out());
+        assertThat(o.get("questions").asInt()).isEqualTo(7);
+        assertThat(o.get("task").asText()).contains("7 validation questions in place of the held-out ones");
+        CliRunner.Run tooMany = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(),
+                "--validation", "3", "--questions", "4", "--json");
+        assertThat(tooMany.status()).isEqualTo(Cli.BAD_INPUT);
+        assertThat(tooMany.err()).contains("--questions 4: the task has only 3 validation questions");
+        CliRunner.Run none = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(),
+                "--validation", "0");
+        assertThat(none.status()).isEqualTo(Cli.BAD_INPUT);
+        assertThat(none.err()).contains("--validation must be >= 1, got 0");
+    }
+
+    @Test
     void aMissingModelDirectoryIsBadInputNamingIt() {
         Path missing = dir.resolve("no-such-model");
         CliRunner.Run r = CliRunner.run("demo", "--base", missing.toString(), "--cllm", cllm.toString());

@@ -95,15 +95,17 @@ public final class Demo {
      * @param weights      the projections' weight format on the CPU: {@code auto}, {@code f32}, {@code f16} or
      *                     {@code int8} ({@link CpuGemm#forWeights})
      * @param running      whether to add the {@value #RUNNING_CLLM} row (greedy)
+     * @param validation   null: the held-out questions; else this many validation questions in their place
+     *                     ({@link DemoTask#validation}), for a larger sample that nothing was chosen on
      */
     public record Options(String task, Path base, Path cllm, Integer questions, int blockSize, int maxNewTokens,
                           int repeats, int warmup, Integer show, String device, Double temperature, long seed,
-                          String weights, boolean running) {
-        /** Greedy rows only, the weights as {@link CpuGemm#AUTO} chooses. */
+                          String weights, boolean running, Integer validation) {
+        /** Greedy rows only, the weights as {@link CpuGemm#AUTO} chooses, on the held-out questions. */
         public Options(String task, Path base, Path cllm, Integer questions, int blockSize, int maxNewTokens,
                        int repeats, int warmup, Integer show, String device) {
             this(task, base, cllm, questions, blockSize, maxNewTokens, repeats, warmup, show, device, null, 0, "auto",
-                    false);
+                    false, null);
         }
 
         public Options {
@@ -134,6 +136,9 @@ public final class Demo {
             if (warmup < 0) {
                 throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
             }
+            if (validation != null && validation < 1) {
+                throw new IllegalArgumentException("--validation must be >= 1, got " + validation);
+            }
             if (show != null && show < 1) {
                 throw new IllegalArgumentException("--show must be >= 1 (questions are numbered from 1), got " + show);
             }
@@ -146,11 +151,12 @@ public final class Demo {
      * @throws IllegalArgumentException naming the option or file when the input is unusable
      */
     public static DemoReport run(Options options) {
-        try (DemoTask task = DemoTask.of(options.task(), options.base())) {
+        try (DemoTask task = options.validation() == null ? DemoTask.of(options.task(), options.base())
+                : DemoTask.validation(options.task(), options.base(), options.validation())) {
             int n = options.questions() != null ? options.questions() : task.heldOut();
             if (n > task.heldOut()) {
-                throw new IllegalArgumentException("--questions " + n + ": the task has only " + task.heldOut()
-                        + " held-out questions");
+                String kind = options.validation() == null ? " held-out questions" : " validation questions";
+                throw new IllegalArgumentException("--questions " + n + ": the task has only " + task.heldOut() + kind);
             }
             if (options.show() != null && options.show() > n) {
                 throw new IllegalArgumentException("--show " + options.show() + ": only " + n

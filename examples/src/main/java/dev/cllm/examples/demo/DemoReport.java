@@ -242,7 +242,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         out.println("cllm demo: " + s.title() + ", greedy decoding" + (s.sampling() == null ? "" : " and sampling"));
         out.printf(Locale.ROOT, "  base model   %s (%s parameters)%n", s.base(), millions(s.baseParameters()));
         out.printf(Locale.ROOT, "  CLLM         %s (%s parameters)%n", s.cllm(), millions(s.cllmParameters()));
-        out.printf(Locale.ROOT, "  questions    %d of %d held out (task: %s); stop at EOS, at most %d new tokens%n",
+        out.printf(Locale.ROOT, "  questions    %d of %d (task: %s); stop at EOS, at most %d new tokens%n",
                 s.questions(), s.heldOut(), s.task(), s.maxNewTokens());
         out.printf(Locale.ROOT, "  decoders     ar = base model, one token per pass; jacobi-base, jacobi-cllm = "
                 + "Jacobi decoding with block size %d%n", s.blockSize());

@@ -65,7 +65,7 @@ public final class HtmlReport {
                 .append(DemoReport.millions(s.baseParameters())).append(" parameters), CLLM <code>")
                 .append(escape(s.cllm())).append("</code> (").append(DemoReport.millions(s.cllmParameters()))
                 .append(" parameters)<br>\n");
-        h.append(escape(String.format(Locale.ROOT, "%d of %d held-out questions (task: %s), greedy, stop at EOS, at "
+        h.append(escape(String.format(Locale.ROOT, "%d of %d questions (task: %s), greedy, stop at EOS, at "
                         + "most %d new tokens; Jacobi block size %d; %d warm-up questions, %d timed sweep(s)",
                 s.questions(), s.heldOut(), s.task(), s.maxNewTokens(), s.blockSize(), s.warmup(), s.repeats())))
                 .append("<br>\n");

@@ -56,7 +56,8 @@ final class MathDemoTask implements DemoTask {
 
     @Override
     public String title() {
-        return "arithmetic word problems, worked solutions, held-out story and phrasing pairs";
+        return "arithmetic word problems, worked solutions, held-out story and phrasing pairs"
+                + (validation == 0 ? "" : ", validation problems");
     }
 
     @Override

@@ -57,7 +57,8 @@ final class SqlDemoTask implements DemoTask {
 
     @Override
     public String title() {
-        return "text-to-SQL on held-out questions (unseen schemas and phrasings)";
+        return validation == 0 ? "text-to-SQL on held-out questions (unseen schemas and phrasings)"
+                : "text-to-SQL on validation questions (unseen schemas and phrasings, drawn like the held-out ones)";
     }
 
     @Override
