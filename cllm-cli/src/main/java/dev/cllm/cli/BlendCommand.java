@@ -41,7 +41,8 @@ final class BlendCommand implements Callable<Integer> {
     int validation;
 
     @Option(names = "--alphas", split = ",", paramLabel = "A",
-            description = "the shares of the CLLM to try, each in (0, 1] (default: 1, 7/8, 5/6, 4/5, 3/4, 2/3, 3/5, 1/2)")
+            description = "the shares of the CLLM to try, each in (0, 1] "
+                    + "(default: 1, 7/8, 5/6, 4/5, 3/4, 2/3, 3/5, 1/2)")
     List<Double> alphas;
 
     @Option(names = "--tolerance", paramLabel = "POINTS", defaultValue = "0.5",
@@ -88,6 +89,19 @@ final class BlendCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--cllm " + dir + ": not a checkpoint directory (no config.json)");
         }
         String declared = LlamaConfig.read(config).torchDtype();
-        return declared == null ? ComputeDtype.F32 : ComputeDtype.parse(declared);
+        if (declared == null) {
+            return ComputeDtype.F32;
+        }
+        ComputeDtype storage;
+        try {
+            storage = ComputeDtype.parse(declared);
+        } catch (IllegalArgumentException e) {
+            storage = ComputeDtype.AUTO;
+        }
+        if (storage == ComputeDtype.AUTO) {
+            throw new IllegalArgumentException(config + ": torch_dtype " + declared + " is not a storage precision "
+                    + "a blend can be written in; pass --dtype f32, bf16 or f16");
+        }
+        return storage;
     }
 }

@@ -21,8 +21,9 @@ import java.util.stream.Stream;
 @Command(name = "cllm", mixinStandardHelpOptions = true, version = "cllm-java 0.1.0-SNAPSHOT",
         description = "Consistency LLMs on the JVM: lossless Jacobi decoding for LLaMA-family checkpoints.",
         subcommands = {GenerateCommand.class, CollectCommand.class, ConvertCommand.class, TrainCommand.class,
-                PretrainCommand.class, ExportCommand.class, AverageCommand.class, BlendCommand.class, PipelineCommand.class,
-                SqlTaskCommand.class, MathTaskCommand.class, BenchCommand.class, BlockSizeOracleCommand.class,
+                PretrainCommand.class, ExportCommand.class, AverageCommand.class, BlendCommand.class,
+                PipelineCommand.class, SqlTaskCommand.class, MathTaskCommand.class, BenchCommand.class,
+                BlockSizeOracleCommand.class,
                 TrainingBenchCommand.class, ServingBenchCommand.class, WeightFormatsCommand.class,
                 LoadBenchCommand.class, InitRandomCommand.class, DemoCommand.class, ExampleCommand.class,
                 CommandLine.HelpCommand.class})

@@ -69,11 +69,34 @@ class BlendCommandTest {
         try (Stream<Path> left = Files.list(work)) {
             assertThat(left).containsExactly(out);
         }
+        try (Stream<Path> inside = Files.list(out)) {
+            assertThat(inside.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".candidates"))
+                    .contains("blend.json", "model.safetensors");
+        }
 
         CliRunner.Run again = CliRunner.run("blend", "--base", base.toString(), "--cllm", cllm.toString(), "--out",
                 out.toString(), "--validation", "10");
         assertThat(again.status()).isEqualTo(Cli.BAD_INPUT);
         assertThat(again.err()).contains("--out " + out + ": exists and is not an empty directory");
+    }
+
+    @Test
+    void anExistingEmptyDirectoryIsFilledInPlace() throws Exception {
+        Path out = Files.createDirectories(dir.resolve("empty"));
+        CliRunner.Run r = CliRunner.run("blend", "--base", base.toString(), "--cllm", cllm.toString(), "--out",
+                dir.resolve("empty/../empty").toString(), "--validation", "4", "--alphas", "1", "--max-new-tokens", "4");
+        assertThat(r.status()).as(r.err()).isZero();
+        assertThat(out.resolve("blend.json")).isRegularFile();
+        assertThat(out.resolve("config.json")).isRegularFile();
+    }
+
+    @Test
+    void aBaseModelWithoutTheTasksConfigIsBadInput() throws Exception {
+        CliRunner.Run r = CliRunner.run("blend", "--task", "math", "--base", base.toString(), "--cllm",
+                cllm.toString(), "--out", dir.resolve("m").toString());
+        assertThat(r.status()).isEqualTo(Cli.BAD_INPUT);
+        assertThat(r.err()).contains("--base " + base + ": no math-task.json");
+        assertThat(dir.resolve("m")).doesNotExist();
     }
 
     @Test
@@ -108,6 +131,9 @@ class BlendCommandTest {
         assertThat(o.get("base_accuracy").asDouble()).isGreaterThan(0.6);
         JsonNode only = o.get("candidates").get(0);
         assertThat(only.get("accuracy").asDouble()).isGreaterThan(0.6);
+        assertThat(only.get("points_against_base").asDouble()).isCloseTo(100 * (only.get("accuracy").asDouble()
+                - o.get("base_accuracy").asDouble()), org.assertj.core.api.Assertions.within(1e-9));
+        assertThat(only.get("ci95_half_width").asDouble()).as("the models differ on some questions").isPositive();
         assertThat(only.get("tokens_per_pass").asDouble()).as("a CLLM's Jacobi decoding").isGreaterThan(1.8);
         assertThat(o.get("dtype").asText()).isEqualTo("bf16");
         assertThat(TinyCheckpoints.maxAbsDifference(out, root.resolve("models/sql-cllm"))).as("a = 1: the CLLM")

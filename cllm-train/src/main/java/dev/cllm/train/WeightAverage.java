@@ -61,16 +61,26 @@ public final class WeightAverage {
         if (weights.length != models.size()) {
             throw new IllegalArgumentException(weights.length + " weights for " + models.size() + " models");
         }
-        double weightSum = 0;
+        double largest = 0;
         for (int i = 0; i < weights.length; i++) {
             if (!(weights[i] >= 0 && Double.isFinite(weights[i]))) {
                 throw new IllegalArgumentException("weight " + weights[i] + " of " + models.get(i)
                         + ": weights must be finite and >= 0");
             }
-            weightSum += weights[i];
+            largest = Math.max(largest, weights[i]);
         }
-        if (!(weightSum > 0)) {
+        if (!(largest > 0)) {
             throw new IllegalArgumentException("the weights are all zero");
+        }
+        // each model's share w_i / sum w, in double, scaled first so that neither huge nor tiny weights over- or
+        // underflow; the tensors then take one multiply-add each in fp32
+        double scaledSum = 0;
+        for (double w : weights) {
+            scaledSum += w / largest;
+        }
+        double[] shares = new double[weights.length];
+        for (int i = 0; i < weights.length; i++) {
+            shares[i] = weights[i] / largest / scaledSum;
         }
         if (!HfExport.isAbsentOrEmptyDirectory(out)) {
             throw new IllegalArgumentException(out + ": exists and is not an empty directory");
@@ -86,30 +96,30 @@ public final class WeightAverage {
         TorchOptions f32 = new TorchOptions("cpu", ComputeDtype.F32, CpuGemm.BLAS);
         try (LlamaModel sum = LlamaModel.load(models.get(0), first, f32); NoGradGuard noGrad = new NoGradGuard()) {
             Map<String, Tensor> total = sum.weights();
-            if (weights[0] != 1.0) {
+            if (shares[0] != 1.0) {
                 try (PointerScope scope = new PointerScope()) {
-                    Scalar w0 = new Scalar(weights[0]);
+                    Scalar share = new Scalar(shares[0]);
                     for (Tensor t : total.values()) {
-                        t.mul_(w0);
+                        if (shares[0] == 0) {
+                            t.zero_();              // not 0 * w: an infinite weight would make NaN
+                        } else {
+                            t.mul_(share);
+                        }
                     }
                 }
             }
             for (int i = 1; i < models.size(); i++) {
+                if (shares[i] == 0) {
+                    continue;                       // a model of weight 0 is not even read
+                }
                 try (LlamaModel next = LlamaModel.load(models.get(i), first, f32);
                      PointerScope scope = new PointerScope()) {
                     // loaded with the same config, the loader has checked every tensor's name and shape against it
                     Map<String, Tensor> w = next.weights();
-                    Scalar wi = new Scalar(weights[i]);
+                    Scalar share = new Scalar(shares[i]);
                     for (Map.Entry<String, Tensor> e : total.entrySet()) {
-                        Tensor other = w.get(e.getKey());
-                        e.getValue().add_(weights[i] == 1.0 ? other : other.mul(wi));
+                        e.getValue().add_(w.get(e.getKey()), share);
                     }
-                }
-            }
-            try (PointerScope scope = new PointerScope()) {
-                Scalar count = new Scalar(weightSum);
-                for (Tensor t : total.values()) {
-                    t.div_(count);
                 }
             }
             HfExport.save(sum, out, storage, HfExport.DEFAULT_MAX_SHARD_BYTES);

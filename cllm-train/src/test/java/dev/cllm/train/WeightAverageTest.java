@@ -103,6 +103,13 @@ class WeightAverageTest {
                 ComputeDtype.F32)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("1 weights for 2 models");
         assertThat(dir.resolve("n")).doesNotExist();
+
+        // weights far from 1 in either direction are shares all the same: no overflow, no 0 / 0
+        for (double scale : new double[]{1e39, 1e-50, 1e300}) {
+            Path scaled = dir.resolve("scaled-" + scale);
+            WeightAverage.write(List.of(base, tuned), new double[]{scale, 3 * scale}, scaled, ComputeDtype.F32);
+            assertThat(TinyCheckpoints.maxAbsDifference(scaled, threeQuarters)).as("%s", scale).isLessThan(1e-6);
+        }
     }
 
     @Test

@@ -24,12 +24,14 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 
 /**
@@ -46,8 +48,8 @@ import java.util.stream.Stream;
  * training (docs/training.md measures it), and the validation questions set it without looking at the held-out ones.
  *
  * <p>Each candidate is written in the output's storage precision and decoded as written, so the validated weights are
- * the ones delivered: the chosen candidate's directory becomes {@code out}, with {@value #REPORT} holding every
- * candidate's numbers. Candidates go to a sibling directory of {@code out}, removed afterwards (also on failure, Ctrl-C
+ * the ones delivered: the chosen candidate's files go to {@code out}, with {@value #REPORT} holding every candidate's
+ * numbers. Candidates are written inside {@code out}, in a hidden directory removed afterwards (also on failure, Ctrl-C
  * or SIGTERM; a search cut short starts over, at seconds to minutes per candidate).
  */
 public final class BlendSearch {
@@ -62,9 +64,8 @@ public final class BlendSearch {
 
     private static final Logger LOG = LoggerFactory.getLogger(BlendSearch.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** Files of the CLLM's directory that a blend does not copy: its weights, config and model card are its own. */
-    private static final Set<String> NOT_COPIED = Set.of("config.json", "model.safetensors",
-            "model.safetensors.index.json", "README.md", REPORT);
+    /** JSON files of the CLLM's directory a blend does not copy: its config, weight index and report are its own. */
+    private static final Set<String> NOT_COPIED = Set.of("config.json", "model.safetensors.index.json", REPORT);
 
     private BlendSearch() {
     }
@@ -176,8 +177,12 @@ public final class BlendSearch {
                 ObjectNode row = rows.addObject().put("alpha", c.alpha()).put("accuracy", c.accuracy())
                         .put("tokens_per_pass", c.tokensPerPass()).put("chosen", c == chosen);
                 if (c.gap() != null) {
-                    row.put("points_against_base", c.gap().points())
-                            .put("ci95_half_width", c.gap().halfWidth());
+                    row.put("points_against_base", c.gap().points());
+                    if (Double.isNaN(c.gap().halfWidth())) {
+                        row.putNull("ci95_half_width");
+                    } else {
+                        row.put("ci95_half_width", c.gap().halfWidth());
+                    }
                 }
             }
             o.put("chosen_alpha", chosen.alpha()).put("within_tolerance", met);
@@ -186,84 +191,101 @@ public final class BlendSearch {
     }
 
     /**
-     * Runs the search and writes the chosen blend (and {@value #REPORT}) to {@code options.out()}.
+     * Runs the search and writes the chosen blend, then {@value #REPORT} (last: its presence marks a finished search),
+     * into {@code options.out()}, created if absent. Candidates are written into a hidden directory inside it; at most
+     * three exist at a time (the best within the tolerance so far, the most accurate so far, the one being scored).
      *
      * @throws IllegalArgumentException naming the option or directory when the input is unusable
      * @throws UncheckedIOException     when a file cannot be read or written
      */
     public static Result run(Options o) {
-        Path out = o.out().toAbsolutePath();
+        Path out = o.out().toAbsolutePath().normalize();
         if (!HfExport.isAbsentOrEmptyDirectory(out)) {
             throw new IllegalArgumentException("--out " + o.out() + ": exists and is not an empty directory");
         }
         requireCheckpoint(o.base(), "--base");
         requireCheckpoint(o.cllm(), "--cllm");
+        if (!DemoTask.hasConfig(o.task(), o.base())) {
+            throw new IllegalArgumentException("--base " + o.base() + ": no " + DemoTask.configFileName(o.task())
+                    + " (the " + o.task() + " task it was trained on): is --task right? The validation questions "
+                    + "must come from the base model's own task");
+        }
         LlamaConfig baseConfig = LlamaConfig.read(o.base().resolve("config.json"));
         LlamaConfig cllmConfig = LlamaConfig.read(o.cllm().resolve("config.json"));
         if (!baseConfig.toBuilder().torchDtype(null).build().equals(cllmConfig.toBuilder().torchDtype(null).build())) {
             throw new IllegalArgumentException("--cllm " + o.cllm() + ": its config differs from the base model's ("
                     + o.base() + "); the CLLM must be fine-tuned from the base model");
         }
-        Path candidates = null;
-        Thread cleanup = null;
+        boolean created = !Files.exists(out);
+        AtomicReference<Path> candidates = new AtomicReference<>();
+        // Ctrl-C or SIGTERM ends the JVM without running the finally block below: remove the candidates then too
+        Thread cleanup = new Thread(() -> deleteTree(candidates.get()), "blend-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanup);
+        boolean finished = false;
         try (DemoTask task = DemoTask.validation(o.task(), o.base(), o.validation())) {
-            Files.createDirectories(out.getParent());
-            candidates = Files.createTempDirectory(out.getParent(), out.getFileName() + ".candidates-");
-            // Ctrl-C or SIGTERM ends the JVM without running the finally block below: remove the candidates then too
-            Path doomed = candidates;
-            cleanup = new Thread(() -> deleteTree(doomed), "blend-cleanup");
-            Runtime.getRuntime().addShutdownHook(cleanup);
-            // the base model stays open for its tokenizer, which decodes every candidate's outputs
+            Files.createDirectories(out);
+            candidates.set(Files.createTempDirectory(out, ".candidates-"));
+            List<TokenIds> prompts = new ArrayList<>();
+            Scored ar;
             try (TorchConsistencyModel base = TorchConsistencyModel.load(o.base(), TorchOptions.defaults())) {
                 Tokenizer tokenizer = base.tokenizer().orElseThrow(() -> new IllegalArgumentException(
                         o.base().resolve("tokenizer.json") + ": missing (the questions are encoded with the base "
                                 + "model's tokenizer)"));
-                List<TokenIds> prompts = new ArrayList<>();
                 for (int q = 0; q < task.heldOut(); q++) {
                     prompts.add(TokenIds.of(tokenizer.encode(task.prompt(q))));
                 }
-                Scored ar = evaluate(base, JacobiDecoder.builder().blockSize(1).maxNewTokens(o.maxNewTokens())
-                        .build(), prompts, task, tokenizer);
-                LOG.info("base model, autoregressive: {}/{} validation questions right", ar.correct(),
-                        prompts.size());
-                return search(o, task, tokenizer, prompts, ar, candidates, out);
+                ar = evaluate(base, JacobiDecoder.builder().blockSize(1).maxNewTokens(o.maxNewTokens()).build(),
+                        prompts, task);
             }
+            LOG.info("base model, autoregressive: {}/{} validation questions right", ar.correct(), prompts.size());
+            Result result = search(o, task, prompts, ar, candidates.get(), out);
+            finished = true;
+            return result;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
-            if (candidates != null) {
-                deleteTree(candidates);
+            deleteTree(candidates.get());
+            if (!finished && created) {
+                deleteTree(out);              // nothing of a failed search is left where there was nothing
             }
-            if (cleanup != null) {
-                try {
-                    Runtime.getRuntime().removeShutdownHook(cleanup);
-                } catch (IllegalStateException shuttingDown) {
-                    // the hook is running or about to: nothing left to undo
-                }
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or about to: nothing left to undo
             }
         }
     }
 
-    /** Writes and scores every candidate, then moves the chosen one to {@code out}. */
-    private static Result search(Options o, DemoTask task, Tokenizer tokenizer, List<TokenIds> prompts,
-                                 Scored base, Path candidates, Path out) throws IOException {
+    /** Writes and scores every candidate, then moves the chosen one's files into {@code out}. */
+    private static Result search(Options o, DemoTask task, List<TokenIds> prompts, Scored base, Path candidates,
+                                 Path out) throws IOException {
         int baseCorrect = base.correct();
         JacobiDecoder jacobi = JacobiDecoder.builder().blockSize(o.blockSize()).maxNewTokens(o.maxNewTokens())
                 .build();
         List<Candidate> results = new ArrayList<>();
-        List<Path> dirs = new ArrayList<>();
+        Map<Candidate, Path> dirs = new IdentityHashMap<>();
         for (int i = 0; i < o.alphas().size(); i++) {
             double a = o.alphas().get(i);
             Path dir = candidates.resolve("candidate-" + i);
             write(o, a, dir);
+            Candidate c;
             try (TorchConsistencyModel model = TorchConsistencyModel.load(dir, TorchOptions.defaults())) {
-                Candidate c = evaluate(model, jacobi, prompts, task, tokenizer).against(a, base);
-                LOG.info("a = {}: {}/{} right ({} points against the base model, 95% CI +-{}), {} tokens per pass",
-                        a, c.correct(), c.questions(), String.format(Locale.ROOT, "%+.1f", c.gap().points()),
-                        String.format(Locale.ROOT, "%.1f", c.gap().halfWidth()),
-                        String.format(Locale.ROOT, "%.3f", c.tokensPerPass()));
-                results.add(c);
-                dirs.add(dir);
+                c = evaluate(model, jacobi, prompts, task).against(a, base);
+            }
+            LOG.info("a = {}: {}/{} right ({} points against the base model, 95% CI +-{}), {} tokens per pass",
+                    String.format(Locale.ROOT, "%.4g", a), c.correct(), c.questions(),
+                    String.format(Locale.ROOT, "%+.1f", c.gap().points()),
+                    String.format(Locale.ROOT, "%.1f", c.gap().halfWidth()),
+                    String.format(Locale.ROOT, "%.3f", c.tokensPerPass()));
+            results.add(c);
+            dirs.put(c, dir);
+            // keep only what the rule can still choose: the best within the tolerance and the most accurate so far
+            Candidate best = choose(results, baseCorrect, o.tolerance());
+            Candidate accurate = mostAccurate(results);
+            for (Candidate other : results) {
+                if (other != best && other != accurate && dirs.containsKey(other)) {
+                    deleteTree(dirs.remove(other));
+                }
             }
         }
         Candidate chosen = choose(results, baseCorrect, o.tolerance());
@@ -273,9 +295,11 @@ public final class BlendSearch {
                     + "a = {}", o.tolerance(), baseCorrect, prompts.size(), chosen.alpha());
         }
         Result result = new Result(task.description(), baseCorrect, prompts.size(), results, chosen, met, o);
-        Path chosenDir = dirs.get(results.indexOf(chosen));
-        Files.deleteIfExists(out);                // an empty directory, checked above
-        Files.move(chosenDir, out);
+        try (Stream<Path> files = Files.list(dirs.get(chosen))) {
+            for (Path f : files.toList()) {
+                Files.move(f, out.resolve(f.getFileName()));
+            }
+        }
         Files.writeString(out.resolve(REPORT), result.toJson().toPrettyString() + "\n");
         return result;
     }
@@ -289,7 +313,12 @@ public final class BlendSearch {
         Candidate best = candidates.stream().filter(c -> within(c, baseCorrect, tolerance))
                 .max(Comparator.comparingDouble(Candidate::tokensPerPass).thenComparingDouble(Candidate::alpha))
                 .orElse(null);
-        return best != null ? best : candidates.stream().max(Comparator.comparingInt(Candidate::correct)
+        return best != null ? best : mostAccurate(candidates);
+    }
+
+    /** The most accurate candidate (ties: more tokens per pass, then the larger share of the CLLM). */
+    static Candidate mostAccurate(List<Candidate> candidates) {
+        return candidates.stream().max(Comparator.comparingInt(Candidate::correct)
                 .thenComparingDouble(Candidate::tokensPerPass).thenComparingDouble(Candidate::alpha)).orElseThrow();
     }
 
@@ -299,14 +328,19 @@ public final class BlendSearch {
         return c.correct() >= baseCorrect - tolerance / 100.0 * c.questions() - 1e-9;
     }
 
-    /** Writes the blend with share {@code a} of the CLLM into {@code dir}, with the CLLM's other files. */
+    /**
+     * Writes the blend with share {@code a} of the CLLM into {@code dir}, with the CLLM's tokenizer files
+     * ({@link WeightAverage} copies them) and its other JSON files (task config, generation config, prompts), never
+     * another file of weights.
+     */
     private static void write(Options o, double a, Path dir) throws IOException {
         WeightAverage.write(List.of(o.cllm(), o.base()), new double[]{a, 1 - a}, dir, o.storage());
         try (Stream<Path> files = Files.list(o.cllm())) {
             for (Path f : files.toList()) {
                 String name = f.getFileName().toString();
-                if (Files.isRegularFile(f) && !NOT_COPIED.contains(name) && !name.endsWith(".safetensors")) {
-                    Files.copy(f, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                if (Files.isRegularFile(f) && (name.endsWith(".json") || name.endsWith(".jsonl"))
+                        && !NOT_COPIED.contains(name) && !Files.exists(dir.resolve(name))) {
+                    Files.copy(f, dir.resolve(name));
                 }
             }
         }
@@ -335,9 +369,11 @@ public final class BlendSearch {
         }
     }
 
-    /** Decodes every prompt once with {@code decoder} and scores the outputs. */
+    /** Decodes every prompt once with {@code decoder} and scores the outputs, decoded by the model's tokenizer. */
     private static Scored evaluate(TorchConsistencyModel model, Decoder decoder, List<TokenIds> prompts,
-                                   DemoTask task, Tokenizer tokenizer) {
+                                   DemoTask task) {
+        Tokenizer tokenizer = model.tokenizer().orElseThrow(() -> new IllegalArgumentException(
+                "a candidate has no tokenizer.json: the CLLM's directory must hold its tokenizer files"));
         DemoRun.Result r = new DemoRun(List.of(new DemoRun.Contender("blend", model, decoder, false)), prompts, 0, 1,
                 Set.of()).run();
         long tokens = 0;
@@ -360,14 +396,14 @@ public final class BlendSearch {
     }
 
     private static void deleteTree(Path root) {
-        if (!Files.exists(root)) {
+        if (root == null || !Files.exists(root)) {
             return;
         }
         try (Stream<Path> all = Files.walk(root)) {
             for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
             }
-        } catch (IOException e) {
+        } catch (IOException | UncheckedIOException e) {
             LOG.warn("could not remove {}: {}", root, e.toString());
         }
     }

@@ -221,8 +221,13 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         }
         rows.stream().filter(r -> r.decoder().equals(Demo.JACOBI_CLLM)).findFirst()
                 .ifPresent(r -> o.put("cllm_agrees_with_base", r.agreesWithBase()));
-        o.putObject("cllm_accuracy_gap").put("points", gap.points()).put("ci95_half_width", gap.halfWidth())
-                .put("cllm_only_right", gap.cllmOnly()).put("base_only_right", gap.baseOnly());
+        ObjectNode g = o.putObject("cllm_accuracy_gap").put("points", gap.points());
+        if (Double.isNaN(gap.halfWidth())) {
+            g.putNull("ci95_half_width");               // one question: no interval
+        } else {
+            g.put("ci95_half_width", gap.halfWidth());
+        }
+        g.put("cllm_only_right", gap.cllmOnly()).put("base_only_right", gap.baseOnly());
         if (!shown.isEmpty()) {
             o.put("shown_question", shown.get(0).number());
             ArrayNode questions = o.putArray("shown_questions");
@@ -312,6 +317,10 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
 
     /** The CLLM's accuracy against the base model's, with its 95% confidence interval, as one sentence. */
     public String gapSentence() {
+        if (Double.isNaN(gap.halfWidth())) {
+            return String.format(Locale.ROOT, "CLLM against base model: %+.1f points of %s (one question: no "
+                    + "confidence interval)", gap.points(), setting.accuracyHeader());
+        }
         return String.format(Locale.ROOT, "CLLM against base model: %+.1f points of %s (95%% confidence interval "
                         + "%+.1f to %+.1f; %d questions only the CLLM answers right, %d only the base model)",
                 gap.points(), setting.accuracyHeader(), gap.points() - gap.halfWidth(),

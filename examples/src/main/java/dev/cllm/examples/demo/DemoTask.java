@@ -2,6 +2,7 @@ package dev.cllm.examples.demo;
 
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.Tokenizer;
+import dev.cllm.examples.math.MathTaskConfigFile;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -78,6 +79,24 @@ public interface DemoTask extends AutoCloseable {
         return switch (name) {
             case "sql" -> SqlDemoTask.forModel(baseDir, count);
             case "math" -> MathDemoTask.forModel(baseDir, count);
+            default -> throw new IllegalArgumentException("--task " + name + ": unknown task (sql or math)");
+        };
+    }
+
+    /** Whether {@code baseDir} holds the config file of task {@code name} ({@link #configFileName}). */
+    static boolean hasConfig(String name, Path baseDir) {
+        return switch (name) {
+            case "sql" -> TaskConfigFile.present(baseDir);
+            case "math" -> MathTaskConfigFile.present(baseDir);
+            default -> throw new IllegalArgumentException("--task " + name + ": unknown task (sql or math)");
+        };
+    }
+
+    /** The file a base model's directory names its task's generator config in: {@code sql-task.json} and so on. */
+    static String configFileName(String name) {
+        return switch (name) {
+            case "sql" -> TaskConfigFile.FILE_NAME;
+            case "math" -> MathTaskConfigFile.FILE_NAME;
             default -> throw new IllegalArgumentException("--task " + name + ": unknown task (sql or math)");
         };
     }

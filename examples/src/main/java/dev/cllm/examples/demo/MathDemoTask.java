@@ -43,7 +43,7 @@ final class MathDemoTask implements DemoTask {
         return forModel(baseDir, 0);
     }
 
-    /** {@code validation > 0}: that many validation questions ({@link MathTask#validation}) replace the held-out ones. */
+    /** With {@code validation > 0} validation questions ({@link MathTask#validation}) in place of the held-out. */
     static MathDemoTask forModel(Path baseDir, int validation) {
         MathTaskConfig config = MathTaskConfigFile.read(baseDir);
         boolean present = MathTaskConfigFile.present(baseDir);

@@ -44,7 +44,7 @@ final class SqlDemoTask implements DemoTask {
         return forModel(baseDir, 0);
     }
 
-    /** {@code validation > 0}: that many validation questions ({@link SqlTask#validation}) replace the held-out ones. */
+    /** {@code validation > 0}: that many validation questions ({@link SqlTask#validation}) in place of the held-out. */
     static SqlDemoTask forModel(Path baseDir, int validation) {
         SqlTaskConfig config = TaskConfigFile.read(baseDir);
         boolean present = TaskConfigFile.present(baseDir);

@@ -85,7 +85,7 @@ final class MathTaskGenerator {
     }
 
     static MathTask generate(MathTaskConfig config) {
-        return generate(config, 0);
+        return generate(config, 0, Set.of());
     }
 
     /**
@@ -94,14 +94,22 @@ final class MathTaskGenerator {
      * stream of their own, none with the question of a held-out problem (a training one never has it).
      */
     static MathTask validation(MathTaskConfig config, int count) {
+        return validation(config, count, Set.of());
+    }
+
+    /** The same, avoiding {@code alsoExcluded} questions as well (tests force a collision with it). */
+    static MathTask validation(MathTaskConfig config, int count, Set<String> alsoExcluded) {
         if (count < 1) {
             throw new IllegalArgumentException("validation problems must be >= 1, got " + count);
         }
-        return generate(config, count);
+        return generate(config, count, alsoExcluded);
     }
 
-    /** The task, with {@code validation} validation problems in place of the held-out ones when it is not 0. */
-    private static MathTask generate(MathTaskConfig config, int validation) {
+    /**
+     * The task, with {@code validation} validation problems in place of the held-out ones when it is not 0, none with
+     * a question in {@code alsoExcluded}.
+     */
+    private static MathTask generate(MathTaskConfig config, int validation, Set<String> alsoExcluded) {
         SplittableRandom root = new SplittableRandom(config.seed());
         SplittableRandom phrasingRandom = root.split();
         SplittableRandom trainRandom = root.split();
@@ -122,6 +130,7 @@ final class MathTaskGenerator {
         for (MathExample e : test) {
             taken.add(e.question());
         }
+        taken.addAll(alsoExcluded);
         g.fill(Split.HELD_OUT, validation, validationRandom, examples, taken);
         return new MathTask(config, examples);
     }

@@ -70,7 +70,7 @@ final class SqlTaskGenerator {
     }
 
     static SqlTask generate(SqlTaskConfig config) {
-        return generate(config, 0);
+        return generate(config, 0, Set.of());
     }
 
     /**
@@ -80,14 +80,22 @@ final class SqlTaskGenerator {
      * held-out question. Choosing anything on them (a checkpoint, a setting) leaves the held-out questions unseen.
      */
     static SqlTask validation(SqlTaskConfig config, int count) {
+        return validation(config, count, Set.of());
+    }
+
+    /** The same, avoiding {@code alsoExcluded} prompts as well (tests force a collision with it). */
+    static SqlTask validation(SqlTaskConfig config, int count, Set<String> alsoExcluded) {
         if (count < 1) {
             throw new IllegalArgumentException("validation questions must be >= 1, got " + count);
         }
-        return generate(config, count);
+        return generate(config, count, alsoExcluded);
     }
 
-    /** The task, with {@code validation} validation questions in place of the held-out ones when it is not 0. */
-    private static SqlTask generate(SqlTaskConfig config, int validation) {
+    /**
+     * The task, with {@code validation} validation questions in place of the held-out ones when it is not 0, none with
+     * a prompt in {@code alsoExcluded}.
+     */
+    private static SqlTask generate(SqlTaskConfig config, int validation, Set<String> alsoExcluded) {
         SplittableRandom root = new SplittableRandom(config.seed());
         SplittableRandom schemaRandom = root.split();
         SplittableRandom phrasingRandom = root.split();
@@ -112,6 +120,7 @@ final class SqlTaskGenerator {
         for (SqlExample e : test) {
             g.excludedPrompts.add(withTest.prompt(e));
         }
+        g.excludedPrompts.addAll(alsoExcluded);
         g.fill(Split.HELD_OUT, "valid-", validation, validationRandom, databases, examples);
         return new SqlTask(config, databases, examples);
     }

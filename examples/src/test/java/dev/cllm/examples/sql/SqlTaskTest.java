@@ -124,10 +124,8 @@ class SqlTaskTest {
         Set<String> trainPairs = test.examples(Split.TRAIN).stream().map(e -> e.pattern() + "/" + e.phrasing())
                 .collect(Collectors.toSet());
         assertThat(v.stream().map(e -> e.pattern() + "/" + e.phrasing())).doesNotContainAnyElementsOf(trainPairs);
-        Map<SqlPattern, Set<Integer>> heldOutPhrasings = test.examples(Split.HELD_OUT).stream().collect(
-                Collectors.groupingBy(SqlExample::pattern, Collectors.mapping(SqlExample::phrasing, Collectors.toSet())));
-        Map<SqlPattern, Set<Integer>> validationPhrasings = v.stream().collect(
-                Collectors.groupingBy(SqlExample::pattern, Collectors.mapping(SqlExample::phrasing, Collectors.toSet())));
+        Map<SqlPattern, Set<Integer>> heldOutPhrasings = phrasingsByPattern(test.examples(Split.HELD_OUT));
+        Map<SqlPattern, Set<Integer>> validationPhrasings = phrasingsByPattern(v);
         validationPhrasings.forEach((pattern, phrasings) -> {
             assertThat(phrasings).as(pattern.name()).hasSize(1);
             if (heldOutPhrasings.containsKey(pattern)) {
@@ -136,10 +134,19 @@ class SqlTaskTest {
         });
         Set<String> trainTables = tableSignatures(test, Split.TRAIN);
         assertThat(tableSignatures(validation, Split.HELD_OUT)).isNotEmpty().doesNotContainAnyElementsOf(trainTables);
-        // and the held-out questions of a task stay what they were: validation draws on a stream of its own
-        assertThat(SqlTask.generate(config).examples()).isEqualTo(test.examples());
+        // the filter bites: told to avoid the first validation prompt as well, the draw avoids it
+        String first = validation.prompt(v.get(0));
+        SqlTask avoidingTask = SqlTaskGenerator.validation(config, 90, Set.of(first));
+        List<SqlExample> avoiding = avoidingTask.examples(Split.HELD_OUT);
+        assertThat(avoiding.stream().map(avoidingTask::prompt)).hasSize(90).doesNotContain(first);
+        assertThat(avoiding).isNotEqualTo(v);
         assertThatThrownBy(() -> SqlTask.validation(config, 0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("validation questions must be >= 1, got 0");
+    }
+
+    private static Map<SqlPattern, Set<Integer>> phrasingsByPattern(List<SqlExample> examples) {
+        return examples.stream().collect(Collectors.groupingBy(SqlExample::pattern,
+                Collectors.mapping(SqlExample::phrasing, Collectors.toSet())));
     }
 
     /** "kind: attribute columns" of every table of the split's databases in {@code t}. */
