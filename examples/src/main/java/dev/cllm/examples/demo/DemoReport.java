@@ -28,7 +28,9 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
     /**
      * The CLLM's accuracy minus the base model's on the same questions (jacobi-cllm against ar), with how sure it
      * is: a paired comparison, since both answer every question. Only the questions one model gets right and the
-     * other wrong carry information; with few questions a difference of a point or two is within the noise.
+     * other wrong carry information; with few questions a difference of a point or two is within the noise. The
+     * interval treats questions as independent: where they share templates (the example tasks' held-out questions
+     * are a few unseen templates, each answered right or wrong as a whole) the real uncertainty is larger.
      *
      * @param cllmOnly  questions the CLLM answers right and the base model wrong
      * @param baseOnly  questions the base model answers right and the CLLM wrong
