@@ -91,6 +91,19 @@ class BlendCommandTest {
     }
 
     @Test
+    void aSearchThatFailsLeavesNothingWhereThereWasNothing() throws Exception {
+        // a CLLM without tokenizer files: its candidates cannot decode, which is found after the base model's AR pass
+        Path bare = SqlCheckpoints.write(dir, SqlCheckpoints.shape().build(), "bare", 2);
+        Files.delete(bare.resolve("tokenizer.json"));
+        Path out = dir.resolve("failed/out");
+        CliRunner.Run r = CliRunner.run("blend", "--base", base.toString(), "--cllm", bare.toString(), "--out",
+                out.toString(), "--validation", "4", "--alphas", "1", "--max-new-tokens", "4");
+        assertThat(r.status()).isEqualTo(Cli.BAD_INPUT);
+        assertThat(r.err()).contains("a candidate has no tokenizer.json");
+        assertThat(out).doesNotExist();
+    }
+
+    @Test
     void aBaseModelWithoutTheTasksConfigIsBadInput() throws Exception {
         CliRunner.Run r = CliRunner.run("blend", "--task", "math", "--base", base.toString(), "--cllm",
                 cllm.toString(), "--out", dir.resolve("m").toString());

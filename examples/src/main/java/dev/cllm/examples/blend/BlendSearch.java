@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 
@@ -218,10 +219,11 @@ public final class BlendSearch {
         }
         boolean created = !Files.exists(out);
         AtomicReference<Path> candidates = new AtomicReference<>();
-        // Ctrl-C or SIGTERM ends the JVM without running the finally block below: remove the candidates then too
-        Thread cleanup = new Thread(() -> deleteTree(candidates.get()), "blend-cleanup");
+        AtomicBoolean finished = new AtomicBoolean();
+        // Ctrl-C or SIGTERM ends the JVM without running the finally block below: clean up then too
+        Thread cleanup = new Thread(() -> cleanUp(candidates.get(), created && !finished.get() ? out : null),
+                "blend-cleanup");
         Runtime.getRuntime().addShutdownHook(cleanup);
-        boolean finished = false;
         try (DemoTask task = DemoTask.validation(o.task(), o.base(), o.validation())) {
             Files.createDirectories(out);
             candidates.set(Files.createTempDirectory(out, ".candidates-"));
@@ -239,15 +241,12 @@ public final class BlendSearch {
             }
             LOG.info("base model, autoregressive: {}/{} validation questions right", ar.correct(), prompts.size());
             Result result = search(o, task, prompts, ar, candidates.get(), out);
-            finished = true;
+            finished.set(true);
             return result;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
-            deleteTree(candidates.get());
-            if (!finished && created) {
-                deleteTree(out);              // nothing of a failed search is left where there was nothing
-            }
+            cleanUp(candidates.get(), created && !finished.get() ? out : null);
             try {
                 Runtime.getRuntime().removeShutdownHook(cleanup);
             } catch (IllegalStateException shuttingDown) {
@@ -392,6 +391,17 @@ public final class BlendSearch {
     private static void requireCheckpoint(Path dir, String option) {
         if (!Files.isRegularFile(dir.resolve("config.json"))) {
             throw new IllegalArgumentException(option + " " + dir + ": not a checkpoint directory (no config.json)");
+        }
+    }
+
+    /**
+     * Removes the candidates and, when the search made {@code createdOut} and did not finish, that directory too:
+     * nothing of an unfinished search is left where there was nothing.
+     */
+    private static void cleanUp(Path candidates, Path createdOut) {
+        deleteTree(candidates);
+        if (createdOut != null) {
+            deleteTree(createdOut);
         }
     }
 
