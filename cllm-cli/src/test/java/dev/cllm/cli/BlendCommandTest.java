@@ -147,6 +147,8 @@ class BlendCommandTest {
         assertThat(only.get("points_against_base").asDouble()).isCloseTo(100 * (only.get("accuracy").asDouble()
                 - o.get("base_accuracy").asDouble()), org.assertj.core.api.Assertions.within(1e-9));
         assertThat(only.get("ci95_half_width").asDouble()).as("the models differ on some questions").isPositive();
+        assertThat(only.get("ci95_half_width_by_template").asDouble()).as("templates, not questions, as the draws")
+                .isGreaterThan(only.get("ci95_half_width").asDouble());
         assertThat(only.get("tokens_per_pass").asDouble()).as("a CLLM's Jacobi decoding").isGreaterThan(1.8);
         assertThat(o.get("dtype").asText()).isEqualTo("bf16");
         assertThat(TinyCheckpoints.maxAbsDifference(out, root.resolve("models/sql-cllm"))).as("a = 1: the CLLM")

@@ -69,6 +69,8 @@ class DemoCommandTest {
         assertThat(gap.get("points").asDouble()).isCloseTo(100.0 * (gap.get("cllm_only_right").asInt()
                 - gap.get("base_only_right").asInt()) / 5, within(1e-9));
         assertThat(gap.get("ci95_half_width").asDouble()).isNotNegative();
+        assertThat(gap.get("templates").asInt()).as("SQL patterns among 5 questions").isBetween(2, 5);
+        assertThat(gap.get("ci95_half_width_by_template").asDouble()).isNotNegative();
         assertThat(rows.get(3).get("accepted_by_source").fieldNames()).toIterable()
                 .contains("jacobi", "pool", "prompt", "recycled");
         JsonNode ar = rows.get(0);

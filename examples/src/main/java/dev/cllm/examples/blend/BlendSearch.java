@@ -184,6 +184,9 @@ public final class BlendSearch {
                     } else {
                         row.put("ci95_half_width", c.gap().halfWidth());
                     }
+                    if (c.gap().hasTemplates()) {
+                        row.put("ci95_half_width_by_template", c.gap().templateHalfWidth());
+                    }
                 }
             }
             o.put("chosen_alpha", chosen.alpha()).put("within_tolerance", met);
@@ -259,6 +262,13 @@ public final class BlendSearch {
     private static Result search(Options o, DemoTask task, List<TokenIds> prompts, Scored base, Path candidates,
                                  Path out) throws IOException {
         int baseCorrect = base.correct();
+        List<String> templates = new ArrayList<>();
+        for (int q = 0; q < prompts.size(); q++) {
+            templates.add(task.template(q));
+        }
+        if (templates.contains("")) {
+            templates = null;
+        }
         JacobiDecoder jacobi = JacobiDecoder.builder().blockSize(o.blockSize()).maxNewTokens(o.maxNewTokens())
                 .build();
         List<Candidate> results = new ArrayList<>();
@@ -269,7 +279,7 @@ public final class BlendSearch {
             write(o, a, dir);
             Candidate c;
             try (TorchConsistencyModel model = TorchConsistencyModel.load(dir, TorchOptions.defaults())) {
-                c = evaluate(model, jacobi, prompts, task).against(a, base);
+                c = evaluate(model, jacobi, prompts, task).against(a, base, templates);
             }
             LOG.info("a = {}: {}/{} right ({} points against the base model, 95% CI +-{}), {} tokens per pass",
                     String.format(Locale.ROOT, "%.4g", a), c.correct(), c.questions(),
@@ -356,15 +366,9 @@ public final class BlendSearch {
         }
 
         /** As candidate {@code alpha}, compared question by question with {@code base}. */
-        Candidate against(double alpha, Scored base) {
-            int only = 0;
-            int baseOnly = 0;
-            for (int q = 0; q < right.length; q++) {
-                only += right[q] && !base.right[q] ? 1 : 0;
-                baseOnly += base.right[q] && !right[q] ? 1 : 0;
-            }
+        Candidate against(double alpha, Scored base, List<String> templates) {
             return new Candidate(alpha, correct(), right.length, tokensPerPass,
-                    new AccuracyGap(only, baseOnly, right.length));
+                    AccuracyGap.of(right, base.right, templates));
         }
     }
 

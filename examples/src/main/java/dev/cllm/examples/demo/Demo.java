@@ -344,14 +344,13 @@ public final class Demo {
             }
             shown.add(new DemoReport.Shown(q + 1, task.source(q), task.question(q), task.gold(q), views));
         }
-        int cllmOnly = 0;
-        int baseOnly = 0;
+        List<String> templates = new ArrayList<>();
         for (int q = 0; q < n; q++) {
-            cllmOnly += right.get(jacobiCllm)[q] && !right.get(ar)[q] ? 1 : 0;
-            baseOnly += right.get(ar)[q] && !right.get(jacobiCllm)[q] ? 1 : 0;
+            templates.add(task.template(q));
         }
-        return new DemoReport(setting, rows, mismatches, checks, shown,
-                new DemoReport.AccuracyGap(cllmOnly, baseOnly, n));
+        boolean known = templates.stream().noneMatch(String::isEmpty);
+        return new DemoReport(setting, rows, mismatches, checks, shown, DemoReport.AccuracyGap.of(
+                right.get(jacobiCllm), right.get(ar), known ? templates : null));
     }
 
     private static boolean has(DemoRun.Result result, String name) {

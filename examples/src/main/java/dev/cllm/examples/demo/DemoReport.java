@@ -28,22 +28,81 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
     /**
      * The CLLM's accuracy minus the base model's on the same questions (jacobi-cllm against ar), with how sure it
      * is: a paired comparison, since both answer every question. Only the questions one model gets right and the
-     * other wrong carry information; with few questions a difference of a point or two is within the noise. The
-     * interval treats questions as independent: where they share templates (the example tasks' held-out questions
-     * are a few unseen templates, each answered right or wrong as a whole) the real uncertainty is larger.
+     * other wrong carry information; with few questions a difference of a point or two is within the noise.
+     * {@link #halfWidth()} treats questions as independent; where they share templates (the example tasks' held-out
+     * questions are a few unseen templates, each tending to be answered right or wrong as a whole) the template-level
+     * interval, {@link #templateHalfWidth()}, is the honest one, and it is much wider.
      *
-     * @param cllmOnly  questions the CLLM answers right and the base model wrong
-     * @param baseOnly  questions the base model answers right and the CLLM wrong
-     * @param questions questions answered by both
+     * @param cllmOnly          questions the CLLM answers right and the base model wrong
+     * @param baseOnly          questions the base model answers right and the CLLM wrong
+     * @param questions         questions answered by both
+     * @param templates         templates the questions were made from (0: not known)
+     * @param templateHalfWidth the half-width, in points, of the 95% interval that treats templates as the independent
+     *                          draws: the cluster-robust (CR1) standard error of the mean difference times Student's t
+     *                          with templates - 1 degrees of freedom; NaN when not known or with fewer than two
      */
-    public record AccuracyGap(int cllmOnly, int baseOnly, int questions) {
+    public record AccuracyGap(int cllmOnly, int baseOnly, int questions, int templates, double templateHalfWidth) {
         /** The 0.975 quantile of the standard normal distribution. */
         private static final double Z = 1.959964;
+        /** The 0.975 quantiles of Student's t with 1 to 30 degrees of freedom. */
+        private static final double[] T975 = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+            2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060,
+            2.056, 2.052, 2.048, 2.045, 2.042};
 
         public AccuracyGap {
             if (cllmOnly < 0 || baseOnly < 0 || questions < 1 || cllmOnly + baseOnly > questions) {
                 throw new IllegalArgumentException("bad counts: " + cllmOnly + " + " + baseOnly + " of " + questions);
             }
+            if (templates < 0 || templates > questions) {
+                throw new IllegalArgumentException("bad template count " + templates + " for " + questions
+                        + " questions");
+            }
+        }
+
+        /** Counts only, no templates. */
+        public AccuracyGap(int cllmOnly, int baseOnly, int questions) {
+            this(cllmOnly, baseOnly, questions, 0, Double.NaN);
+        }
+
+        /**
+         * The gap of two models' per-question results, with the template-level interval when {@code templates}
+         * names each question's template (null: none).
+         */
+        public static AccuracyGap of(boolean[] cllmRight, boolean[] baseRight, List<String> templates) {
+            int n = cllmRight.length;
+            if (baseRight.length != n || templates != null && templates.size() != n) {
+                throw new IllegalArgumentException("results for " + n + " and " + baseRight.length + " questions"
+                        + (templates == null ? "" : ", templates for " + templates.size()));
+            }
+            int cllmOnly = 0;
+            int baseOnly = 0;
+            double[] d = new double[n];
+            for (int q = 0; q < n; q++) {
+                d[q] = (cllmRight[q] ? 1 : 0) - (baseRight[q] ? 1 : 0);
+                cllmOnly += d[q] > 0 ? 1 : 0;
+                baseOnly += d[q] < 0 ? 1 : 0;
+            }
+            if (templates == null) {
+                return new AccuracyGap(cllmOnly, baseOnly, n);
+            }
+            java.util.Map<String, Double> residuals = new java.util.TreeMap<>();
+            double mean = (cllmOnly - baseOnly) / (double) n;
+            for (int q = 0; q < n; q++) {
+                residuals.merge(templates.get(q), d[q] - mean, Double::sum);
+            }
+            int g = residuals.size();
+            double halfWidth = Double.NaN;
+            if (g >= 2) {
+                // the cluster-robust (CR1) variance of the mean: templates, not questions, are the independent draws
+                double sum = 0;
+                for (double e : residuals.values()) {
+                    sum += e * e;
+                }
+                double variance = g / (g - 1.0) * sum / ((double) n * n);
+                double t = g - 1 <= T975.length ? T975[g - 2] : Z;
+                halfWidth = 100.0 * t * Math.sqrt(variance);
+            }
+            return new AccuracyGap(cllmOnly, baseOnly, n, g, halfWidth);
         }
 
         /** The CLLM's accuracy minus the base model's, in points. */
@@ -63,6 +122,11 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
             double mean = (cllmOnly - baseOnly) / n;
             double variance = ((cllmOnly + baseOnly) - n * mean * mean) / (n - 1);
             return 100.0 * Z * Math.sqrt(Math.max(0.0, variance) / n);
+        }
+
+        /** Whether the template-level interval is known (templates given, at least two). */
+        public boolean hasTemplates() {
+            return templates >= 2 && !Double.isNaN(templateHalfWidth);
         }
     }
 
@@ -230,6 +294,9 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
             g.put("ci95_half_width", gap.halfWidth());
         }
         g.put("cllm_only_right", gap.cllmOnly()).put("base_only_right", gap.baseOnly());
+        if (gap.hasTemplates()) {
+            g.put("templates", gap.templates()).put("ci95_half_width_by_template", gap.templateHalfWidth());
+        }
         if (!shown.isEmpty()) {
             o.put("shown_question", shown.get(0).number());
             ArrayNode questions = o.putArray("shown_questions");
@@ -323,10 +390,16 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
             return String.format(Locale.ROOT, "CLLM against base model: %+.1f points of %s (one question: no "
                     + "confidence interval)", gap.points(), setting.accuracyHeader());
         }
-        return String.format(Locale.ROOT, "CLLM against base model: %+.1f points of %s (95%% confidence interval "
-                        + "%+.1f to %+.1f; %d questions only the CLLM answers right, %d only the base model)",
+        String sentence = String.format(Locale.ROOT, "CLLM against base model: %+.1f points of %s (95%% confidence "
+                        + "interval %+.1f to %+.1f; %d questions only the CLLM answers right, %d only the base model)",
                 gap.points(), setting.accuracyHeader(), gap.points() - gap.halfWidth(),
                 gap.points() + gap.halfWidth(), gap.cllmOnly(), gap.baseOnly());
+        if (gap.hasTemplates()) {
+            sentence += String.format(Locale.ROOT, "; with the %d templates as the independent draws (questions of "
+                            + "one template succeed or fail together): %+.1f to %+.1f", gap.templates(),
+                    gap.points() - gap.templateHalfWidth(), gap.points() + gap.templateHalfWidth());
+        }
+        return sentence;
     }
 
     /** The loud line printed when Jacobi decoding on the base model did not reproduce its ar output. */

@@ -33,6 +33,14 @@ public interface DemoTask extends AutoCloseable {
     /** Where question {@code q} comes from, for the trajectory view (a database id); may be empty. */
     String source(int q);
 
+    /**
+     * The template question {@code q} was made from, for intervals that treat templates rather than questions as
+     * the independent draws (questions of one unseen template tend to succeed or fail together); empty: unknown.
+     */
+    default String template(int q) {
+        return "";
+    }
+
     /** The gold answer text of question {@code q}. */
     String gold(int q);
 

@@ -89,6 +89,12 @@ final class MathDemoTask implements DemoTask {
         return e.story().name().toLowerCase(Locale.ROOT) + "/" + e.phrasing().name().toLowerCase(Locale.ROOT);
     }
 
+    /** The story: each has one phrasing among the held-out (and validation) problems. */
+    @Override
+    public String template(int q) {
+        return heldOut.get(q).story().name();
+    }
+
     @Override
     public String gold(int q) {
         return MathTask.answer(heldOut.get(q));

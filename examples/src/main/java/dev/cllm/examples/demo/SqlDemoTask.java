@@ -89,6 +89,12 @@ final class SqlDemoTask implements DemoTask {
         return heldOut.get(q).db();
     }
 
+    /** The SQL pattern: each has one phrasing among the held-out (and validation) questions. */
+    @Override
+    public String template(int q) {
+        return heldOut.get(q).pattern().name();
+    }
+
     @Override
     public String gold(int q) {
         return heldOut.get(q).sql();

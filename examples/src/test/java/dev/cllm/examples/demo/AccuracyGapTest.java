@@ -3,6 +3,8 @@ package dev.cllm.examples.demo;
 import dev.cllm.examples.demo.DemoReport.AccuracyGap;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -38,6 +40,38 @@ class AccuracyGapTest {
         assertThat(new AccuracyGap(0, 0, 50).halfWidth()).isZero();
         // four times the questions, half the interval
         assertThat(new AccuracyGap(44, 48, 800).halfWidth() / shipped.halfWidth()).isCloseTo(0.5, within(0.01));
+    }
+
+    @Test
+    void theTemplateIntervalTreatsTemplatesAsTheDraws() {
+        // three templates of four questions: the CLLM fails all of template a, wins all of template b, ties on c
+        boolean[] cllm = {false, false, false, false, true, true, true, true, true, false, true, false};
+        boolean[] base = {true, true, true, true, false, false, false, false, true, false, true, false};
+        List<String> t = List.of("a", "a", "a", "a", "b", "b", "b", "b", "c", "c", "c", "c");
+        AccuracyGap g = AccuracyGap.of(cllm, base, t);
+        assertThat(g.cllmOnly()).isEqualTo(4);
+        assertThat(g.baseOnly()).isEqualTo(4);
+        assertThat(g.points()).isZero();
+        assertThat(g.templates()).isEqualTo(3);
+        // by hand: mean 0, template residual sums -4, +4, 0; CR1 variance 3/2 * 32 / 144 = 1/3; t(2) = 4.303
+        assertThat(g.templateHalfWidth()).isCloseTo(100 * 4.303 * Math.sqrt(1.0 / 3), within(1e-9));
+        assertThat(g.templateHalfWidth()).as("wider than treating the 12 questions as independent")
+                .isGreaterThan(g.halfWidth());
+        // one question per template: close to the question-level interval (t and n/(n-1) aside)
+        boolean[] c2 = new boolean[200];
+        boolean[] b2 = new boolean[200];
+        List<String> single = new java.util.ArrayList<>();
+        for (int q = 0; q < 200; q++) {
+            c2[q] = q % 3 == 0;
+            b2[q] = q % 5 == 0;
+            single.add("q" + q);
+        }
+        AccuracyGap each = AccuracyGap.of(c2, b2, single);
+        assertThat(each.templateHalfWidth() / each.halfWidth()).isCloseTo(1.0, within(0.01));
+        // no templates: none reported
+        assertThat(AccuracyGap.of(cllm, base, null).hasTemplates()).isFalse();
+        assertThat(AccuracyGap.of(cllm, base, List.of("a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a"))
+                .hasTemplates()).as("one template: no interval").isFalse();
     }
 
     @Test
