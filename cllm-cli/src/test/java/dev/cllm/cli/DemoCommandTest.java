@@ -71,6 +71,21 @@ class DemoCommandTest {
         assertThat(gap.get("ci95_half_width").asDouble()).isNotNegative();
         assertThat(gap.get("templates").asInt()).as("SQL patterns among 5 questions").isBetween(2, 5);
         assertThat(gap.get("ci95_half_width_by_template").asDouble()).isNotNegative();
+        // the per-template accuracies add up to the rows' (ar for the base model, jacobi-cllm for the CLLM)
+        JsonNode byTemplate = o.get("by_template");
+        assertThat(byTemplate).hasSize(gap.get("templates").asInt());
+        double questions = 0;
+        double base = 0;
+        double cllm = 0;
+        for (JsonNode t : byTemplate) {
+            int n = t.get("questions").asInt();
+            questions += n;
+            base += n * t.get("base_exec_accuracy").asDouble();
+            cllm += n * t.get("cllm_exec_accuracy").asDouble();
+        }
+        assertThat(questions).isEqualTo(5);
+        assertThat(base / 5).isCloseTo(rows.get(0).get("exec_accuracy").asDouble(), within(1e-9));
+        assertThat(cllm / 5).isCloseTo(rows.get(2).get("exec_accuracy").asDouble(), within(1e-9));
         assertThat(rows.get(3).get("accepted_by_source").fieldNames()).toIterable()
                 .contains("jacobi", "pool", "prompt", "recycled");
         JsonNode ar = rows.get(0);

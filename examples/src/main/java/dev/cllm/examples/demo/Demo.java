@@ -349,8 +349,19 @@ public final class Demo {
             templates.add(task.template(q));
         }
         boolean known = templates.stream().noneMatch(String::isEmpty);
+        List<DemoReport.TemplateScore> byTemplate = new ArrayList<>();
+        if (known) {
+            Map<String, int[]> counts = new java.util.TreeMap<>();
+            for (int q = 0; q < n; q++) {
+                int[] c = counts.computeIfAbsent(templates.get(q), t -> new int[3]);
+                c[0]++;
+                c[1] += right.get(ar)[q] ? 1 : 0;
+                c[2] += right.get(jacobiCllm)[q] ? 1 : 0;
+            }
+            counts.forEach((t, c) -> byTemplate.add(new DemoReport.TemplateScore(t, c[0], c[1], c[2])));
+        }
         return new DemoReport(setting, rows, mismatches, checks, shown, DemoReport.AccuracyGap.of(
-                right.get(jacobiCllm), right.get(ar), known ? templates : null));
+                right.get(jacobiCllm), right.get(ar), known ? templates : null), byTemplate);
     }
 
     private static boolean has(DemoRun.Result result, String name) {

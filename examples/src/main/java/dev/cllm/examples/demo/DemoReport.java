@@ -23,7 +23,28 @@ import java.util.Objects;
  * @param gap        the CLLM's accuracy against the base model's, question by question
  */
 public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<Check> checks, List<Shown> shown,
-                         AccuracyGap gap) {
+                         AccuracyGap gap, List<TemplateScore> byTemplate) {
+
+    /**
+     * Both models' accuracy on the questions of one template (ar for the base model, jacobi-cllm for the CLLM).
+     *
+     * @param template    the template ({@link DemoTask#template})
+     * @param questions   its questions among those decoded
+     * @param baseCorrect those the base model answers right
+     * @param cllmCorrect those the CLLM answers right
+     */
+    public record TemplateScore(String template, int questions, int baseCorrect, int cllmCorrect) {
+        public double baseAccuracy() {
+            return (double) baseCorrect / questions;
+        }
+
+        public double cllmAccuracy() {
+            return (double) cllmCorrect / questions;
+        }
+    }
+
+    /** At most this many templates are named in the terminal and HTML sentence (JSON has them all). */
+    static final int TEMPLATES_SHOWN = 4;
 
     /**
      * The CLLM's accuracy minus the base model's on the same questions (jacobi-cllm against ar), with how sure it
@@ -239,6 +260,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         checks = List.copyOf(checks);
         shown = List.copyOf(shown);
         Objects.requireNonNull(gap, "gap");
+        byTemplate = List.copyOf(byTemplate);
     }
 
     /** The row of {@code decoder}. */
@@ -297,6 +319,14 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         if (gap.hasTemplates()) {
             g.put("templates", gap.templates()).put("ci95_half_width_by_template", gap.templateHalfWidth());
         }
+        if (!byTemplate.isEmpty()) {
+            ArrayNode templates = o.putArray("by_template");
+            for (TemplateScore t : byTemplate) {
+                templates.addObject().put("template", t.template()).put("questions", t.questions())
+                        .put("base_" + setting.accuracyKey(), t.baseAccuracy())
+                        .put("cllm_" + setting.accuracyKey(), t.cllmAccuracy());
+            }
+        }
         if (!shown.isEmpty()) {
             o.put("shown_question", shown.get(0).number());
             ArrayNode questions = o.putArray("shown_questions");
@@ -352,6 +382,7 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         }
         out.println();
         out.println("  " + gapSentence());
+        templateSentence().ifPresent(t -> out.println("  " + t));
         out.println();
         for (String d : s.definitions()) {
             out.println("  " + d);
@@ -382,6 +413,29 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
                 out.print(v.render(ansi));
             }
         }
+    }
+
+    /**
+     * The templates on which the two models differ most (at most {@value #TEMPLATES_SHOWN}, largest difference
+     * first), as one sentence; empty when no template is known or the models agree on every template.
+     */
+    public java.util.Optional<String> templateSentence() {
+        List<TemplateScore> differing = byTemplate.stream().filter(t -> t.baseCorrect() != t.cllmCorrect())
+                .sorted(java.util.Comparator.comparingInt((TemplateScore t) -> -Math.abs(t.cllmCorrect()
+                        - t.baseCorrect())).thenComparing(TemplateScore::template)).toList();
+        if (differing.isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        StringBuilder b = new StringBuilder("where the models differ most, by template (base model -> CLLM): ");
+        for (int i = 0; i < Math.min(TEMPLATES_SHOWN, differing.size()); i++) {
+            TemplateScore t = differing.get(i);
+            b.append(i == 0 ? "" : "; ").append(String.format(Locale.ROOT, "%s %.1f%% -> %.1f%% (%d questions)",
+                    t.template(), 100 * t.baseAccuracy(), 100 * t.cllmAccuracy(), t.questions()));
+        }
+        if (differing.size() > TEMPLATES_SHOWN) {
+            b.append("; ").append(differing.size() - TEMPLATES_SHOWN).append(" more in --json");
+        }
+        return java.util.Optional.of(b.toString());
     }
 
     /** The CLLM's accuracy against the base model's, with its 95% confidence interval, as one sentence. */

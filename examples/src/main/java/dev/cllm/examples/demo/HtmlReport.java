@@ -81,7 +81,9 @@ public final class HtmlReport {
                     100 * r.accuracy(), 100 * r.exactMatch(), r.tokensPerPass(), r.tokensPerS(), r.speedup(),
                     r.latencySpeedup(), 100 * r.agreesWithBase()));
         }
-        h.append("</table>\n<p>").append(escape(report.gapSentence())).append("</p>\n<ul class=\"setting\">\n");
+        h.append("</table>\n<p>").append(escape(report.gapSentence())).append("</p>\n");
+        report.templateSentence().ifPresent(t -> h.append("<p>").append(escape(t)).append("</p>\n"));
+        h.append("<ul class=\"setting\">\n");
         for (String d : s.definitions()) {
             h.append("<li>").append(escape(d)).append("</li>\n");
         }

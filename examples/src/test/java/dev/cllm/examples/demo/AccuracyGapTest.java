@@ -75,6 +75,23 @@ class AccuracyGapTest {
     }
 
     @Test
+    void theTemplateSentenceNamesTheLargestDifferencesFirst() {
+        List<DemoReport.TemplateScore> scores = List.of(new DemoReport.TemplateScore("AVG", 50, 50, 50),
+                new DemoReport.TemplateScore("COUNT", 67, 18, 67), new DemoReport.TemplateScore("PROJECT", 67, 61, 0),
+                new DemoReport.TemplateScore("JOIN", 84, 79, 78));
+        DemoReport.Setting setting = new DemoReport.Setting("b", "c", 1, 1, "task", 268, 268, 8, 64, 0, 1, 2, 1, 2,
+                "cpu", "linux", "title", "exec_accuracy", "exec acc", "definition", null);
+        DemoReport report = new DemoReport(setting, List.of(), 0, List.of(), List.of(), new AccuracyGap(68, 62, 268),
+                scores);
+        assertThat(report.templateSentence()).hasValue("where the models differ most, by template (base model -> "
+                + "CLLM): PROJECT 91.0% -> 0.0% (67 questions); COUNT 26.9% -> 100.0% (67 questions); JOIN 94.0% -> "
+                + "92.9% (84 questions)");
+        DemoReport agreeing = new DemoReport(setting, List.of(), 0, List.of(), List.of(), new AccuracyGap(0, 0, 50),
+                List.of(new DemoReport.TemplateScore("AVG", 50, 50, 50)));
+        assertThat(agreeing.templateSentence()).isEmpty();
+    }
+
+    @Test
     void impossibleCountsAreRefused() {
         assertThatThrownBy(() -> new AccuracyGap(6, 5, 10)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("6 + 5 of 10");
