@@ -68,8 +68,8 @@ final class BlendCommand implements Callable<Integer> {
     public Integer call() {
         ComputeDtype storage = dtype != null ? ExportCommand.storage(dtype) : storageOf(cllm);
         BlendSearch.Options options = new BlendSearch.Options(task, base, cllm, out, validation,
-                blockSize != null ? blockSize : task.equals("math") ? 16 : 8,
-                maxNewTokens != null ? maxNewTokens : task.equals("math") ? 160 : 64,
+                blockSize != null ? blockSize : DemoCommand.defaultBlockSize(task),
+                maxNewTokens != null ? maxNewTokens : DemoCommand.defaultMaxNewTokens(task),
                 alphas != null ? alphas : BlendSearch.DEFAULT_ALPHAS, tolerance, storage);
         if (threads != null) {
             if (threads < 1) {
@@ -92,16 +92,11 @@ final class BlendCommand implements Callable<Integer> {
         if (declared == null) {
             return ComputeDtype.F32;
         }
-        ComputeDtype storage;
         try {
-            storage = ComputeDtype.parse(declared);
+            return ExportCommand.storage(declared);
         } catch (IllegalArgumentException e) {
-            storage = ComputeDtype.AUTO;
-        }
-        if (storage == ComputeDtype.AUTO) {
             throw new IllegalArgumentException(config + ": torch_dtype " + declared + " is not a storage precision "
-                    + "a blend can be written in; pass --dtype f32, bf16 or f16");
+                    + "a blend can be written in; pass --dtype f32, bf16 or f16", e);
         }
-        return storage;
     }
 }

@@ -160,11 +160,21 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private int blockSize() {
-        return blockSize != null ? blockSize : task.equals("math") ? 16 : 8;
+        return blockSize != null ? blockSize : defaultBlockSize(task);
     }
 
     private int maxNewTokens() {
-        return maxNewTokens != null ? maxNewTokens : task.equals("math") ? 160 : 64;
+        return maxNewTokens != null ? maxNewTokens : defaultMaxNewTokens(task);
+    }
+
+    /** The demo's block size for {@code task}: 16 for math's long answers, 8 for SQL's short ones. */
+    static int defaultBlockSize(String task) {
+        return task.equals("math") ? 16 : 8;
+    }
+
+    /** The demo's longest answer for {@code task}. */
+    static int defaultMaxNewTokens(String task) {
+        return task.equals("math") ? 160 : 64;
     }
 
     private void checkOptions() {

@@ -18,13 +18,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The uniform average of several checkpoints' weights, a "model soup" (Wortsman et al. 2022, arXiv 2203.05482):
- * fine-tunes of one base model (runs of one recipe with different seeds, say) averaged weight by weight into one
- * model that costs what one costs to run. It only makes sense for models fine-tuned from the same weights, which stay
- * in one basin; averaging unrelated models gives garbage, which nothing here can detect.
+ * The average, uniform or weighted, of several checkpoints' weights, a "model soup" (Wortsman et al. 2022, arXiv
+ * 2203.05482): fine-tunes of one base model (runs of one recipe with different seeds, say) averaged weight by weight
+ * into one model that costs what one costs to run. It only makes sense for models fine-tuned from the same weights,
+ * which stay in one basin; averaging unrelated models gives garbage, which nothing here can detect.
  *
- * <p>The average is taken in fp32 whatever the checkpoints' storage precision, as the sum divided by the count, and
- * written as a Hugging Face checkpoint ({@link HfExport}) with the first model's config and companion files.
+ * <p>The average is taken in fp32 whatever the checkpoints' storage precision, as each model's share (its weight over
+ * the sum, computed in double) times its weights, summed, and written as a Hugging Face checkpoint
+ * ({@link HfExport}) with the first model's config and companion files.
  */
 public final class WeightAverage {
     private WeightAverage() {
@@ -88,7 +89,7 @@ public final class WeightAverage {
         LlamaConfig first = config(models.get(0));
         for (Path m : models.subList(1, models.size())) {
             LlamaConfig c = config(m);
-            if (!comparable(c).equals(comparable(first))) {
+            if (!sameArchitecture(c, first)) {
                 throw new IllegalArgumentException(m + ": its config differs from " + models.get(0) + "'s (" + c
                         + " against " + first + "); only fine-tunes of one model can be averaged");
             }
@@ -135,8 +136,8 @@ public final class WeightAverage {
         return LlamaConfig.read(file);
     }
 
-    /** The config without its storage precision, which averaging does not care about. */
-    private static LlamaConfig comparable(LlamaConfig c) {
-        return c.toBuilder().torchDtype(null).build();
+    /** Whether two configs describe the same model, storage precision aside: what averaging requires. */
+    public static boolean sameArchitecture(LlamaConfig a, LlamaConfig b) {
+        return a.toBuilder().torchDtype(null).build().equals(b.toBuilder().torchDtype(null).build());
     }
 }

@@ -214,9 +214,8 @@ public final class BlendSearch {
                     + " (the " + o.task() + " task it was trained on): is --task right? The validation questions "
                     + "must come from the base model's own task");
         }
-        LlamaConfig baseConfig = LlamaConfig.read(o.base().resolve("config.json"));
-        LlamaConfig cllmConfig = LlamaConfig.read(o.cllm().resolve("config.json"));
-        if (!baseConfig.toBuilder().torchDtype(null).build().equals(cllmConfig.toBuilder().torchDtype(null).build())) {
+        if (!WeightAverage.sameArchitecture(LlamaConfig.read(o.base().resolve("config.json")),
+                LlamaConfig.read(o.cllm().resolve("config.json")))) {
             throw new IllegalArgumentException("--cllm " + o.cllm() + ": its config differs from the base model's ("
                     + o.base() + "); the CLLM must be fine-tuned from the base model");
         }
@@ -262,13 +261,7 @@ public final class BlendSearch {
     private static Result search(Options o, DemoTask task, List<TokenIds> prompts, Scored base, Path candidates,
                                  Path out) throws IOException {
         int baseCorrect = base.correct();
-        List<String> templates = new ArrayList<>();
-        for (int q = 0; q < prompts.size(); q++) {
-            templates.add(task.template(q));
-        }
-        if (templates.contains("")) {
-            templates = null;
-        }
+        List<String> templates = task.templates(prompts.size());
         JacobiDecoder jacobi = JacobiDecoder.builder().blockSize(o.blockSize()).maxNewTokens(o.maxNewTokens())
                 .build();
         List<Candidate> results = new ArrayList<>();

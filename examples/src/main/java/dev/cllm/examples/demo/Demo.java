@@ -344,13 +344,9 @@ public final class Demo {
             }
             shown.add(new DemoReport.Shown(q + 1, task.source(q), task.question(q), task.gold(q), views));
         }
-        List<String> templates = new ArrayList<>();
-        for (int q = 0; q < n; q++) {
-            templates.add(task.template(q));
-        }
-        boolean known = templates.stream().noneMatch(String::isEmpty);
+        List<String> templates = task.templates(n);
         List<DemoReport.TemplateScore> byTemplate = new ArrayList<>();
-        if (known) {
+        if (templates != null) {
             Map<String, int[]> counts = new java.util.TreeMap<>();
             for (int q = 0; q < n; q++) {
                 int[] c = counts.computeIfAbsent(templates.get(q), t -> new int[3]);
@@ -361,7 +357,7 @@ public final class Demo {
             counts.forEach((t, c) -> byTemplate.add(new DemoReport.TemplateScore(t, c[0], c[1], c[2])));
         }
         return new DemoReport(setting, rows, mismatches, checks, shown, DemoReport.AccuracyGap.of(
-                right.get(jacobiCllm), right.get(ar), known ? templates : null), byTemplate);
+                right.get(jacobiCllm), right.get(ar), templates), byTemplate);
     }
 
     private static boolean has(DemoRun.Result result, String name) {

@@ -5,6 +5,7 @@ import dev.cllm.api.Tokenizer;
 import dev.cllm.examples.math.MathTaskConfigFile;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
@@ -39,6 +40,19 @@ public interface DemoTask extends AutoCloseable {
      */
     default String template(int q) {
         return "";
+    }
+
+    /** The templates of the first {@code n} questions, in order; null when any is unknown. */
+    default List<String> templates(int n) {
+        List<String> out = new ArrayList<>(n);
+        for (int q = 0; q < n; q++) {
+            String t = template(q);
+            if (t.isEmpty()) {
+                return null;
+            }
+            out.add(t);
+        }
+        return out;
     }
 
     /** The gold answer text of question {@code q}. */

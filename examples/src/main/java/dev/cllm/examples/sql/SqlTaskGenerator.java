@@ -305,11 +305,12 @@ final class SqlTaskGenerator {
             }
             String question = SqlPattern.fill(pattern.phrasings().get(phrasing), slots);
             String sql = SqlPattern.fill(pattern.sql(), slots);
-            List<String> words = words(SqlTask.prompt(db, question) + " " + sql);
+            String prompt = SqlTask.prompt(db, question);
+            List<String> words = words(prompt + " " + sql);
             if (split == Split.HELD_OUT && !trainWords.containsAll(words)) {
                 continue;
             }
-            if (excludedPrompts.contains(SqlTask.prompt(db, question))) {
+            if (excludedPrompts.contains(prompt)) {
                 continue;
             }
             if (asked.add(question)) {
