@@ -117,6 +117,7 @@ public final class TrainingConfig {
     private final int noiseWindow;
     private final NoiseSchedule noiseSchedule;
     private final boolean arOnPrompt;
+    private final double anchorWeight;
 
     private TrainingConfig(Builder b) {
         this.objective = b.objective;
@@ -144,6 +145,7 @@ public final class TrainingConfig {
         this.noiseWindow = b.noiseWindow;
         this.noiseSchedule = b.noiseSchedule;
         this.arOnPrompt = b.arOnPrompt;
+        this.anchorWeight = b.anchorWeight;
     }
 
     public static Builder builder() {
@@ -177,6 +179,7 @@ public final class TrainingConfig {
         b.noiseWindow = noiseWindow;
         b.noiseSchedule = noiseSchedule;
         b.arOnPrompt = arOnPrompt;
+        b.anchorWeight = anchorWeight;
         return b;
     }
 
@@ -304,6 +307,17 @@ public final class TrainingConfig {
         return arOnPrompt;
     }
 
+    /**
+     * β, the weight of the anchor term: KL(p_base ‖ q) on the AR term's positions, p_base the next-token distribution
+     * of the model training starts from (kept frozen, read by a second, gradient-free pass), q the trained model's.
+     * Where the AR term keeps the greedy answers of the training prompts, the anchor keeps their whole distributions
+     * near the base model's: a regularizer against drift on inputs the training data does not cover. 0 (the default,
+     * and the CLLM and Jacobi Forcing authors' setting): no anchor term and no second model.
+     */
+    public double anchorWeight() {
+        return anchorWeight;
+    }
+
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "TrainingConfig[%s, %s %s, ar weight %.3g on %s, smoothing %.3g, states %s, "
@@ -312,8 +326,10 @@ public final class TrainingConfig {
                 warmupRatio, weightDecay, beta1, beta2, maxGradNorm, batchSize, gradientAccumulation,
                 maxSteps > 0 ? maxSteps + " steps" : epochs + " epochs", seed,
                 // only for Jacobi Forcing, so that the summaries older checkpoints recorded still compare equal
-                objective == Objective.JACOBI_FORCING ? ", noise " + noiseSchedule + " window " + noiseWindow
-                        + (arOnPrompt ? "" : ", AR on the answer only") : "");
+                (objective == Objective.JACOBI_FORCING ? ", noise " + noiseSchedule + " window " + noiseWindow
+                        + (arOnPrompt ? "" : ", AR on the answer only") : "")
+                        // only when set, for the same reason
+                        + (anchorWeight > 0 ? String.format(Locale.ROOT, ", anchor weight %.3g", anchorWeight) : ""));
     }
 
     /** Configures a {@link TrainingConfig}; {@link #build()} validates. */
@@ -343,6 +359,7 @@ public final class TrainingConfig {
         private int noiseWindow = JACOBI_FORCING_NOISE_WINDOW;
         private NoiseSchedule noiseSchedule = NoiseSchedule.LINEAR;   // the paper's
         private boolean arOnPrompt = true;                            // the authors' Jacobi Forcing code
+        private double anchorWeight;                                  // no anchor: the authors' objectives
 
         private Builder() {
         }
@@ -469,6 +486,11 @@ public final class TrainingConfig {
             return this;
         }
 
+        public Builder anchorWeight(double v) {
+            anchorWeight = v;
+            return this;
+        }
+
         /** @throws IllegalArgumentException naming the invalid setting */
         public TrainingConfig build() {
             require(objective != null && consistencyLoss != null && distance != null && arTarget != null
@@ -492,6 +514,10 @@ public final class TrainingConfig {
             require(maxSequenceLength >= 2, "max sequence length must be >= 2, got " + maxSequenceLength);
             require(noiseSchedule != null, "noiseSchedule must be set");
             require(noiseWindow >= 1, "noiseWindow must be >= 1, got " + noiseWindow);
+            require(anchorWeight >= 0 && Double.isFinite(anchorWeight), "anchor weight must be finite and >= 0, got "
+                    + anchorWeight);
+            require(anchorWeight == 0 || objective != Objective.LANGUAGE_MODEL, "anchor weight " + anchorWeight
+                    + " applies only to consistency training (CONSISTENCY, JACOBI_FORCING), not to " + objective);
             if (objective == Objective.JACOBI_FORCING) {
                 require(consistencyLoss == ConsistencyLoss.GLOBAL, "consistencyLoss " + consistencyLoss + " does not "
                         + "apply to JACOBI_FORCING: its teacher is always the fixed point (use GLOBAL)");

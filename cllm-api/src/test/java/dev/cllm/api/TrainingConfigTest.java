@@ -39,5 +39,15 @@ class TrainingConfigTest {
                 .hasMessageContaining("arOnPrompt false applies only to JACOBI_FORCING");
         assertThat(TrainingConfig.builder().objective(Objective.JACOBI_FORCING).arOnPrompt(false).build().toString())
                 .endsWith("window 16, AR on the answer only]");
+        assertThatThrownBy(() -> TrainingConfig.builder().anchorWeight(-1).build())
+                .hasMessageContaining("anchor weight must be finite and >= 0, got -1.0");
+        assertThatThrownBy(() -> TrainingConfig.builder().anchorWeight(Double.NaN).build())
+                .hasMessageContaining("anchor weight must be finite");
+        assertThatThrownBy(() -> TrainingConfig.builder().objective(Objective.LANGUAGE_MODEL).anchorWeight(1).build())
+                .hasMessageContaining("anchor weight 1.0 applies only to consistency training");
+        assertThat(TrainingConfig.builder().anchorWeight(0.5).build().toString()).endsWith(", anchor weight 0.500]");
+        assertThat(TrainingConfig.builder().objective(Objective.JACOBI_FORCING).anchorWeight(2).build().toString())
+                .endsWith("window 16, anchor weight 2.00]");
+        assertThat(TrainingConfig.builder().build().toString()).doesNotContain("anchor");
     }
 }

@@ -64,6 +64,12 @@ final class TrainCommand implements Callable<Integer> {
                     + "(collect's prompts with \"answer\"; jacobi-forcing packs them after the blocks)")
     String arTarget;
 
+    @Option(names = "--anchor-weight", defaultValue = "0", paramLabel = "B",
+            description = "weight of an anchor term, KL(--model's distribution || the trained model's) on the AR "
+                    + "term's positions, --model kept frozen beside the trained copy (default: ${DEFAULT-VALUE}, off, "
+                    + "the authors' objectives)")
+    double anchorWeight;
+
     @Option(names = "--states", defaultValue = "one", paramLabel = "one|all",
             description = "trajectory states per record and epoch: one sampled (the authors') or all")
     String states;
@@ -155,6 +161,7 @@ final class TrainCommand implements Callable<Integer> {
             b.noiseWindow(noiseWindow);
         }
         b.arOnPrompt(arOnPrompt);
+        b.anchorWeight(anchorWeight);
         TrainingConfig config = training.apply(b).build();
         List<TrajectoryRecord> records = data.toString().endsWith(".json")
                 ? readAuthors(data) : TrajectoryReader.readAll(data);

@@ -95,6 +95,26 @@ class TrainCliTest {
         assertThat(ar[1]).as("AR loss on the prompt file's answers").isGreaterThan(ar[0] + 5.0);
     }
 
+    @Test
+    void anAnchorWeightAddsTheAnchorTermToTheMetrics() throws Exception {
+        Path data = storiesTrajectories(dir.resolve("p.jsonl"));
+        Path out = dir.resolve("anchored");
+        CliRunner.Run r = CliRunner.run("train", "--model", Stories260K.dir().toString(), "--data", data.toString(),
+                "--out", out.toString(), "--objective", "jacobi-forcing", "--anchor-weight", "5", "--steps", "2",
+                "--lr", "1e-3", "--warmup", "0", "--batch", "2", "--seed", "1");
+        assertThat(r.status()).as(r.err()).isZero();
+        List<String> lines = Files.readAllLines(out.resolveSibling("anchored.metrics.jsonl"));
+        assertThat(lines).hasSize(2);
+        assertThat(JSON.readTree(lines.get(0)).get("anchor_loss").asDouble()).as("step 1: still the base model")
+                .isLessThan(1e-6);
+        assertThat(JSON.readTree(lines.get(1)).get("anchor_loss").asDouble()).isPositive();
+
+        CliRunner.Run bad = CliRunner.run("train", "--model", Stories260K.dir().toString(), "--data",
+                data.toString(), "--out", dir.resolve("bad").toString(), "--anchor-weight", "-1", "--steps", "1");
+        assertThat(bad.status()).isNotZero();
+        assertThat(bad.err()).contains("anchor weight must be finite and >= 0, got -1.0");
+    }
+
     /** Writes two prompts to {@code prompts} and collects stories260K's trajectories on them (blocks of 8). */
     private Path storiesTrajectories(Path prompts) throws Exception {
         Files.writeString(prompts, "{\"prompt_ids\":[1,300,301]}\n{\"prompt_ids\":[1,400,401]}\n");

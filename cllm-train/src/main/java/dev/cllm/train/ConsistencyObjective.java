@@ -21,17 +21,28 @@ import java.util.List;
  * sampled state. When the AR term reads the same sequence (global loss, AR on the teacher output), the teacher pass
  * keeps its graph and serves the AR term too: two forward passes per example instead of three. Each term is divided
  * by the positions of the whole global micro-batch ({@link Losses}), so that the ranks' gradients sum to the
- * single-process gradient.
+ * single-process gradient. With an anchor weight β ({@link TrainingConfig#anchorWeight()}), the frozen anchor model
+ * reads the AR term's input without gradients, and the loss adds β · KL(p_anchor ‖ q) at the AR term's positions.
  */
 final class ConsistencyObjective implements TrainingObjective {
     private final double arWeight;
     private final double labelSmoothing;
     private final Distance distance;
+    private final double anchorWeight;
+    private final LlamaModel anchor;
 
+    /** Without an anchor term. */
     ConsistencyObjective(TrainingConfig config) {
+        this(config, null);
+    }
+
+    /** @param anchor the frozen model of the anchor term, given exactly when {@code config} weighs one */
+    ConsistencyObjective(TrainingConfig config, LlamaModel anchor) {
         this.arWeight = config.arWeight();
         this.labelSmoothing = config.labelSmoothing();
         this.distance = config.distance();
+        this.anchorWeight = config.anchorWeight();
+        this.anchor = TrainingObjective.checkAnchor(config, anchor);
     }
 
     @Override
@@ -55,23 +66,36 @@ final class ConsistencyObjective implements TrainingObjective {
             return new Loss(ar, null, ar);
         }
         Tensor teacherLogits;
-        Tensor ar = null;
-        if (batch.arInput == null && arWeight > 0) {
+        Tensor arLogits = null;   // the trained model on the AR term's input, with its graph
+        boolean arPositionsScored = arWeight > 0 || anchor != null;
+        if (batch.arInput == null && arPositionsScored) {
             teacherLogits = model.logits(batch.teacher);                         // [B, L, V], graph kept for AR
-            ar = Losses.autoregressive(teacherLogits, batch.arTargets, batch.arMask, labelSmoothing, arPositions);
+            arLogits = teacherLogits;
         } else {
             try (NoGradGuard noGrad = new NoGradGuard()) {
                 teacherLogits = model.logits(batch.teacher);                     // [B, L, V]
             }
-            if (arWeight > 0) {
-                ar = Losses.autoregressive(model.logits(batch.arInput), batch.arTargets, batch.arMask,
-                        labelSmoothing, arPositions);
+            if (arPositionsScored) {
+                arLogits = model.logits(batch.arInput);                          // [B, L', V]
             }
+        }
+        Tensor ar = arWeight > 0
+                ? Losses.autoregressive(arLogits, batch.arTargets, batch.arMask, labelSmoothing, arPositions) : null;
+        Tensor anchored = null;
+        if (anchor != null) {   // the frozen model on the AR term's input: its distributions at the AR positions
+            Tensor reference;
+            try (NoGradGuard noGrad = new NoGradGuard()) {
+                reference = anchor.logits(batch.arInput == null ? batch.teacher : batch.arInput);
+            }
+            anchored = TrainingObjective.anchorTerm(arLogits, reference, batch.arMask, arPositions);
         }
         Tensor studentLogits = model.logits(batch.student);                      // [B, L, V]
         Tensor consistency = Losses.consistency(studentLogits, teacherLogits, batch.consistencyMask, distance,
                 consistencyPositions);
         Tensor total = ar == null ? consistency : consistency.add(ar.mul(new Scalar(arWeight)));
-        return new Loss(total, consistency, ar);
+        if (anchored != null) {
+            total = total.add(anchored.mul(new Scalar(anchorWeight)));
+        }
+        return new Loss(total, consistency, ar, anchored);
     }
 }

@@ -6,6 +6,7 @@ import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.Tensors;
 import dev.cllm.train.GlobalBatches.MicroBatch;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -32,26 +33,44 @@ import java.util.List;
  * ranks' gradients sum to the single-process gradient; a consistency position weighs 1/T, T the blocks of its answer.
  * With one answer per micro-batch (the authors' batch) that is their loss: the consistency term's mean over kept
  * positions divided by T, the AR term's mean over its pairs.
+ *
+ * <p>With an anchor weight β ({@link TrainingConfig#anchorWeight()}), the frozen anchor model reads each row too,
+ * without gradients, and the loss adds β · KL(p_anchor ‖ q) at the AR term's positions: the clean copies, where the
+ * mask shows both models the context and the clean blocks only. The anchor term is divided as the AR term is.
  */
 final class JacobiForcingObjective implements TrainingObjective {
     private final double arWeight;
     private final double labelSmoothing;
     private final Distance distance;
     private final int rowTokens;
+    private final double anchorWeight;
+    private final LlamaModel anchor;
 
     /** The longest row of side-by-side answers (a longer answer gets a row of its own). */
     static final int ROW_TOKENS = 256;
 
-    /** Rows of at most {@value #ROW_TOKENS} tokens, or {@code config.maxSequenceLength()} if that is fewer. */
+    /** Rows of {@link #rowTokens(TrainingConfig)} tokens, no anchor term. */
     JacobiForcingObjective(TrainingConfig config) {
-        this(config, Math.min(ROW_TOKENS, config.maxSequenceLength()));
+        this(config, rowTokens(config), null);
     }
 
     JacobiForcingObjective(TrainingConfig config, int rowTokens) {
+        this(config, rowTokens, null);
+    }
+
+    /** @param anchor the frozen model of the anchor term, given exactly when {@code config} weighs one */
+    JacobiForcingObjective(TrainingConfig config, int rowTokens, LlamaModel anchor) {
         this.arWeight = config.arWeight();
         this.labelSmoothing = config.labelSmoothing();
         this.distance = config.distance();
         this.rowTokens = rowTokens;
+        this.anchorWeight = config.anchorWeight();
+        this.anchor = TrainingObjective.checkAnchor(config, anchor);
+    }
+
+    /** At most {@value #ROW_TOKENS} tokens a row, or {@code config.maxSequenceLength()} if that is fewer. */
+    static int rowTokens(TrainingConfig config) {
+        return Math.min(ROW_TOKENS, config.maxSequenceLength());
     }
 
     @Override
@@ -75,13 +94,15 @@ final class JacobiForcingObjective implements TrainingObjective {
         }
         Tensor consistency = null;
         Tensor ar = null;
+        Tensor anchored = null;
         Tensor logits = null;
         for (List<PackedSequence> row : rows(answers, rowTokens)) {
             Row r = Row.of(row);
             int length = r.ids.length;
             Tensor mask = onDevice(Tensors.bytes(r.mask, length, length), device).to(ScalarType.Bool);   // [L, L]
-            logits = model.logits(onDevice(Tensors.longs(r.ids, 1, length), device),
-                    onDevice(Tensors.longs(r.positions, length), device), mask);                    // [1, L, V]
+            Tensor ids = onDevice(Tensors.longs(r.ids, 1, length), device);
+            Tensor positions = onDevice(Tensors.longs(r.positions, length), device);
+            logits = model.logits(ids, positions, mask);                                            // [1, L, V]
             if (r.students.length > 0) {
                 Tensor student = logits.index_select(1, index(r.students, device));           // [1, K, V]
                 Tensor teacher = logits.index_select(1, index(r.teachers, device));           // [1, K, V]
@@ -89,20 +110,34 @@ final class JacobiForcingObjective implements TrainingObjective {
                 consistency = sum(consistency, Losses.consistency(student, teacher, weights, distance,
                         consistencyPositions));
             }
-            if (arWeight > 0 && r.arLogits.length > 0) {
-                Tensor predicted = logits.index_select(1, index(r.arLogits, device));         // [1, K', V]
-                Tensor targets = onDevice(Tensors.longs(r.arTargets, 1, r.arTargets.length), device);  // [1, K']
+            if ((arWeight > 0 || anchor != null) && r.arLogits.length > 0) {
+                Tensor at = index(r.arLogits, device);
+                Tensor predicted = logits.index_select(1, at);                                 // [1, K', V]
                 float[] ones = new float[r.arTargets.length];
                 Arrays.fill(ones, 1f);
-                ar = sum(ar, Losses.autoregressive(predicted, targets,
-                        onDevice(Tensors.floats(ones, 1, ones.length), device), labelSmoothing, arPositions));
+                Tensor weights = onDevice(Tensors.floats(ones, 1, ones.length), device);       // [1, K']
+                if (arWeight > 0) {
+                    Tensor targets = onDevice(Tensors.longs(r.arTargets, 1, r.arTargets.length), device);  // [1, K']
+                    ar = sum(ar, Losses.autoregressive(predicted, targets, weights, labelSmoothing, arPositions));
+                }
+                if (anchor != null) {   // the frozen model on the same row: its distributions at the AR positions
+                    Tensor reference;
+                    try (NoGradGuard noGrad = new NoGradGuard()) {
+                        reference = anchor.logits(ids, positions, mask).index_select(1, at);   // [1, K', V]
+                    }
+                    anchored = sum(anchored, TrainingObjective.anchorTerm(predicted, reference, weights,
+                            arPositions));
+                }
             }
         }
         if (consistency == null) {   // nothing differs anywhere: a zero that still has a graph
             consistency = logits.sum().mul(new Scalar(0.0));
         }
         Tensor total = ar == null ? consistency : consistency.add(ar.mul(new Scalar(arWeight)));
-        return new Loss(total, consistency, ar);
+        if (anchored != null) {
+            total = total.add(anchored.mul(new Scalar(anchorWeight)));
+        }
+        return new Loss(total, consistency, ar, anchored);
     }
 
     /** {@code answers} in order, cut into rows of at most {@code rowTokens} tokens (at least one answer each). */

@@ -8,6 +8,9 @@ final class StepResult {
     double loss;
     double consistency;
     double ar;
+    /** The anchor term (unweighted), when the objective has one ({@link #anchored}). */
+    double anchor;
+    boolean anchored;
     double gradNorm;
     /** Examples of the global micro-batches. */
     long examples;

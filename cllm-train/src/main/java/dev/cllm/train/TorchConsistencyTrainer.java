@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * Consistency training (and plain language-model training) of a {@link LlamaModel} on libtorch.
@@ -155,13 +156,20 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                     (System.nanoTime() - started) / 1_000_000, out.path().toString());
         }
         LlamaModel model = load(group, start, startStep, totalSteps, checkpoints);
-        try (model; AdamW optimizer = new AdamW(trainable(model), config.beta1(), config.beta2(),
+        LlamaModel anchor;
+        try {
+            anchor = anchor(group, start);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        try (model; anchor; AdamW optimizer = new AdamW(trainable(model), config.beta1(), config.beta2(),
                 config.adamEpsilon(), config.weightDecay())) {
             startTogether(group, model, optimizer, startStep, checkpoints);
             try (TrainingMetrics metrics = new TrainingMetrics(group.isLeader() ? metricsFile : null,
                     group.worldSize(), logInterval, startStep, totalSteps)) {
                 TrainingLoop loop = new TrainingLoop(model, optimizer, examples, config, group, checkpoints, evaluator,
-                        stopRequested::get);
+                        stopRequested::get, anchor);
                 return loop.run(startStep, LearningRateSchedule.of(config.learningRate(), config.warmupRatio(),
                         totalSteps), metrics, started);
             }
@@ -178,23 +186,37 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
      */
     private LlamaModel load(Collectives group, LlamaConfig start, long startStep, long totalSteps,
                             TrainingCheckpoints checkpoints) {
-        TorchOptions options = new TorchOptions(device, ComputeDtype.F32, CpuGemm.BLAS); // weights change: no packing
+        TorchOptions options = trainingOptions();
+        return loadTogether(group, "model-loaded", () -> {
+            if (startStep > 0 && group.isLeader()) {
+                LlamaModel resumed = checkpoints.loadModel(options);
+                LOG.info("{}: resuming at step {} of {}", out.path(), startStep, totalSteps);
+                return resumed;
+            }
+            return baseModel != null ? LlamaModel.load(baseModel, start, options)
+                    : LlamaModel.random(scratchConfig, config.seed(), options);
+        });
+    }
+
+    /** fp32 on the training device, weights not packed for inference (they change every step). */
+    private TorchOptions trainingOptions() {
+        return new TorchOptions(device, ComputeDtype.F32, CpuGemm.BLAS);
+    }
+
+    /**
+     * Every rank's {@code load}: a rank that fails stops all of them (the ranks compare notes under {@code stage}),
+     * and a model loaded where another rank failed is closed.
+     */
+    private static LlamaModel loadTogether(Collectives group, String stage, Supplier<LlamaModel> load) {
         LlamaModel loaded = null;
         RuntimeException failure = null;
         try {
-            if (startStep > 0 && group.isLeader()) {
-                loaded = checkpoints.loadModel(options);
-                LOG.info("{}: resuming at step {} of {}", out.path(), startStep, totalSteps);
-            } else if (baseModel != null) {
-                loaded = LlamaModel.load(baseModel, start, options);
-            } else {
-                loaded = LlamaModel.random(scratchConfig, config.seed(), options);
-            }
+            loaded = load.get();
         } catch (RuntimeException e) {
             failure = e;
         }
         try {
-            RankAgreement.onOutcome(group, "model-loaded", failure);
+            RankAgreement.onOutcome(group, stage, failure);
         } catch (RuntimeException e) {
             if (loaded != null) {
                 loaded.close();
@@ -202,6 +224,17 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             throw e;
         }
         return loaded;
+    }
+
+    /**
+     * The frozen model of the anchor term, every rank's own copy: the base model as training starts from it (also on
+     * resume, where the trained model comes from a checkpoint); null without an anchor weight.
+     */
+    private LlamaModel anchor(Collectives group, LlamaConfig start) {
+        if (config.anchorWeight() == 0) {
+            return null;
+        }
+        return loadTogether(group, "anchor-loaded", () -> LlamaModel.load(baseModel, start, trainingOptions()));
     }
 
     /** The model's parameters, switched to require gradients. */
@@ -369,6 +402,10 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
             if (lm != (sequences != null)) {
                 throw new IllegalArgumentException(lm ? "language-model training needs token sequences"
                         : "consistency training needs trajectories");
+            }
+            if (config.anchorWeight() > 0 && baseModel == null) {
+                throw new IllegalArgumentException("anchor weight " + config.anchorWeight() + " needs a base model: "
+                        + "the anchor term keeps the trained model near the model training starts from");
             }
             return new TorchConsistencyTrainer(this);
         }

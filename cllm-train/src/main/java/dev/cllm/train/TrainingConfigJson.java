@@ -54,6 +54,7 @@ final class TrainingConfigJson {
         f.put("noiseWindow", TrainingConfig::noiseWindow);
         f.put("noiseSchedule", TrainingConfig::noiseSchedule);
         f.put("arOnPrompt", TrainingConfig::arOnPrompt);
+        f.put("anchorWeight", TrainingConfig::anchorWeight);
         return Collections.unmodifiableMap(f);
     }
 

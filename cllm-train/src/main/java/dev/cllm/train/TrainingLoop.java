@@ -52,9 +52,11 @@ final class TrainingLoop {
     /**
      * @param evaluator     run at the start, every {@code evalEvery} steps and at the end on rank 0, or null
      * @param stopRequested polled once per step (besides the thread's interrupt flag)
+     * @param anchor        the frozen model of the anchor term when the config weighs one, else null; not closed here
      */
     TrainingLoop(LlamaModel model, AdamW optimizer, ExampleSource examples, TrainingConfig config, Collectives group,
-                 TrainingCheckpoints checkpoints, TrainingEvaluator evaluator, BooleanSupplier stopRequested) {
+                 TrainingCheckpoints checkpoints, TrainingEvaluator evaluator, BooleanSupplier stopRequested,
+                 LlamaModel anchor) {
         this.model = model;
         this.optimizer = optimizer;
         this.examples = examples;
@@ -66,7 +68,7 @@ final class TrainingLoop {
         this.params = List.copyOf(model.weights().values());
         this.batches = new GlobalBatches(examples, config.batchSize(), config.gradientAccumulation(), group.rank(),
                 group.worldSize());
-        this.objective = TrainingObjective.of(config);
+        this.objective = TrainingObjective.of(config, anchor);
         this.sync = GradientSync.over(group);
     }
 
@@ -153,17 +155,19 @@ final class TrainingLoop {
         }
         long waitStart = System.nanoTime();
         double[] totals = group.allReduceSum(new double[]{result.loss, result.consistency, result.ar,
-                result.tokens, result.nonFinite == null ? 0 : 1,
+                result.anchor, result.tokens, result.nonFinite == null ? 0 : 1,
                 Thread.currentThread().isInterrupted() || stopRequested.getAsBoolean() ? 1 : 0},
                 "the losses of step " + (step + 1));
         result.loss = totals[0];
         result.consistency = totals[1];
         result.ar = totals[2];
-        result.tokens = (long) totals[3];
-        result.interrupted = totals[5] > 0;
+        result.anchor = totals[3];
+        result.anchored = config.anchorWeight() > 0;
+        result.tokens = (long) totals[4];
+        result.interrupted = totals[6] > 0;
         long syncStart = System.nanoTime();
         result.waitNanos = syncStart - waitStart;   // the first collective of the step: waits for the slowest rank
-        if (totals[4] > 0) {
+        if (totals[5] > 0) {
             throw new IllegalStateException((result.nonFinite != null ? result.nonFinite
                     : "non-finite loss on another rank at step " + (step + 1)) + "; stopped before updating the "
                     + "weights. The last checkpoint in " + checkpoints.path() + " is intact; lower the learning rate "
@@ -181,8 +185,10 @@ final class TrainingLoop {
         double total = loss.total().item_double();
         double c = loss.consistency() == null ? 0 : loss.consistency().item_double();
         double a = loss.ar() == null ? 0 : loss.ar().item_double();
+        double anchor = loss.anchor() == null ? 0 : loss.anchor().item_double();
         if (!Double.isFinite(total)) {   // reported after the ranks compare notes
-            result.nonFinite = "non-finite loss " + total + " (consistency " + c + ", ar " + a + ") at step "
+            result.nonFinite = "non-finite loss " + total + " (consistency " + c + ", ar " + a
+                    + (loss.anchor() == null ? "" : ", anchor " + anchor) + ") at step "
                     + (step + 1) + (group.worldSize() > 1 ? " on rank " + group.rank() : "");
             return;
         }
@@ -190,6 +196,7 @@ final class TrainingLoop {
         result.loss += total / accumulation;
         result.consistency += c / accumulation;
         result.ar += a / accumulation;
+        result.anchor += anchor / accumulation;
     }
 
     /** Clips the summed gradients, steps the optimizer and clears the gradients. */

@@ -90,6 +90,9 @@ final class TrainingMetrics implements AutoCloseable {
                 .put("consistency_loss", last.consistency).put("ar_loss", last.ar).put("lr", lr)
                 .put("grad_norm", last.gradNorm).put("examples", last.examples).put("tokens", last.tokens)
                 .put("elapsed_ms", (now - started) / 1_000_000);
+        if (last.anchored) {
+            line.put("anchor_loss", last.anchor);
+        }
         if (ranks > 1) {
             line.put("ranks", ranks).put("wait_ms", last.waitNanos / 1e6).put("sync_ms", last.syncNanos / 1e6);
         }
@@ -101,9 +104,10 @@ final class TrainingMetrics implements AutoCloseable {
         if (now - lastLog >= logInterval.toNanos() || step == totalSteps) {
             double seconds = (now - started) / 1e9;
             double stepsPerSecond = (step - startStep) / Math.max(1e-9, seconds);
-            LOG.info(String.format(Locale.ROOT, "step %d/%d loss %.4f (consistency %.4f, ar %.4f) lr %.3g "
+            LOG.info(String.format(Locale.ROOT, "step %d/%d loss %.4f (consistency %.4f, ar %.4f%s) lr %.3g "
                             + "grad norm %.3g, %.0f tokens/s, ETA %s", step, totalSteps, last.loss, last.consistency,
-                    last.ar, lr, last.gradNorm, tokens / Math.max(1e-9, seconds),
+                    last.ar, last.anchored ? String.format(Locale.ROOT, ", anchor %.4f", last.anchor) : "", lr,
+                    last.gradNorm, tokens / Math.max(1e-9, seconds),
                     eta((totalSteps - step) / Math.max(1e-9, stepsPerSecond))));
             lastLog = now;
         }

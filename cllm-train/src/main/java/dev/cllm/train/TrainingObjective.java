@@ -19,16 +19,44 @@ interface TrainingObjective {
      * @param total       what is back-propagated
      * @param consistency the consistency term, or null for language-model training
      * @param ar          the AR term, or null when ω is 0
+     * @param anchor      the anchor term KL(p_base ‖ q) ({@link TrainingConfig#anchorWeight()}), or null without one
      */
-    record Loss(Tensor total, Tensor consistency, Tensor ar) {
+    record Loss(Tensor total, Tensor consistency, Tensor ar, Tensor anchor) {
+        Loss(Tensor total, Tensor consistency, Tensor ar) {
+            this(total, consistency, ar, null);
+        }
     }
 
     /** The loss of this rank's share of {@code batch}; creates its tensors on {@code device}, in the caller's scope. */
     Loss loss(LlamaModel model, MicroBatch batch, Device device);
 
-    /** The objective {@code config} trains. */
-    static TrainingObjective of(TrainingConfig config) {
-        return config.objective() == TrainingConfig.Objective.JACOBI_FORCING ? new JacobiForcingObjective(config)
-                : new ConsistencyObjective(config);
+    /**
+     * The objective {@code config} trains.
+     *
+     * @param anchor the frozen model of the anchor term when {@link TrainingConfig#anchorWeight()} is positive, else
+     *               null; not closed here
+     */
+    static TrainingObjective of(TrainingConfig config, LlamaModel anchor) {
+        return config.objective() == TrainingConfig.Objective.JACOBI_FORCING
+                ? new JacobiForcingObjective(config, JacobiForcingObjective.rowTokens(config), anchor)
+                : new ConsistencyObjective(config, anchor);
+    }
+
+    /** {@code anchor}, checked against {@code config}: given exactly when the anchor weight is positive. */
+    static LlamaModel checkAnchor(TrainingConfig config, LlamaModel anchor) {
+        if ((config.anchorWeight() > 0) != (anchor != null)) {
+            throw new IllegalArgumentException(anchor == null ? "anchor weight " + config.anchorWeight()
+                    + " needs the frozen model it anchors to" : "an anchor model without an anchor weight");
+        }
+        return anchor;
+    }
+
+    /**
+     * The anchor term, unweighted: KL(p_anchor ‖ q) per position of {@code logits} ({@code [B, T, V]}, the trained
+     * model's, with their graph) against {@code anchorLogits} (the frozen model's at the same positions), summed over
+     * the positions {@code mask} selects and divided by {@code count}, as the AR term is.
+     */
+    static Tensor anchorTerm(Tensor logits, Tensor anchorLogits, Tensor mask, long count) {
+        return Losses.consistency(logits, anchorLogits, mask, TrainingConfig.Distance.FORWARD_KL, count);
     }
 }

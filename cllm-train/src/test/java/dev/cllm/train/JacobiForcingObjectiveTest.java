@@ -5,13 +5,10 @@ import dev.cllm.api.TrainingConfig;
 import dev.cllm.api.Trajectory;
 import dev.cllm.api.TrainingConfig.Distance;
 import dev.cllm.data.TrajectoryRecord;
-import dev.cllm.torch.ComputeDtype;
-import dev.cllm.torch.CpuGemm;
-import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
-import dev.cllm.torch.TorchOptions;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,6 +28,7 @@ import static dev.cllm.torch.Tensors.floats;
 import static dev.cllm.torch.Tensors.longs;
 import static dev.cllm.torch.Tensors.toFloats;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Jacobi Forcing's single packed pass on a tiny model and its own trajectories: the losses and gradients of two
@@ -46,34 +44,31 @@ class JacobiForcingObjectiveTest {
 
     @TempDir
     static Path shared;
-    static Path base;
+    static TinyTrainingData tiny;
     static List<TrajectoryRecord> records;
 
     @BeforeAll
     static void collect() throws IOException {
         // seed 20: its trajectories include an answer that stops at EOS (checked below), which seed 11's do not
-        TinyTrainingData tiny = TinyTrainingData.collect(shared, 20);
-        base = tiny.base();
+        tiny = TinyTrainingData.collect(shared, 20);
         records = tiny.records();
     }
 
-    /**
-     * The tiny model, its final norm scaled by 8: a random model's next-token distributions are nearly uniform, so
-     * student and teacher would agree to a KL of 1e-3, where rounding alone is a visible share; sharper logits make
-     * the consistency term large against it.
-     */
+    /** The tiny model, its final norm scaled by 8 ({@link TinyTrainingData#sharpened}). */
     private static LlamaModel load() {
-        LlamaModel model = LlamaModel.load(base, LlamaConfig.read(base.resolve("config.json")),
-                new TorchOptions("cpu", ComputeDtype.F32, CpuGemm.BLAS));
-        try (PointerScope scope = new PointerScope()) {
-            model.weights().get("norm").mul_(new Scalar(8.0));
-        }
-        model.weights().values().forEach(p -> p.requires_grad_(true));
-        return model;
+        return load(8.0);
+    }
+
+    private static LlamaModel load(double sharpen) {
+        return tiny.sharpened(sharpen);
     }
 
     /** The loss terms of one backward pass and the gradients it left, by parameter name. */
-    private record Result(double total, double consistency, double ar, Map<String, float[]> gradients) {
+    private record Result(double total, double consistency, double ar, double anchor,
+                          Map<String, float[]> gradients) {
+        Result(double total, double consistency, double ar, Map<String, float[]> gradients) {
+            this(total, consistency, ar, 0, gradients);
+        }
     }
 
     private static Result backward(LlamaModel model, Supplier<TrainingObjective.Loss> loss) {
@@ -86,7 +81,8 @@ class JacobiForcingObjectiveTest {
                 p.grad().zero_();
             });
             return new Result(l.total().item_double(), l.consistency().item_double(),
-                    l.ar() == null ? 0 : l.ar().item_double(), gradients);
+                    l.ar() == null ? 0 : l.ar().item_double(), l.anchor() == null ? 0 : l.anchor().item_double(),
+                    gradients);
         }
     }
 
@@ -95,15 +91,16 @@ class JacobiForcingObjectiveTest {
      * followed by the fixed points (the teacher and the AR term), the pairs taken from the definitions.
      */
     private static TrainingObjective.Loss twoPasses(LlamaModel model, PackedSequence s, int promptLength) {
-        return passes(model, s, promptLength, TokenIds.empty());
+        return passes(model, s, promptLength, TokenIds.empty(), null, 0);
     }
 
     /**
      * {@link #twoPasses}, and with a ground truth {@code gold} a third causal pass over the context followed by it,
-     * which the AR term then reads instead of the fixed points.
+     * which the AR term then reads instead of the fixed points; with an {@code anchor}, its own causal pass over
+     * what the AR term reads, and β times the KL from its distributions to the model's at the AR term's positions.
      */
     private static TrainingObjective.Loss passes(LlamaModel model, PackedSequence s, int promptLength,
-                                                 TokenIds gold) {
+                                                 TokenIds gold, LlamaModel anchor, double beta) {
         int p = s.contextLength();
         int n = s.blockSize();
         int t = s.blocks();
@@ -173,9 +170,21 @@ class JacobiForcingObjectiveTest {
             targets[i] = arStream[(int) logitsAt[i] + 1];
             ones[i] = 1f;
         }
-        Tensor ar = Losses.autoregressive(arLogits.index_select(1, longs(logitsAt, logitsAt.length)),
-                longs(targets, 1, targets.length), floats(ones, 1, ones.length), JF.labelSmoothing(), logitsAt.length);
-        return new TrainingObjective.Loss(consistency.add(ar.mul(new Scalar(JF.arWeight()))), consistency, ar);
+        Tensor predicted = arLogits.index_select(1, longs(logitsAt, logitsAt.length));
+        Tensor ar = Losses.autoregressive(predicted, longs(targets, 1, targets.length), floats(ones, 1, ones.length),
+                JF.labelSmoothing(), logitsAt.length);
+        Tensor total = consistency.add(ar.mul(new Scalar(JF.arWeight())));
+        if (anchor == null) {
+            return new TrainingObjective.Loss(total, consistency, ar);
+        }
+        long[] read = gold.isEmpty() ? clean : java.util.Arrays.copyOf(arStream, arStream.length - 1);
+        Tensor reference;
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            reference = anchor.logits(longs(read, 1, read.length)).index_select(1, longs(logitsAt, logitsAt.length));
+        }
+        Tensor kl = Losses.consistency(predicted, reference, floats(ones, 1, ones.length), Distance.FORWARD_KL,
+                logitsAt.length);
+        return new TrainingObjective.Loss(total.add(kl.mul(new Scalar(beta))), consistency, ar, kl);
     }
 
     private static void assertClose(Result actual, Result expected, String what) {
@@ -185,6 +194,8 @@ class JacobiForcingObjectiveTest {
                 actual.consistency(), expected.consistency()).isLessThan(1e-5);
         assertThat(relative(actual.ar(), expected.ar())).as("%s: AR %s vs %s", what, actual.ar(), expected.ar())
                 .isLessThan(1e-5);
+        assertThat(Math.abs(actual.anchor() - expected.anchor())).as("%s: anchor %s vs %s", what, actual.anchor(),
+                expected.anchor()).isLessThanOrEqualTo(1e-5 * Math.abs(expected.anchor()) + 1e-9);
         expected.gradients().forEach((name, g) -> {
             float[] a = actual.gradients().get(name);
             double scale = 0;
@@ -206,28 +217,39 @@ class JacobiForcingObjectiveTest {
     void thePackedPassGivesTheLossesAndGradientsOfSeparateNoisyAndCleanPasses() {
         PackedAnswers answers = PackedAnswers.of(records, JF, Set.of(EOS), 64);
         JacobiForcingObjective objective = new JacobiForcingObjective(JF);
-        int checked = 0;
-        boolean multiBlock = false;
-        boolean stopped = false;
+        List<Integer> checked;
         try (LlamaModel model = load()) {
-            for (int i = 0; i < answers.size(); i++) {
-                PackedSequence s = answers.get(i, 0);
-                if (s.consistencyPositions() == 0) {
-                    continue;
-                }
-                Result packed = backward(model, () -> objective.of(model, List.of(s), CPU, s.consistencyPositions(),
-                        s.arPositions()));
-                int promptLength = answers.answers().get(i).promptLength();
-                Result reference = backward(model, () -> twoPasses(model, s, promptLength));
-                assertClose(packed, reference, "answer " + i);
-                checked++;
-                multiBlock |= s.blocks() > 1;
-                stopped |= answers.answers().get(i).stop() < s.blockSize();
-            }
+            checked = againstSeparatePasses(answers, objective, model, null, 0);
         }
-        assertThat(checked).as("answers with noisy blocks").isGreaterThanOrEqualTo(3);
-        assertThat(multiBlock).as("an answer of several blocks").isTrue();
-        assertThat(stopped).as("an answer that ends in EOS").isTrue();
+        assertThat(checked).as("answers with noisy blocks").hasSizeGreaterThanOrEqualTo(3);
+        assertThat(checked).as("an answer of several blocks").anyMatch(i -> answers.get(i, 0).blocks() > 1);
+        assertThat(checked).as("an answer that ends in EOS")
+                .anyMatch(i -> answers.answers().get(i).stop() < answers.get(i, 0).blockSize());
+    }
+
+    /**
+     * Compares the packed pass of {@code objective} with {@link #passes} on every answer with noisy blocks (epoch 0),
+     * with an anchor of weight {@code beta} when {@code anchor} is given; returns the indices of the answers compared.
+     */
+    private static List<Integer> againstSeparatePasses(PackedAnswers answers, JacobiForcingObjective objective,
+                                                       LlamaModel model, LlamaModel anchor, double beta) {
+        List<Integer> checked = new ArrayList<>();
+        for (int i = 0; i < answers.size(); i++) {
+            PackedSequence s = answers.get(i, 0);
+            if (s.consistencyPositions() == 0) {
+                continue;
+            }
+            Result packed = backward(model, () -> objective.of(model, List.of(s), CPU, s.consistencyPositions(),
+                    s.arPositions()));
+            int promptLength = answers.answers().get(i).promptLength();
+            Result reference = backward(model, () -> passes(model, s, promptLength, TokenIds.empty(), anchor, beta));
+            if (anchor != null) {
+                assertThat(packed.anchor()).as("answer %d: the anchor term", i).isGreaterThan(1e-3);
+            }
+            assertClose(packed, reference, "answer " + i + (anchor == null ? "" : " with an anchor"));
+            checked.add(i);
+        }
+        return checked;
     }
 
     @Test
@@ -257,12 +279,52 @@ class JacobiForcingObjectiveTest {
                 Result packed = backward(model, () -> objective.of(model, List.of(s), CPU, s.consistencyPositions(),
                         s.arPositions()));
                 int promptLength = answers.answers().get(i).promptLength();
-                Result reference = backward(model, () -> passes(model, s, promptLength, gold));
+                Result reference = backward(model, () -> passes(model, s, promptLength, gold, null, 0));
                 assertClose(packed, reference, "answer " + i + " with ground truth " + gold);
                 checked++;
             }
         }
         assertThat(checked).as("answers with a ground truth").isGreaterThanOrEqualTo(4);
+    }
+
+    @Test
+    void theAnchorTermIsTheKlFromTheFrozenModelsCleanPassAtTheArPositions() {
+        TrainingConfig anchored = JF.toBuilder().anchorWeight(3).build();
+        PackedAnswers answers = PackedAnswers.of(records, anchored, Set.of(EOS), 64);
+        // the anchor: the same weights, less sharp, so that the two distributions differ everywhere
+        try (LlamaModel model = load(); LlamaModel anchor = load(3.0)) {
+            JacobiForcingObjective objective = new JacobiForcingObjective(anchored, 64, anchor);
+            assertThat(againstSeparatePasses(answers, objective, model, anchor, 3)).hasSizeGreaterThanOrEqualTo(3);
+            assertThatThrownBy(() -> new JacobiForcingObjective(anchored, 64, null))
+                    .hasMessageContaining("anchor weight 3.0 needs the frozen model");
+            assertThatThrownBy(() -> new JacobiForcingObjective(JF, 64, anchor))
+                    .hasMessageContaining("without an anchor weight");
+        }
+    }
+
+    @Test
+    void anAnchorEqualToTheTrainedModelAddsNothing() {
+        TrainingConfig anchored = JF.toBuilder().anchorWeight(5).build();
+        PackedAnswers answers = PackedAnswers.of(records, anchored, Set.of(EOS), 64);
+        List<PackedSequence> batch = new ArrayList<>();
+        long c = 0;
+        long a = 0;
+        for (int i = 0; i < answers.size(); i++) {
+            batch.add(answers.get(i, 0));
+            c += batch.get(i).consistencyPositions();
+            a += batch.get(i).arPositions();
+        }
+        long consistencyPositions = c;
+        long arPositions = a;
+        try (LlamaModel model = load(); LlamaModel copy = load()) {
+            Result with = backward(model, () -> new JacobiForcingObjective(anchored, 64, copy).of(model, batch, CPU,
+                    consistencyPositions, arPositions));
+            Result without = backward(model, () -> new JacobiForcingObjective(JF, 64).of(model, batch, CPU,
+                    consistencyPositions, arPositions));
+            assertThat(with.anchor()).as("KL of a model from itself").isLessThan(1e-6);
+            assertClose(with, new Result(without.total(), without.consistency(), without.ar(), with.anchor(),
+                    without.gradients()), "anchored to itself vs no anchor");
+        }
     }
 
     @Test
@@ -280,11 +342,12 @@ class JacobiForcingObjectiveTest {
         assertThat(batch.size()).isGreaterThanOrEqualTo(4);
         long c = consistencyPositions;
         long a = arPositions;
-        JacobiForcingObjective oneRow = new JacobiForcingObjective(JF, Integer.MAX_VALUE);
-        JacobiForcingObjective rowEach = new JacobiForcingObjective(JF, 1);
         assertThat(JacobiForcingObjective.rows(batch, Integer.MAX_VALUE)).hasSize(1);
         assertThat(JacobiForcingObjective.rows(batch, 1)).hasSize(batch.size());
-        try (LlamaModel model = load()) {
+        TrainingConfig anchored = JF.toBuilder().anchorWeight(2).build();   // the anchor term is divided the same way
+        try (LlamaModel model = load(); LlamaModel anchor = load(3.0)) {
+            JacobiForcingObjective oneRow = new JacobiForcingObjective(anchored, Integer.MAX_VALUE, anchor);
+            JacobiForcingObjective rowEach = new JacobiForcingObjective(anchored, 1, anchor);
             Result together = backward(model, () -> oneRow.of(model, batch, CPU, c, a));
             Result apart = backward(model, () -> rowEach.of(model, batch, CPU, c, a));
             assertClose(together, apart, "one row vs a row per answer");
@@ -302,8 +365,10 @@ class JacobiForcingObjectiveTest {
                 }
                 summed.put(name, s);
             });
+            assertThat(together.anchor()).isGreaterThan(1e-3);
             assertClose(new Result(rank0.total() + rank1.total(), rank0.consistency() + rank1.consistency(),
-                    rank0.ar() + rank1.ar(), summed), together, "two ranks summed vs one process");
+                    rank0.ar() + rank1.ar(), rank0.anchor() + rank1.anchor(), summed), together,
+                    "two ranks summed vs one process");
         }
     }
 }

@@ -7,9 +7,15 @@ import dev.cllm.api.Prompt;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.Trajectory;
 import dev.cllm.jacobi.JacobiTrajectoryCollector;
+import dev.cllm.torch.ComputeDtype;
+import dev.cllm.torch.CpuGemm;
+import dev.cllm.torch.LlamaConfig;
+import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
 import dev.cllm.torch.fixtures.TinyCheckpoints;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Scalar;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -47,6 +53,21 @@ record TinyTrainingData(Path base, List<TrajectoryRecord> records) {
             }
         }
         return new TinyTrainingData(base, List.copyOf(records));
+    }
+
+    /**
+     * The base model as a trainable {@link LlamaModel} (fp32, parameters requiring gradients), its final norm scaled by
+     * {@code sharpen}: a random model's next-token distributions are nearly uniform, so two of them would agree to a
+     * KL of 1e-3, where rounding alone is a visible share; sharper logits make the loss terms large against it.
+     */
+    LlamaModel sharpened(double sharpen) {
+        LlamaModel model = LlamaModel.load(base, LlamaConfig.read(base.resolve("config.json")),
+                new TorchOptions("cpu", ComputeDtype.F32, CpuGemm.BLAS));
+        try (PointerScope scope = new PointerScope()) {
+            model.weights().get("norm").mul_(new Scalar(sharpen));
+        }
+        model.weights().values().forEach(p -> p.requires_grad_(true));
+        return model;
     }
 
     /** The per-step lines (those with a loss) of the metrics file of the run that writes {@code out}. */

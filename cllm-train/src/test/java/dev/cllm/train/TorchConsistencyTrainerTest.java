@@ -145,6 +145,44 @@ class TorchConsistencyTrainerTest {
     }
 
     @Test
+    void anAnchoredRunReportsItsAnchorTermAndResumesAnchoredToTheBaseModelNotTheCheckpoint() throws IOException {
+        TrainingConfig config = fast().maxSteps(6).saveEvery(3).evalEvery(3).anchorWeight(20).build();
+        Path straight = dir.resolve("anchored");
+        trainer(straight, config).build().train();
+        List<JsonNode> m = TinyTrainingData.metrics(straight);
+        assertThat(m).hasSize(6);
+        // the first step's model is the base model: nothing to anchor yet; later steps have moved away from it
+        assertThat(m.get(0).get("anchor_loss").asDouble()).isLessThan(1e-6);
+        assertThat(m.get(5).get("anchor_loss").asDouble()).isGreaterThan(1e-4);
+
+        Path resumed = dir.resolve("anchored-resumed");
+        TrainingEvaluator crashAtThree = (model, step) -> {
+            if (step == 3) {
+                throw new IllegalStateException("simulated crash after the step-3 checkpoint");
+            }
+            return Map.of();
+        };
+        assertThatThrownBy(() -> trainer(resumed, config).evaluator(crashAtThree).build().train())
+                .hasMessageContaining("simulated crash");
+        assertThat(trainer(resumed, config).build().train().resumedFromStep()).isEqualTo(3);
+        assertSameWeights(straight, resumed);   // an anchor read from the checkpoint would have given other weights
+
+        Path unanchored = dir.resolve("unanchored");
+        trainer(unanchored, fast().maxSteps(6).build()).build().train();
+        assertThat(TinyTrainingData.metrics(unanchored).get(0).has("anchor_loss")).isFalse();
+        assertThatThrownBy(() -> trainer(unanchored, fast().maxSteps(6).anchorWeight(20).build()).build().train())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("anchorWeight 0.0 vs 20.0");
+    }
+
+    @Test
+    void anAnchorWeightWithoutABaseModelIsRefused() {
+        assertThatThrownBy(() -> TorchConsistencyTrainer.builder()
+                .fromScratch(TinyCheckpoints.base().build()).trajectories(records, "tiny trajectories")
+                .config(fast().anchorWeight(1).build()).output(dir.resolve("x")).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("anchor weight 1.0 needs a base model");
+    }
+
+    @Test
     void anInterruptDuringTheLastStepStillSavesThatStep() throws IOException {
         Path out = dir.resolve("interrupted");
         TrainingEvaluator interruptAtThree = (model, step) -> {
