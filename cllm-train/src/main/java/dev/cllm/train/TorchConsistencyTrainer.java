@@ -135,7 +135,8 @@ public final class TorchConsistencyTrainer implements ConsistencyTrainer {
                 : Math.max(1, ((long) config.epochs() * examples.size() + perStep - 1) / perStep);
         TrainingPlan plan = new TrainingPlan(data.fingerprint(examples), config, totalSteps, start.toString());
         TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, plan, storage, carryFrom,
-                baseModel == null ? "random init (" + scratchConfig + ")" : baseModel.toString());
+                baseModel == null ? "random init (" + scratchConfig + ")"
+                        : baseModel.toAbsolutePath().normalize().toString());
 
         // rank 0 owns the output directory; every rank checks that it trains the same thing from the same step
         ObjectNode proposal = plan.toJson();

@@ -102,6 +102,12 @@ final class TrainingCheckpoints {
             throw new IllegalArgumentException(out.path() + " was trained on other data (" + state.path("data")
                     .asText() + ", now " + plan.data() + "): use another --out or the same data to resume");
         }
+        String anchoredTo = state.path("base_model").asText();
+        if (plan.config().anchorWeight() > 0 && !anchoredTo.equals(startedFrom)) {   // the anchor is the base model
+            throw new IllegalArgumentException(out.path() + " was trained anchored to " + anchoredTo + "; this run's "
+                    + "base model is " + startedFrom + ": the anchor term must keep its model, give the same --model "
+                    + "to resume");
+        }
         if (state.path("total_steps").asLong() != plan.totalSteps()) {
             throw new IllegalArgumentException(out.path() + " was planned for " + state.path("total_steps").asLong()
                     + " steps, this run for " + plan.totalSteps());

@@ -117,6 +117,37 @@ class ConsistencyObjectiveTest {
     }
 
     @Test
+    void withoutAnArTermTheAnchorStillReadsTheArPositionsAndMovesTheWeights() {
+        for (TrainingConfig.ConsistencyLoss kind : TrainingConfig.ConsistencyLoss.values()) {
+            TrainingConfig anchored = TrainingConfig.builder().consistencyLoss(kind).arWeight(0).anchorWeight(4)
+                    .build();
+            Examples examples = Examples.ofTrajectories(records, anchored);
+            List<Example> batch = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                batch.add(examples.example(i, 0));
+            }
+            try (LlamaModel model = load(8); LlamaModel anchor = load(3); PointerScope scope = new PointerScope()) {
+                Batch b = Batch.of(batch, Tensors.CPU);
+                TrainingObjective.Loss loss = new ConsistencyObjective(anchored, anchor).of(model, b,
+                        b.consistencyPositions, b.arPositions);
+                assertThat(loss.ar()).as(kind.name()).isNull();
+                assertThat(loss.anchor().item_double()).as(kind.name()).isCloseTo(expectedAnchor(model, anchor, batch),
+                        org.assertj.core.data.Percentage.withPercentage(1e-3));
+                assertThat(loss.total().item_double()).as(kind.name()).isCloseTo(loss.consistency().item_double()
+                        + 4 * loss.anchor().item_double(), org.assertj.core.data.Percentage.withPercentage(1e-4));
+                loss.anchor().backward();   // the anchor term alone: its gradient reaches the trained weights
+                double norm = 0;
+                for (var p : model.weights().values()) {
+                    if (p.grad().defined()) {
+                        norm += p.grad().norm().item_double();
+                    }
+                }
+                assertThat(norm).as("%s: the anchor term's gradient", kind).isGreaterThan(1e-4);
+            }
+        }
+    }
+
+    @Test
     void anAnchorComesExactlyWithAnAnchorWeight() {
         TrainingConfig anchored = TrainingConfig.builder().anchorWeight(1).build();
         assertThatThrownBy(() -> new ConsistencyObjective(anchored, null))

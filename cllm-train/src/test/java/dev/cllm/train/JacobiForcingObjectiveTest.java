@@ -321,6 +321,8 @@ class JacobiForcingObjectiveTest {
                     consistencyPositions, arPositions));
             Result without = backward(model, () -> new JacobiForcingObjective(JF, 64).of(model, batch, CPU,
                     consistencyPositions, arPositions));
+            assertThat(new JacobiForcingObjective(anchored, 64, copy).of(model, batch, CPU, consistencyPositions,
+                    arPositions).anchor()).as("the anchor term is there").isNotNull();
             assertThat(with.anchor()).as("KL of a model from itself").isLessThan(1e-6);
             assertClose(with, new Result(without.total(), without.consistency(), without.ar(), with.anchor(),
                     without.gradients()), "anchored to itself vs no anchor");

@@ -172,6 +172,21 @@ class TorchConsistencyTrainerTest {
         assertThat(TinyTrainingData.metrics(unanchored).get(0).has("anchor_loss")).isFalse();
         assertThatThrownBy(() -> trainer(unanchored, fast().maxSteps(6).anchorWeight(20).build()).build().train())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("anchorWeight 0.0 vs 20.0");
+
+        // resuming an anchored run from another base model would change the anchor halfway: refused
+        Path interrupted = dir.resolve("anchored-interrupted");
+        assertThatThrownBy(() -> trainer(interrupted, config).evaluator(crashAtThree).build().train())
+                .hasMessageContaining("simulated crash");
+        Path copy = Files.createDirectories(dir.resolve("another-base"));
+        try (var files = Files.list(base)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, copy.resolve(f.getFileName()));
+            }
+        }
+        assertThatThrownBy(() -> TorchConsistencyTrainer.builder().baseModel(copy)
+                .trajectories(records, "tiny trajectories").config(config).output(interrupted).build().train())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was trained anchored to "
+                        + base.toAbsolutePath().normalize()).hasMessageContaining("give the same --model to resume");
     }
 
     @Test
@@ -179,7 +194,8 @@ class TorchConsistencyTrainerTest {
         assertThatThrownBy(() -> TorchConsistencyTrainer.builder()
                 .fromScratch(TinyCheckpoints.base().build()).trajectories(records, "tiny trajectories")
                 .config(fast().anchorWeight(1).build()).output(dir.resolve("x")).build())
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("anchor weight 1.0 needs a base model");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("anchor weight 1.0 needs a base model");
     }
 
     @Test

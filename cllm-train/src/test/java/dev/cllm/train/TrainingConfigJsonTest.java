@@ -70,12 +70,16 @@ class TrainingConfigJsonTest {
         old.remove("noiseWindow");
         old.remove("noiseSchedule");
         old.remove("arOnPrompt");
+        old.remove("anchorWeight");
         ObjectNode now = TrainingConfigJson.write(TrainingConfig.builder().build());
         assertThat(TrainingConfigJson.resumeDifferences(old, now)).isEmpty();
         assertThat(TrainingConfigJson.resumeDifferences(old, TrainingConfigJson.write(TrainingConfig.builder()
                 .noiseWindow(4).build()))).containsExactly("noiseWindow 16 vs 4");
+        assertThat(TrainingConfigJson.resumeDifferences(old, TrainingConfigJson.write(TrainingConfig.builder()
+                .anchorWeight(10).build()))).containsExactly("anchorWeight 0.0 vs 10.0");
         assertThat(TrainingConfigJson.differences(old, TrainingConfigJson.write(TrainingConfig.builder().build())))
                 .as("ranks compare complete configurations: a missing field is a difference")
-                .containsExactly("noiseWindow none vs 16", "noiseSchedule none vs LINEAR", "arOnPrompt none vs true");
+                .containsExactly("noiseWindow none vs 16", "noiseSchedule none vs LINEAR", "arOnPrompt none vs true",
+                        "anchorWeight none vs 0.0");
     }
 }
