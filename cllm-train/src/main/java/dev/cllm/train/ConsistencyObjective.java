@@ -83,19 +83,14 @@ final class ConsistencyObjective implements TrainingObjective {
                 ? Losses.autoregressive(arLogits, batch.arTargets, batch.arMask, labelSmoothing, arPositions) : null;
         Tensor anchored = null;
         if (anchor != null) {   // the frozen model on the AR term's input: its distributions at the AR positions
-            Tensor reference;
-            try (NoGradGuard noGrad = new NoGradGuard()) {
-                reference = anchor.logits(batch.arInput == null ? batch.teacher : batch.arInput);
-            }
-            anchored = TrainingObjective.anchorTerm(arLogits, reference, batch.arMask, arPositions);
+            anchored = TrainingObjective.anchorTerm(arLogits,
+                    () -> anchor.logits(batch.arInput == null ? batch.teacher : batch.arInput), batch.arMask,
+                    arPositions);
         }
         Tensor studentLogits = model.logits(batch.student);                      // [B, L, V]
         Tensor consistency = Losses.consistency(studentLogits, teacherLogits, batch.consistencyMask, distance,
                 consistencyPositions);
         Tensor total = ar == null ? consistency : consistency.add(ar.mul(new Scalar(arWeight)));
-        if (anchored != null) {
-            total = total.add(anchored.mul(new Scalar(anchorWeight)));
-        }
-        return new Loss(total, consistency, ar, anchored);
+        return new Loss(TrainingObjective.plusAnchor(total, anchored, anchorWeight), consistency, ar, anchored);
     }
 }

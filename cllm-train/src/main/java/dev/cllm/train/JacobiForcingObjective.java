@@ -6,7 +6,6 @@ import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.Tensors;
 import dev.cllm.train.GlobalBatches.MicroBatch;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -121,12 +120,8 @@ final class JacobiForcingObjective implements TrainingObjective {
                     ar = sum(ar, Losses.autoregressive(predicted, targets, weights, labelSmoothing, arPositions));
                 }
                 if (anchor != null) {   // the frozen model on the same row: its distributions at the AR positions
-                    Tensor reference;
-                    try (NoGradGuard noGrad = new NoGradGuard()) {
-                        reference = anchor.logits(ids, positions, mask).index_select(1, at);   // [1, K', V]
-                    }
-                    anchored = sum(anchored, TrainingObjective.anchorTerm(predicted, reference, weights,
-                            arPositions));
+                    anchored = sum(anchored, TrainingObjective.anchorTerm(predicted,
+                            () -> anchor.logits(ids, positions, mask).index_select(1, at), weights, arPositions));
                 }
             }
         }
@@ -134,10 +129,7 @@ final class JacobiForcingObjective implements TrainingObjective {
             consistency = logits.sum().mul(new Scalar(0.0));
         }
         Tensor total = ar == null ? consistency : consistency.add(ar.mul(new Scalar(arWeight)));
-        if (anchored != null) {
-            total = total.add(anchored.mul(new Scalar(anchorWeight)));
-        }
-        return new Loss(total, consistency, ar, anchored);
+        return new Loss(TrainingObjective.plusAnchor(total, anchored, anchorWeight), consistency, ar, anchored);
     }
 
     /** {@code answers} in order, cut into rows of at most {@code rowTokens} tokens (at least one answer each). */

@@ -4,7 +4,11 @@ import dev.cllm.api.TrainingConfig;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.train.GlobalBatches.MicroBatch;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+
+import java.util.function.Supplier;
 
 /**
  * The loss of a rank's share of one global micro-batch: the CLLM objective ({@link ConsistencyObjective}) or Jacobi
@@ -53,10 +57,20 @@ interface TrainingObjective {
 
     /**
      * The anchor term, unweighted: KL(p_anchor ‖ q) per position of {@code logits} ({@code [B, T, V]}, the trained
-     * model's, with their graph) against {@code anchorLogits} (the frozen model's at the same positions), summed over
-     * the positions {@code mask} selects and divided by {@code count}, as the AR term is.
+     * model's, with their graph) against {@code anchorLogits} (the frozen model's at the same positions, computed here
+     * without gradients), summed over the positions {@code mask} selects and divided by {@code count}, as the AR term
+     * is.
      */
-    static Tensor anchorTerm(Tensor logits, Tensor anchorLogits, Tensor mask, long count) {
-        return Losses.consistency(logits, anchorLogits, mask, TrainingConfig.Distance.FORWARD_KL, count);
+    static Tensor anchorTerm(Tensor logits, Supplier<Tensor> anchorLogits, Tensor mask, long count) {
+        Tensor reference;
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            reference = anchorLogits.get();
+        }
+        return Losses.consistency(logits, reference, mask, TrainingConfig.Distance.FORWARD_KL, count);
+    }
+
+    /** {@code total} plus {@code weight} times the anchor term {@code anchored}, or {@code total} without one. */
+    static Tensor plusAnchor(Tensor total, Tensor anchored, double weight) {
+        return anchored == null ? total : total.add(anchored.mul(new Scalar(weight)));
     }
 }

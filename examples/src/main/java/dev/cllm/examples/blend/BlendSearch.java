@@ -179,14 +179,7 @@ public final class BlendSearch {
                         .put("tokens_per_pass", c.tokensPerPass()).put("chosen", c == chosen);
                 if (c.gap() != null) {
                     row.put("points_against_base", c.gap().points());
-                    if (Double.isNaN(c.gap().halfWidth())) {
-                        row.putNull("ci95_half_width");
-                    } else {
-                        row.put("ci95_half_width", c.gap().halfWidth());
-                    }
-                    if (c.gap().hasTemplates()) {
-                        row.put("ci95_half_width_by_template", c.gap().templateHalfWidth());
-                    }
+                    c.gap().putIntervals(row);
                 }
             }
             o.put("chosen_alpha", chosen.alpha()).put("within_tolerance", met);

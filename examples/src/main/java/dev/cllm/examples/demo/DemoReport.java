@@ -126,6 +126,21 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
             return new AccuracyGap(cllmOnly, baseOnly, n, g, halfWidth);
         }
 
+        /**
+         * Writes the 95% intervals into {@code node}: {@code ci95_half_width} ({@link #halfWidth()}; null with one
+         * question, which has no interval) and, where known, {@code ci95_half_width_by_template}.
+         */
+        public void putIntervals(ObjectNode node) {
+            if (Double.isNaN(halfWidth())) {
+                node.putNull("ci95_half_width");
+            } else {
+                node.put("ci95_half_width", halfWidth());
+            }
+            if (hasTemplates()) {
+                node.put("ci95_half_width_by_template", templateHalfWidth);
+            }
+        }
+
         /** The CLLM's accuracy minus the base model's, in points. */
         public double points() {
             return 100.0 * (cllmOnly - baseOnly) / questions;
@@ -310,14 +325,10 @@ public record DemoReport(Setting setting, List<Row> rows, int mismatches, List<C
         rows.stream().filter(r -> r.decoder().equals(Demo.JACOBI_CLLM)).findFirst()
                 .ifPresent(r -> o.put("cllm_agrees_with_base", r.agreesWithBase()));
         ObjectNode g = o.putObject("cllm_accuracy_gap").put("points", gap.points());
-        if (Double.isNaN(gap.halfWidth())) {
-            g.putNull("ci95_half_width");               // one question: no interval
-        } else {
-            g.put("ci95_half_width", gap.halfWidth());
-        }
+        gap.putIntervals(g);
         g.put("cllm_only_right", gap.cllmOnly()).put("base_only_right", gap.baseOnly());
         if (gap.hasTemplates()) {
-            g.put("templates", gap.templates()).put("ci95_half_width_by_template", gap.templateHalfWidth());
+            g.put("templates", gap.templates());
         }
         if (!byTemplate.isEmpty()) {
             ArrayNode templates = o.putArray("by_template");
