@@ -47,9 +47,11 @@ class ModelCardsTest {
         assertThat(cllm).contains("Jacobi Forcing").doesNotContain("local consistency");
         assertThat(train).contains("--objective jacobi-forcing");
         if (recipe == TaskPipeline.Recipe.SQL) {
-            assertThat(cllm).contains("seed 3").contains("16 answers per step");
+            assertThat(cllm).contains("seed 4").contains("16 answers per step")
+                    .contains("anchored to sql-base with weight 10");
         } else {
-            assertThat(cllm).contains("seed 2").contains("8 answers per step").contains("3000 steps, then ");
+            assertThat(cllm).contains("seed 2").contains("8 answers per step").contains("3000 steps, then ")
+                    .doesNotContain("anchored");
             for (TaskPipeline.Step step : pipeline.steps()) {
                 if (step.name().startsWith("continue")) {
                     assertThat(step.commandLine()).contains("--steps 1500");

@@ -45,17 +45,19 @@ class TaskPipelineTest {
     }
 
     /**
-     * The CLLM steps are the shipped CLLMs' recipes: SQL by Jacobi Forcing with seed 3, math by Jacobi Forcing with
-     * seed 2, 8 answers per step for 3,000 steps and then stages of 1,500 more, each from the previous stage's
-     * checkpoint, on the trajectories of the first 8,000 training problems, exported from the last stage; each in two
-     * data-parallel processes of one libtorch and one OpenBLAS thread (fixed: the processes and threads change the
-     * result); only the training steps pin threads, and the pipeline restores them after them.
+     * The CLLM steps are the shipped CLLMs' recipes: SQL by Jacobi Forcing with seed 4, anchored to the base model with
+     * weight 10; math by Jacobi Forcing with seed 2 and no anchor, 8 answers per step for 3,000 steps and then stages
+     * of 1,500 more, each from the previous stage's checkpoint, on the trajectories of the first 8,000 training
+     * problems, exported from the last stage; each in two data-parallel processes of one libtorch and one OpenBLAS
+     * thread (fixed: the processes and threads change the result); only the training steps pin threads, and the
+     * pipeline restores them after them.
      */
     @Test
     void theCllmStepsAreTheShippedModelsRecipes(@TempDir Path work) {
         String sql = String.join(" ", new TaskPipeline(TaskPipeline.Recipe.SQL, work).steps().get(4).args());
         assertThat(sql).contains("--objective jacobi-forcing --noise-schedule random --noise-window 4 "
-                + "--ar-on-prompt false --ar-weight 10 --seed 3 --local-processes 2 --threads 1 --blas-threads 1")
+                + "--ar-on-prompt false --ar-weight 10 --seed 4 --local-processes 2 --threads 1 --blas-threads 1 "
+                + "--anchor-weight 10")
                 .contains("--lr 5e-4 --batch 16 --steps 1500 --label-smoothing 0");
         List<TaskPipeline.Step> mathSteps = new TaskPipeline(TaskPipeline.Recipe.MATH, work).steps();
         String math = String.join(" ", mathSteps.get(4).args());
@@ -63,7 +65,8 @@ class TaskPipelineTest {
                 + "--ar-on-prompt false --ar-weight 10 --seed 2 --local-processes 2 --threads 1 --blas-threads 1";
         assertThat(math).contains("--model " + work.resolve("math-base") + " ")
                 .contains("--out " + work.resolve("cllm-f32") + " ").contains(stage)
-                .contains("--lr 5e-4 --batch 8 --steps 3000 --label-smoothing 0");
+                .contains("--lr 5e-4 --batch 8 --steps 3000 --label-smoothing 0")
+                .doesNotContain("--anchor-weight");
         int stages = TaskPipeline.Recipe.MATH.continueStages;
         assertThat(stages).isPositive();
         String from = "cllm-f32";
