@@ -5,7 +5,6 @@ import dev.cllm.api.TrainingConfig.Distance;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.train.GlobalBatches.MicroBatch;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 
@@ -72,9 +71,7 @@ final class ConsistencyObjective implements TrainingObjective {
             teacherLogits = model.logits(batch.teacher);                         // [B, L, V], graph kept for AR
             arLogits = teacherLogits;
         } else {
-            try (NoGradGuard noGrad = new NoGradGuard()) {
-                teacherLogits = model.logits(batch.teacher);                     // [B, L, V]
-            }
+            teacherLogits = TrainingObjective.frozenPass(() -> model.logits(batch.teacher));   // [B, L, V]
             if (arPositionsScored) {
                 arLogits = model.logits(batch.arInput);                          // [B, L', V]
             }

@@ -3,6 +3,7 @@ package dev.cllm.train;
 import dev.cllm.api.TrainingConfig;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.train.GlobalBatches.MicroBatch;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
@@ -62,11 +63,28 @@ interface TrainingObjective {
      * is.
      */
     static Tensor anchorTerm(Tensor logits, Supplier<Tensor> anchorLogits, Tensor mask, long count) {
-        Tensor reference;
-        try (NoGradGuard noGrad = new NoGradGuard()) {
-            reference = anchorLogits.get();
+        return Losses.consistency(logits, frozenPass(anchorLogits), mask, TrainingConfig.Distance.FORWARD_KL, count);
+    }
+
+    /**
+     * Runs {@code pass}, a forward pass whose result takes no gradient, under no-grad in a {@code PointerScope} of its
+     * own and returns its result in the caller's scope. The pass's intermediate tensors (every layer's activations,
+     * logits that are then indexed) are freed when it returns instead of when the micro-batch's scope closes, so they
+     * do not add to the peak memory of the passes that keep their graphs. Without an enclosing scope it only runs
+     * under no-grad.
+     */
+    static Tensor frozenPass(Supplier<Tensor> pass) {
+        PointerScope caller = PointerScope.getInnerScope();
+        if (caller == null) {
+            try (NoGradGuard noGrad = new NoGradGuard()) {
+                return pass.get();
+            }
         }
-        return Losses.consistency(logits, reference, mask, TrainingConfig.Distance.FORWARD_KL, count);
+        try (PointerScope own = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            Tensor result = pass.get();
+            caller.attach(result);
+            return result;
+        }
     }
 
     /** {@code total} plus {@code weight} times the anchor term {@code anchored}, or {@code total} without one. */
