@@ -1,5 +1,6 @@
 package dev.cllm.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -187,7 +188,8 @@ public final class TaskPipeline {
         String cllmTraining() {
             return "Training: " + trainBatch + " answers per step, noise levels drawn at random from {0, 1/3, 2/3, 1} "
                     + "per block (window 4; " + answerBlocks + "), AR loss on the answers only, ω = 10"
-                    + (anchorWeight == 0 ? "" : ", anchored to " + task + "-base with weight " + anchorWeight
+                    + (anchorWeight == 0 ? "" : ", anchored to " + (continueStages == 0 ? task + "-base"
+                    : "the model each stage starts from") + " with weight " + anchorWeight
                     + " (KL divergence from the base model's next-token distributions at the AR loss's positions)")
                     + ", AdamW, "
                     + "cosine schedule, seed " + trainSeed + ", two data-parallel processes of one libtorch and one "
@@ -336,13 +338,16 @@ public final class TaskPipeline {
             JSON.writeValue(config.toFile(), recipe.baseConfig());
         }
         Path record = work.resolve("pipeline.json");
+        String recordedWork = null;
         if (Files.exists(record)) {
-            JSON.readTree(record.toFile()).path("steps").fields()
-                    .forEachRemaining(e -> steps.put(e.getKey(), (ObjectNode) e.getValue()));
+            JsonNode root = JSON.readTree(record.toFile());
+            root.path("steps").fields().forEachRemaining(e -> steps.put(e.getKey(), (ObjectNode) e.getValue()));
+            recordedWork = root.hasNonNull("work") ? root.path("work").asText() : null;
         }
         for (Step step : steps()) {
             // recorded only once its command has returned successfully; an interrupted step reruns and resumes
             if (Files.exists(step.done()) && steps.containsKey(step.name())) {
+                checkRecordedCommand(record, step, steps.get(step.name()).path("command").asText(""), recordedWork);
                 LOG.info("pipeline: {} already done", step.name());
                 continue;
             }
@@ -387,8 +392,29 @@ public final class TaskPipeline {
         return report;
     }
 
+    /**
+     * Refuses to resume past a finished step whose recorded command is not the recipe's command now (the recipe changed
+     * since it ran, say a new seed or term): its outputs, and every later step's, would be another recipe's, and the
+     * model cards would describe the one they are not. The working directory's own path may differ from the one
+     * recorded (a moved directory). A step recorded without a command is not checked.
+     */
+    void checkRecordedCommand(Path record, Step step, String recorded, String recordedWork) {
+        if (recorded.isEmpty()) {
+            return;
+        }
+        String was = recordedWork == null || recordedWork.equals(work.toString())
+                ? recorded : recorded.replace(recordedWork, work.toString());
+        if (!was.equals(step.commandLine())) {
+            throw new IllegalStateException(record + ": step '" + step.name() + "' ran as `" + recorded
+                    + "`, but the recipe's command is now `" + step.commandLine() + "`; its outputs and the later "
+                    + "steps' belong to the old recipe: use another --work, or delete " + work
+                    + ", to rebuild with this one");
+        }
+    }
+
     private void writeRecord(Path record) throws IOException {
         ObjectNode root = JSON.createObjectNode();
+        root.put("work", work.toString());
         ObjectNode s = root.putObject("steps");
         steps.forEach(s::set);
         writeWithTotal(record, root, steps.values().stream().mapToLong(n -> n.path("elapsed_ms").asLong()).sum());
@@ -425,7 +451,7 @@ public final class TaskPipeline {
         return captured.toString(StandardCharsets.UTF_8);
     }
 
-    private static com.fasterxml.jackson.databind.JsonNode parseLastJsonLine(String out) {
+    private static JsonNode parseLastJsonLine(String out) {
         List<String> lines = new ArrayList<>(out.lines().filter(l -> l.startsWith("{")).toList());
         if (lines.isEmpty()) {
             return JSON.createObjectNode();

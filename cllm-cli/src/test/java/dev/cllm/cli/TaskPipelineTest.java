@@ -3,12 +3,14 @@ package dev.cllm.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -122,6 +124,39 @@ class TaskPipelineTest {
         json.writeValue(work.resolve("sql.json").toFile(), json.createObjectNode());
         assertThatThrownBy(() -> PipelineCommand.writeTotal(all, pipelines)).hasMessageContaining("sql.json")
                 .hasMessageContaining("total_elapsed_ms");
+    }
+
+    /**
+     * A finished step whose recorded command is another recipe's (here an older seed) stops the resume before anything
+     * runs, naming the step and both commands; a moved working directory alone does not.
+     */
+    @Test
+    void aResumePastAStepOfAnotherRecipeIsRefused(@TempDir Path work) throws Exception {
+        TaskPipeline pipeline = new TaskPipeline(TaskPipeline.Recipe.SQL, work);
+        TaskPipeline.Step task = pipeline.steps().get(0);
+        String other = task.commandLine().replace("--seed 0", "--seed 7");
+        Files.createDirectories(task.done().getParent());
+        Files.writeString(task.done(), "{}");
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode root = json.createObjectNode().put("work", work.toString());
+        root.putObject("steps").putObject("task").put("command", other).put("elapsed_ms", 1000);
+        json.writeValue(work.resolve("pipeline.json").toFile(), root);
+
+        assertThatThrownBy(pipeline::run).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("step 'task'").hasMessageContaining(other)
+                .hasMessageContaining(task.commandLine()).hasMessageContaining("another --work");
+        assertThat(Files.exists(work.resolve("base-f32"))).as("nothing ran").isFalse();
+
+        Path record = work.resolve("pipeline.json");
+        Path moved = Path.of("/elsewhere/work");
+        String there = task.commandLine().replace(work.toString(), moved.toString());
+        assertThatCode(() -> pipeline.checkRecordedCommand(record, task, there, moved.toString()))
+                .doesNotThrowAnyException();
+        assertThatCode(() -> pipeline.checkRecordedCommand(record, task, task.commandLine(), null))
+                .doesNotThrowAnyException();
+        assertThatCode(() -> pipeline.checkRecordedCommand(record, task, "", null)).doesNotThrowAnyException();
+        assertThatThrownBy(() -> pipeline.checkRecordedCommand(record, task, other, null))
+                .hasMessageContaining(record.toString());
     }
 
     @Test

@@ -70,8 +70,8 @@ interface TrainingObjective {
      * Runs {@code pass}, a forward pass whose result takes no gradient, under no-grad in a {@code PointerScope} of its
      * own and returns its result in the caller's scope. The pass's intermediate tensors (every layer's activations,
      * logits that are then indexed) are freed when it returns instead of when the micro-batch's scope closes, so they
-     * do not add to the peak memory of the passes that keep their graphs. Without an enclosing scope it only runs
-     * under no-grad.
+     * do not add to the peak memory of the passes that keep their graphs. The result shares the returned tensor's
+     * storage. Without an enclosing scope it only runs under no-grad.
      */
     static Tensor frozenPass(Supplier<Tensor> pass) {
         PointerScope caller = PointerScope.getInnerScope();
@@ -81,7 +81,9 @@ interface TrainingObjective {
             }
         }
         try (PointerScope own = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            Tensor result = pass.get();
+            // a new handle on the result's storage, whatever owns the tensor the pass returned (this scope, an outer
+            // one, a non-owning reference): the caller's scope then owns exactly this handle
+            Tensor result = pass.get().detach();
             caller.attach(result);
             return result;
         }

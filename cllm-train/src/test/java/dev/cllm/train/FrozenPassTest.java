@@ -40,6 +40,21 @@ class FrozenPassTest {
     }
 
     @Test
+    void aTensorOwnedOutsideThePassOutlivesItAndStaysWithItsOwner() {
+        try (PointerScope outer = new PointerScope()) {
+            Tensor owned = floats(new float[] {4f, 5f}, 2);
+            Tensor result;
+            try (PointerScope microBatch = new PointerScope()) {
+                result = TrainingObjective.frozenPass(() -> owned);
+                assertThat(toFloats(result)).containsExactly(4f, 5f);
+            }
+            assertThat(result.isNull()).as("the handle the micro-batch owned").isTrue();
+            assertThat(owned.isNull()).as("its owner's scope is still open").isFalse();
+            assertThat(toFloats(owned)).containsExactly(4f, 5f);
+        }
+    }
+
+    @Test
     void withoutAnEnclosingScopeItOnlyTurnsOffGradients() {
         assertThat(PointerScope.getInnerScope()).isNull();
         Tensor weight = floats(new float[] {1f, -1f}, 2).requires_grad_(true);
