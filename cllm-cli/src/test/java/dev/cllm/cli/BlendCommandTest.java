@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.examples.demo.TaskConfigFile;
 import dev.cllm.torch.ComputeDtype;
 import dev.cllm.torch.LlamaConfig;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import dev.cllm.torch.fixtures.TinyCheckpoints;
 import dev.cllm.train.WeightAverage;
 import org.junit.jupiter.api.BeforeAll;
@@ -17,7 +18,6 @@ import java.util.List;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assumptions.assumeThat;
 
 /** {@code ./cllm blend}: the chosen blend is written as validated, with its report; bad input is refused. */
 class BlendCommandTest {
@@ -129,14 +129,11 @@ class BlendCommandTest {
 
     @Test
     void onTheShippedPairTheValidationQuestionsAreAnsweredAsTheModelsAnswerTheTask() throws Exception {
-        Path root = Path.of("").toAbsolutePath();
-        while (root != null && !Files.isRegularFile(root.resolve("models/sql-cllm/model.safetensors"))) {
-            root = root.getParent();
-        }
-        assumeThat(root).as("models/sql-base and models/sql-cllm above the working directory").isNotNull();
+        Path base = RepositoryModels.checkpoint("sql-base");
+        Path cllm = RepositoryModels.checkpoint("sql-cllm");
         Path out = dir.resolve("shipped");
-        CliRunner.Run r = CliRunner.run("blend", "--base", root.resolve("models/sql-base").toString(), "--cllm",
-                root.resolve("models/sql-cllm").toString(), "--out", out.toString(), "--validation", "40",
+        CliRunner.Run r = CliRunner.run("blend", "--base", base.toString(), "--cllm", cllm.toString(), "--out",
+                out.toString(), "--validation", "40",
                 "--alphas", "1");
         assertThat(r.status()).as(r.err()).isZero();
         JsonNode o = JSON.readTree(r.out());
@@ -151,7 +148,7 @@ class BlendCommandTest {
                 .isGreaterThan(only.get("ci95_half_width").asDouble());
         assertThat(only.get("tokens_per_pass").asDouble()).as("a CLLM's Jacobi decoding").isGreaterThan(1.8);
         assertThat(o.get("dtype").asText()).isEqualTo("bf16");
-        assertThat(TinyCheckpoints.maxAbsDifference(out, root.resolve("models/sql-cllm"))).as("a = 1: the CLLM")
+        assertThat(TinyCheckpoints.maxAbsDifference(out, cllm)).as("a = 1: the CLLM")
                 .isEqualTo(0.0);
     }
 }

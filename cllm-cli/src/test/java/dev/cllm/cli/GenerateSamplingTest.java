@@ -2,6 +2,7 @@ package dev.cllm.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import dev.cllm.torch.fixtures.Stories260K;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -76,12 +77,6 @@ class GenerateSamplingTest {
 
     /** The repository's models folder (tests run in the module directory). */
     private static Path findModels() {
-        Path here = Path.of("").toAbsolutePath();
-        for (Path p = here; p != null; p = p.getParent()) {
-            if (Files.isDirectory(p.resolve("models").resolve("sql-cllm"))) {
-                return p.resolve("models");
-            }
-        }
-        throw new IllegalStateException("no models/sql-cllm above " + here);
+        return RepositoryModels.require("sql-cllm").getParent();
     }
 }

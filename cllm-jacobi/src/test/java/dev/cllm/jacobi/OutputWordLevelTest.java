@@ -3,6 +3,7 @@ package dev.cllm.jacobi;
 import dev.cllm.api.StopReason;
 import dev.cllm.api.TokenIds;
 import dev.cllm.torch.HfTokenizer;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Example;
@@ -12,7 +13,6 @@ import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.lifecycle.AfterContainer;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -20,7 +20,6 @@ import java.util.Random;
 import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@link Output}'s incremental text on the word-level tokenizer of {@code models/sql-base}, whose decoder rewrites text
@@ -32,13 +31,7 @@ class OutputWordLevelTest {
 
     private static synchronized HfTokenizer tokenizer() {
         if (tokenizer == null) {
-            Path file = null;
-            for (Path p = Path.of("").toAbsolutePath(); p != null && file == null; p = p.getParent()) {
-                Path candidate = p.resolve("models").resolve("sql-base").resolve("tokenizer.json");
-                file = Files.isRegularFile(candidate) ? candidate : null;
-            }
-            assumeTrue(file != null, "models/sql-base/tokenizer.json not found above the working directory; skipping");
-            tokenizer = HfTokenizer.open(file);
+            tokenizer = HfTokenizer.open(RepositoryModels.orSkip("sql-base/tokenizer.json"));
         }
         return tokenizer;
     }

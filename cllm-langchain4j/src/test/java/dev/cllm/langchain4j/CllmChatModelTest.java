@@ -6,6 +6,7 @@ import dev.cllm.api.GenerationListener;
 import dev.cllm.serve.GenerationService;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import dev.langchain4j.agent.tool.ToolSpecification;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.UserMessage;
@@ -32,7 +33,6 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The adapters through LangChain4j's own API on the embedded SQL model ({@code models/sql-base}: a word-level
@@ -47,12 +47,7 @@ class CllmChatModelTest {
 
     @BeforeAll
     static void start() throws IOException {
-        Path dir = null;
-        for (Path p = Path.of("").toAbsolutePath(); p != null && dir == null; p = p.getParent()) {
-            Path candidate = p.resolve("models").resolve("sql-base");
-            dir = Files.isRegularFile(candidate.resolve("model.safetensors")) ? candidate : null;
-        }
-        assumeTrue(dir != null, "models/sql-base not found above the working directory; skipping");
+        Path dir = RepositoryModels.checkpoint("sql-base");
         questions = new ArrayList<>();
         for (String line : Files.readAllLines(dir.resolve("bench-prompts.jsonl")).subList(0, 6)) {
             int from = line.indexOf("\"prompt\":\"") + "\"prompt\":\"".length();

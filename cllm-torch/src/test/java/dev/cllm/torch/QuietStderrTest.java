@@ -5,15 +5,14 @@ import dev.cllm.api.StreamingDetokenizer;
 import dev.cllm.api.TokenIds;
 import dev.cllm.api.Tokenizer;
 import dev.cllm.torch.fixtures.ChildJvm;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A normal load and generation writes nothing to the process's stderr but logger lines: libtorch's one-time FBGEMM
@@ -40,14 +39,7 @@ class QuietStderrTest {
     }
 
     private static Path model(String name) {
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            Path candidate = p.resolve("models").resolve(name);
-            if (Files.isRegularFile(candidate.resolve("model.safetensors"))) {
-                return candidate;
-            }
-        }
-        assumeTrue(false, "models/" + name + " not found above the working directory; skipping");
-        return null;
+        return RepositoryModels.checkpoint(name);
     }
 
     /** The child: loads each checkpoint with the defaults and greedily generates 40 tokens from a text prompt. */

@@ -2,6 +2,7 @@ package dev.cllm.torch;
 
 import dev.cllm.api.StreamingDetokenizer;
 import dev.cllm.api.TokenIds;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Example;
@@ -11,7 +12,6 @@ import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.lifecycle.AfterContainer;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@link StreamingDetokenizer} on the word-level tokenizer of {@code models/sql-base} (through DJL): its decoder glues
@@ -31,13 +30,7 @@ class StreamingWordLevelTest {
 
     private static synchronized HfTokenizer tokenizer() {
         if (tokenizer == null) {
-            Path file = null;
-            for (Path p = Path.of("").toAbsolutePath(); p != null && file == null; p = p.getParent()) {
-                Path candidate = p.resolve("models").resolve("sql-base").resolve("tokenizer.json");
-                file = Files.isRegularFile(candidate) ? candidate : null;
-            }
-            assumeTrue(file != null, "models/sql-base/tokenizer.json not found above the working directory; skipping");
-            tokenizer = HfTokenizer.open(file);
+            tokenizer = HfTokenizer.open(RepositoryModels.orSkip("sql-base/tokenizer.json"));
         }
         return tokenizer;
     }

@@ -11,6 +11,7 @@ import dev.cllm.torch.LlamaConfig;
 import dev.cllm.torch.LlamaModel;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import dev.cllm.torch.fixtures.Stories260K;
 import dev.cllm.torch.fixtures.TinyCheckpoints;
 import org.bytedeco.javacpp.PointerScope;
@@ -39,7 +40,6 @@ import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.bytedeco.pytorch.global.torch.tensor;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Our GGUF exports run in llama.cpp (java-llama.cpp 4.2.0's bundled build, CPU, F32 KV cache) and its greedy output
@@ -252,14 +252,7 @@ class GgufLlamaCppTest {
 
     /** {@code models/<name>} of the repository; skips the test when it is absent. */
     static Path shipped(String name) {
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            Path candidate = p.resolve("models").resolve(name);
-            if (Files.isRegularFile(candidate.resolve("model.safetensors"))) {
-                return candidate;
-            }
-        }
-        assumeTrue(false, "models/" + name + " not found; skipping");
-        return null;
+        return RepositoryModels.checkpoint(name);
     }
 
     /**

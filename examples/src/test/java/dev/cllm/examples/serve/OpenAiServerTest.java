@@ -7,6 +7,7 @@ import dev.cllm.api.GenerationListener;
 import dev.cllm.serve.GenerationService;
 import dev.cllm.torch.TorchConsistencyModel;
 import dev.cllm.torch.TorchOptions;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,7 +28,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@link OpenAiServer} exercised by the JDK's HTTP client on the embedded SQL model: concurrent completions answer
@@ -45,12 +45,7 @@ class OpenAiServerTest {
 
     @BeforeAll
     static void start() throws IOException {
-        Path dir = null;
-        for (Path p = Path.of("").toAbsolutePath(); p != null && dir == null; p = p.getParent()) {
-            Path candidate = p.resolve("models").resolve("sql-base");
-            dir = Files.isRegularFile(candidate.resolve("model.safetensors")) ? candidate : null;
-        }
-        assumeTrue(dir != null, "models/sql-base not found above the working directory; skipping");
+        Path dir = RepositoryModels.checkpoint("sql-base");
         prompts = new ArrayList<>();
         for (String line : Files.readAllLines(dir.resolve("bench-prompts.jsonl")).subList(0, 4)) {
             prompts.add(JSON.readTree(line).get("prompt").asText());
