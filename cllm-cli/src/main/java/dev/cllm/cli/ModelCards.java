@@ -102,7 +102,9 @@ final class ModelCards {
         for (String name : names) {
             ObjectNode s = steps.get(name);
             b.append("| ").append(name).append(" | `").append(s.path("command").asText()).append("` | ")
-                    .append(minutes(s.path("elapsed_ms").asLong())).append(" |\n");
+                    .append(minutes(s.path("elapsed_ms").asLong()))
+                    .append(s.path("sittings").asInt(1) > 1 ? " in " + s.path("sittings").asInt() + " sittings" : "")
+                    .append(" |\n");
         }
         b.append('\n');
         for (String name : names) {

@@ -31,6 +31,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * The recipe of a task's shipped models, as the command lines a user would type: generate the task, pretrain the base
@@ -244,6 +248,12 @@ public final class TaskPipeline {
     private final Recipe recipe;
     private final Path work;
     private final Map<String, ObjectNode> steps = new LinkedHashMap<>();
+    /** The step under way and the time of its earlier sittings ({@code unfinished} in the record), if any. */
+    private ObjectNode unfinished;
+    /** Runs one step's command and returns its stdout; a seam for tests. */
+    private Function<String[], String> runner = TaskPipeline::runCli;
+    /** How often the step under way writes its time so far into the record, against a hard kill. */
+    private Duration heartbeat = Duration.ofSeconds(10);
 
     /** A pipeline for {@code recipe} working in {@code work} (created if absent; reused to resume). */
     public TaskPipeline(Recipe recipe, Path work) {
@@ -330,7 +340,21 @@ public final class TaskPipeline {
         }
     }
 
-    /** Runs (or resumes) the whole recipe and returns the demo's JSON report. */
+    /** For tests: runs each step's arguments with {@code runner}, and records the time so far every {@code beat}. */
+    TaskPipeline withRunner(Function<String[], String> runner, Duration beat) {
+        this.runner = runner;
+        this.heartbeat = beat;
+        return this;
+    }
+
+    /**
+     * Runs (or resumes) the whole recipe and returns the demo's JSON report.
+     *
+     * <p>A step's wall time counts every sitting: while it runs, the record's {@code unfinished} entry holds its time so
+     * far (rewritten every few seconds and when it fails), and a rerun that resumes it adds that time and counts the
+     * sittings ({@code sittings} in the step's record when there were several). The work a resumed step redoes since
+     * its last checkpoint is counted too: the record is the time it took, not the time it would take uninterrupted.
+     */
     public ObjectNode run() throws IOException {
         Files.createDirectories(work);
         Path config = work.resolve("base-config.json");
@@ -343,6 +367,7 @@ public final class TaskPipeline {
             JsonNode root = JSON.readTree(record.toFile());
             root.path("steps").fields().forEachRemaining(e -> steps.put(e.getKey(), (ObjectNode) e.getValue()));
             recordedWork = root.hasNonNull("work") ? root.path("work").asText() : null;
+            unfinished = root.path("unfinished") instanceof ObjectNode u ? u : null;
         }
         for (Step step : steps()) {
             // recorded only once its command has returned successfully; an interrupted step reruns and resumes
@@ -352,27 +377,30 @@ public final class TaskPipeline {
                 continue;
             }
             LOG.info("pipeline: {}: {}", step.name(), step.commandLine());
-            long started = System.nanoTime();
-            String out;
-            if (step.pinsThreads()) {
-                // a step that pins its threads must leave the later steps' threads as they were
-                int torchThreads = TorchRuntime.torchThreads();
-                int blasThreads = TorchRuntime.blasThreads();
-                try {
-                    out = runCli(step.args());
-                } finally {
-                    TorchRuntime.setThreads(torchThreads, blasThreads);
-                }
-            } else {
-                out = runCli(step.args());
+            // the time of earlier sittings of this very command (interrupted, failed or killed), carried over
+            long before = 0;
+            int sittings = 1;
+            if (unfinished != null && unfinished.path("step").asText().equals(step.name())
+                    && inThisWork(unfinished.path("command").asText(), recordedWork).equals(step.commandLine())) {
+                before = unfinished.path("elapsed_ms").asLong();
+                sittings = unfinished.path("sittings").asInt(1) + 1;
+                LOG.info("pipeline: {} resumes after {} earlier sitting(s) of {}", step.name(), sittings - 1,
+                        Duration.ofMillis(before));
             }
-            long millis = (System.nanoTime() - started) / 1_000_000;
+            String out = runTimed(record, step, before, sittings);
+            long millis = unfinished.path("elapsed_ms").asLong();
             ObjectNode s = JSON.createObjectNode().put("command", step.commandLine()).put("elapsed_ms",
                     millis + steps.getOrDefault(step.name(), JSON.createObjectNode()).path("elapsed_ms").asLong())
                     .put("machine", ModelCards.machine());   // a resumed run may finish on another machine
+            if (sittings > 1) {
+                s.put("sittings", sittings);
+            }
             s.set("result", parseLastJsonLine(out));
-            steps.put(step.name(), s);
-            writeRecord(record);
+            synchronized (this) {
+                steps.put(step.name(), s);
+                unfinished = null;
+                writeRecord(record);
+            }
         }
         for (Path model : List.of(baseModel(), cllmModel())) {
             recipe.writeTaskConfig(model);
@@ -381,7 +409,7 @@ public final class TaskPipeline {
         }
         long started = System.nanoTime();
         String[] demoArgs = demoArgs();
-        String demo = runCli(demoArgs);
+        String demo = runner.apply(demoArgs);
         ObjectNode report = (ObjectNode) parseLastJsonLine(demo);
         ObjectNode s = JSON.createObjectNode().put("command", "./cllm " + String.join(" ", demoArgs))
                 .put("elapsed_ms", (System.nanoTime() - started) / 1_000_000).put("machine", ModelCards.machine());
@@ -402,9 +430,7 @@ public final class TaskPipeline {
         if (recorded.isEmpty()) {
             return;
         }
-        String was = recordedWork == null || recordedWork.equals(work.toString())
-                ? recorded : recorded.replace(recordedWork, work.toString());
-        if (!was.equals(step.commandLine())) {
+        if (!inThisWork(recorded, recordedWork).equals(step.commandLine())) {
             throw new IllegalStateException(record + ": step '" + step.name() + "' ran as `" + recorded
                     + "`, but the recipe's command is now `" + step.commandLine() + "`; its outputs and the later "
                     + "steps' belong to the old recipe: use another --work, or delete " + work
@@ -412,12 +438,72 @@ public final class TaskPipeline {
         }
     }
 
-    private void writeRecord(Path record) throws IOException {
+    /**
+     * Runs one step, keeping the record's {@code unfinished} entry at its time so far (earlier sittings included): at
+     * the start, every heartbeat while it runs, and at the end, whether it returned or failed. Leaves that entry, with
+     * the step's whole time, in {@link #unfinished}.
+     */
+    private String runTimed(Path record, Step step, long before, int sittings) throws IOException {
+        long started = System.nanoTime();
+        Runnable beat = () -> {
+            synchronized (this) {
+                unfinished = JSON.createObjectNode().put("step", step.name()).put("command", step.commandLine())
+                        .put("elapsed_ms", before + (System.nanoTime() - started) / 1_000_000)
+                        .put("sittings", sittings);
+                try {
+                    writeRecord(record);
+                } catch (IOException e) {
+                    LOG.warn("pipeline: could not record {}'s time so far in {}: {}", step.name(), record, e.toString());
+                }
+            }
+        };
+        beat.run();
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "pipeline-heartbeat");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.scheduleAtFixedRate(beat, heartbeat.toMillis(), heartbeat.toMillis(), TimeUnit.MILLISECONDS);
+        try {
+            if (!step.pinsThreads()) {
+                return runner.apply(step.args());
+            }
+            // a step that pins its threads must leave the later steps' threads as they were
+            int torchThreads = TorchRuntime.torchThreads();
+            int blasThreads = TorchRuntime.blasThreads();
+            try {
+                return runner.apply(step.args());
+            } finally {
+                TorchRuntime.setThreads(torchThreads, blasThreads);
+            }
+        } finally {
+            timer.shutdownNow();
+            try {
+                timer.awaitTermination(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            beat.run();
+        }
+    }
+
+    /** A recorded command with the recorded working directory's path replaced by this one's (a moved directory). */
+    private String inThisWork(String recorded, String recordedWork) {
+        return recordedWork == null || recordedWork.equals(work.toString())
+                ? recorded : recorded.replace(recordedWork, work.toString());
+    }
+
+    private synchronized void writeRecord(Path record) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("work", work.toString());
         ObjectNode s = root.putObject("steps");
         steps.forEach(s::set);
-        writeWithTotal(record, root, steps.values().stream().mapToLong(n -> n.path("elapsed_ms").asLong()).sum());
+        long total = steps.values().stream().mapToLong(n -> n.path("elapsed_ms").asLong()).sum();
+        if (unfinished != null) {
+            root.set("unfinished", unfinished);
+            total += unfinished.path("elapsed_ms").asLong();
+        }
+        writeWithTotal(record, root, total);
     }
 
     /**

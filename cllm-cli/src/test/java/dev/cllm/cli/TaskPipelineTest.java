@@ -4,16 +4,22 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -133,13 +139,7 @@ class TaskPipelineTest {
      */
     @Test
     void theShippedSqlCardsNameThePipelinesCommands() throws Exception {
-        Path models = null;
-        for (Path p = Path.of("").toAbsolutePath(); p != null && models == null; p = p.getParent()) {
-            if (Files.isRegularFile(p.resolve("models/sql-cllm/README.md"))) {
-                models = p.resolve("models");
-            }
-        }
-        assertThat(models).as("models/ above the working directory").isNotNull();
+        Path models = RepositoryModels.require("sql-cllm/README.md").getParent().getParent();
         String base = Files.readString(models.resolve("sql-base/README.md"));
         String cllm = Files.readString(models.resolve("sql-cllm/README.md"));
         for (TaskPipeline.Step step : new TaskPipeline(TaskPipeline.Recipe.SQL, Path.of("pipeline-work")).steps()) {
@@ -179,6 +179,73 @@ class TaskPipelineTest {
         assertThatCode(() -> pipeline.checkRecordedCommand(record, task, "", null)).doesNotThrowAnyException();
         assertThatThrownBy(() -> pipeline.checkRecordedCommand(record, task, other, null))
                 .hasMessageContaining(record.toString());
+    }
+
+    /**
+     * A step's recorded wall time counts every sitting: a sitting that fails (or is killed: the heartbeat) leaves its
+     * time in the record's {@code unfinished} entry, and the rerun that finishes the step adds it and counts the sittings.
+     */
+    @Test
+    void aStepResumedAfterAnInterruptionCountsTheTimeOfEverySitting(@TempDir Path work) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        Path record = work.resolve("pipeline.json");
+        TaskPipeline.Step task = new TaskPipeline(TaskPipeline.Recipe.SQL, work).steps().get(0);
+        AtomicReference<JsonNode> seenWhileRunning = new AtomicReference<>();
+        Function<String[], String> interrupted = args -> {
+            sleep(400);   // several heartbeats of 50 ms
+            try {
+                seenWhileRunning.set(json.readTree(record.toFile()));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            throw new IllegalStateException("the machine went away");
+        };
+        assertThatThrownBy(new TaskPipeline(TaskPipeline.Recipe.SQL, work)
+                .withRunner(interrupted, Duration.ofMillis(50))::run).hasMessageContaining("went away");
+        assertThat(seenWhileRunning.get().path("unfinished").path("elapsed_ms").asLong()).as("the heartbeat")
+                .isGreaterThanOrEqualTo(250);
+        JsonNode first = json.readTree(record.toFile());
+        assertThat(first.path("steps").has("task")).isFalse();
+        assertThat(first.path("unfinished").path("step").asText()).isEqualTo("task");
+        assertThat(first.path("unfinished").path("command").asText()).isEqualTo(task.commandLine());
+        long firstSitting = first.path("unfinished").path("elapsed_ms").asLong();
+        assertThat(firstSitting).isGreaterThanOrEqualTo(400);
+        assertThat(first.path("total_elapsed_ms").asLong()).isEqualTo(firstSitting);
+
+        // the rerun finishes the task step, then stops at pretraining
+        Function<String[], String> resumed = args -> {
+            if (!args[0].equals("pretrain")) {
+                sleep(100);
+                try {
+                    Files.createDirectories(task.done().getParent());
+                    Files.writeString(task.done(), "{}");
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                return "{\"ok\":true}\n";
+            }
+            throw new IllegalStateException("stop here");
+        };
+        assertThatThrownBy(new TaskPipeline(TaskPipeline.Recipe.SQL, work)
+                .withRunner(resumed, Duration.ofMillis(50))::run).hasMessageContaining("stop here");
+        JsonNode second = json.readTree(record.toFile());
+        JsonNode done = second.path("steps").path("task");
+        assertThat(done.path("elapsed_ms").asLong()).isGreaterThanOrEqualTo(firstSitting + 100);
+        assertThat(done.path("sittings").asInt()).isEqualTo(2);
+        assertThat(done.path("result").path("ok").asBoolean()).isTrue();
+        assertThat(second.path("unfinished").path("step").asText()).as("the step under way now").isEqualTo("pretrain");
+        assertThat(second.path("unfinished").path("sittings").asInt()).isEqualTo(1);
+        assertThat(second.path("total_elapsed_ms").asLong()).isEqualTo(done.path("elapsed_ms").asLong()
+                + second.path("unfinished").path("elapsed_ms").asLong());
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     @Test
