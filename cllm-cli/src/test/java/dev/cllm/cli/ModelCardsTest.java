@@ -27,6 +27,7 @@ class ModelCardsTest {
             steps.put(step.name(), JSON.createObjectNode().put("command", step.commandLine()).put("elapsed_ms", 61_000));
         }
         steps.get("collect").set("result", JSON.readTree("{\"prompts\": 1500, \"records\": 6996}"));
+        steps.get("collect").put("elapsed_ms", 130_000).put("sittings", 2);   // interrupted once and resumed
         steps.put("demo", (ObjectNode) JSON.readTree("{\"result\": {\"questions\": 200, \"block_size\": "
                 + recipe.blockSize() + ", \"repeats\": 3, \"threads\": 1, \"blas_threads\": 2, "
                 + "\"rows\": [{\"decoder\": \"jacobi-cllm\", \"exec_accuracy\": 0.835, "
@@ -39,7 +40,8 @@ class ModelCardsTest {
 
         String cllm = Files.readString(pipeline.cllmModel().resolve("README.md"));
         String train = steps.get("train").path("command").asText();
-        assertThat(cllm).contains("`" + train + "` | 1 min 1 s").contains("6996 blocks")
+        assertThat(cllm).contains("` | 2 min 10 s in 2 sittings |");
+        assertThat(cllm).contains("`" + train + "` | 1 min 1 s |").contains("6996 blocks")
                 .contains("| jacobi-cllm | 83.5% | 83.0% | 2.67 | 1996 | 1.87x |")
                 .contains("block size " + recipe.blockSize() + ", 3 timed sweeps (medians), 1 libtorch and 2 OpenBLAS "
                         + "threads, ").contains(", CPU kernels ATen ");

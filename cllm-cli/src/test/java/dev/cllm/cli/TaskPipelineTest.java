@@ -133,18 +133,22 @@ class TaskPipelineTest {
     }
 
     /**
-     * The shipped SQL pair's model cards name exactly the commands the pipeline runs (with the card's working directory,
-     * {@code pipeline-work}): what ships is what {@code ./cllm pipeline} makes from the shipped base model. (The math
-     * CLLM's card does not: it was trained in one process, the pipeline trains in two; docs/examples.md.)
+     * Each shipped pair's model cards name exactly the commands the pipeline runs (with the card's working directory,
+     * the pipeline's default: {@code pipeline-work}, {@code pipeline-work-math}): what ships is what
+     * {@code ./cllm pipeline} makes from the shipped base model.
      */
-    @Test
-    void theShippedSqlCardsNameThePipelinesCommands() throws Exception {
-        Path models = RepositoryModels.require("sql-cllm/README.md").getParent().getParent();
-        String base = Files.readString(models.resolve("sql-base/README.md"));
-        String cllm = Files.readString(models.resolve("sql-cllm/README.md"));
-        for (TaskPipeline.Step step : new TaskPipeline(TaskPipeline.Recipe.SQL, Path.of("pipeline-work")).steps()) {
+    @ParameterizedTest
+    @EnumSource(TaskPipeline.Recipe.class)
+    void theShippedCardsNameThePipelinesCommands(TaskPipeline.Recipe recipe) throws Exception {
+        String task = recipe.task();
+        Path models = RepositoryModels.require(task + "-cllm/README.md").getParent().getParent();
+        String base = Files.readString(models.resolve(task + "-base/README.md"));
+        String cllm = Files.readString(models.resolve(task + "-cllm/README.md"));
+        Path work = Path.of(recipe == TaskPipeline.Recipe.SQL ? "pipeline-work" : "pipeline-work-" + task);
+        for (TaskPipeline.Step step : new TaskPipeline(recipe, work).steps()) {
             String card = List.of("task", "pretrain", "export-base").contains(step.name()) ? base : cllm;
-            assertThat(card).as(step.name()).contains("| " + step.name() + " | `" + step.commandLine() + "` |");
+            assertThat(card).as(task + " " + step.name())
+                    .contains("| " + step.name() + " | `" + step.commandLine() + "` |");
         }
     }
 
