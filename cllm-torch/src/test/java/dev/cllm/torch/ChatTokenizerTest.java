@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.api.ChatMessage;
 import dev.cllm.api.ChatTemplate;
 import dev.cllm.api.Tokenizer;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,7 +23,6 @@ import java.util.Map;
 import static dev.cllm.api.ChatMessage.user;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Chat templates through {@link HfTokenizer}: the tokenizer of a checkpoint with a {@code chat_template} offers it,
@@ -131,8 +131,7 @@ class ChatTokenizerTest {
     /** The shipped text-to-SQL model is a plain-text model: chat input gets a clear error, plain text still works. */
     @Test
     void aCheckpointWithoutAChatTemplateGivesAClearError() {
-        Path sqlBase = repositoryDir("models/sql-base");
-        assumeTrue(sqlBase != null, "models/sql-base not found from the working directory; skipping");
+        Path sqlBase = RepositoryModels.orSkip("sql-base");
         try (TorchConsistencyModel model = TorchConsistencyModel.load(sqlBase, TorchOptions.defaults()
                 .withDevice("cpu"))) {
             Tokenizer tokenizer = model.tokenizer().orElseThrow();
@@ -158,15 +157,5 @@ class ChatTokenizerTest {
             System.setErr(previous);
         }
         assertThat(captured.toString(StandardCharsets.UTF_8)).isEmpty();
-    }
-
-    private static Path repositoryDir(String relative) {
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            Path candidate = p.resolve(relative);
-            if (Files.isDirectory(candidate)) {
-                return candidate;
-            }
-        }
-        return null;
     }
 }
