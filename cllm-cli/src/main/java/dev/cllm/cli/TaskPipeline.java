@@ -350,8 +350,8 @@ public final class TaskPipeline {
     /**
      * Runs (or resumes) the whole recipe and returns the demo's JSON report.
      *
-     * <p>A step's wall time counts every sitting: while it runs, the record's {@code unfinished} entry holds its time so
-     * far (rewritten every few seconds and when it fails), and a rerun that resumes it adds that time and counts the
+     * <p>A step's wall time counts every sitting: while it runs, the record's {@code unfinished} entry holds its time
+     * so far (rewritten every few seconds and when it fails), and a rerun that resumes it adds that time and counts the
      * sittings ({@code sittings} in the step's record when there were several). The work a resumed step redoes since
      * its last checkpoint is counted too: the record is the time it took, not the time it would take uninterrupted.
      */
@@ -380,8 +380,13 @@ public final class TaskPipeline {
             // the time of earlier sittings of this very command (interrupted, failed or killed), carried over
             long before = 0;
             int sittings = 1;
-            if (unfinished != null && unfinished.path("step").asText().equals(step.name())
-                    && inThisWork(unfinished.path("command").asText(), recordedWork).equals(step.commandLine())) {
+            if (unfinished != null && !unfinished.path("step").asText().equals(step.name())) {
+                LOG.warn("pipeline: {} records step '{}' as unfinished, but the next step to run is '{}'; the {} "
+                        + "recorded for it are dropped from the total", record, unfinished.path("step").asText(),
+                        step.name(), Duration.ofMillis(unfinished.path("elapsed_ms").asLong()));
+            } else if (unfinished != null) {
+                // the step's own checkpoints are the old command's: resuming them under another would mix recipes
+                checkRecordedCommand(record, step, unfinished.path("command").asText(""), recordedWork);
                 before = unfinished.path("elapsed_ms").asLong();
                 sittings = unfinished.path("sittings").asInt(1) + 1;
                 LOG.info("pipeline: {} resumes after {} earlier sitting(s) of {}", step.name(), sittings - 1,
@@ -421,10 +426,11 @@ public final class TaskPipeline {
     }
 
     /**
-     * Refuses to resume past a finished step whose recorded command is not the recipe's command now (the recipe changed
-     * since it ran, say a new seed or term): its outputs, and every later step's, would be another recipe's, and the
-     * model cards would describe the one they are not. The working directory's own path may differ from the one
-     * recorded (a moved directory). A step recorded without a command is not checked.
+     * Refuses to resume past a finished step, or to resume an unfinished one, whose recorded command is not the
+     * recipe's command now (the recipe changed since it ran, say a new seed or term): its outputs, and every later
+     * step's, would be another recipe's, and the model cards would describe the one they are not. The working
+     * directory's own path may differ from the one recorded (a moved directory). A step recorded without a command is
+     * not checked.
      */
     void checkRecordedCommand(Path record, Step step, String recorded, String recordedWork) {
         if (recorded.isEmpty()) {
@@ -453,7 +459,8 @@ public final class TaskPipeline {
                 try {
                     writeRecord(record);
                 } catch (IOException e) {
-                    LOG.warn("pipeline: could not record {}'s time so far in {}: {}", step.name(), record, e.toString());
+                    LOG.warn("pipeline: could not record {}'s time so far in {}: {}", step.name(), record,
+                            e.toString());
                 }
             }
         };

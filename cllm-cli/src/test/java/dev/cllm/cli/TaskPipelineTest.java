@@ -186,8 +186,9 @@ class TaskPipelineTest {
     }
 
     /**
-     * A step's recorded wall time counts every sitting: a sitting that fails (or is killed: the heartbeat) leaves its
-     * time in the record's {@code unfinished} entry, and the rerun that finishes the step adds it and counts the sittings.
+     * A step's recorded wall time counts every sitting: a sitting that fails, or is killed (the record its heartbeat
+     * left), leaves its time in the record's {@code unfinished} entry, and the rerun that finishes the step adds it and
+     * counts the sittings; an unfinished step recorded with another recipe's command is refused before anything runs.
      */
     @Test
     void aStepResumedAfterAnInterruptionCountsTheTimeOfEverySitting(@TempDir Path work) throws Exception {
@@ -206,8 +207,9 @@ class TaskPipelineTest {
         };
         assertThatThrownBy(new TaskPipeline(TaskPipeline.Recipe.SQL, work)
                 .withRunner(interrupted, Duration.ofMillis(50))::run).hasMessageContaining("went away");
-        assertThat(seenWhileRunning.get().path("unfinished").path("elapsed_ms").asLong()).as("the heartbeat")
-                .isGreaterThanOrEqualTo(250);
+        JsonNode killed = seenWhileRunning.get();
+        assertThat(killed.path("unfinished").path("elapsed_ms").asLong()).as("the heartbeat")
+                .isGreaterThanOrEqualTo(50);
         JsonNode first = json.readTree(record.toFile());
         assertThat(first.path("steps").has("task")).isFalse();
         assertThat(first.path("unfinished").path("step").asText()).isEqualTo("task");
@@ -216,6 +218,9 @@ class TaskPipelineTest {
         assertThat(firstSitting).isGreaterThanOrEqualTo(400);
         assertThat(first.path("total_elapsed_ms").asLong()).isEqualTo(firstSitting);
 
+        // a kill leaves the heartbeat's record, not the failure's: resume from that
+        json.writeValue(record.toFile(), killed);
+        firstSitting = killed.path("unfinished").path("elapsed_ms").asLong();
         // the rerun finishes the task step, then stops at pretraining
         Function<String[], String> resumed = args -> {
             if (!args[0].equals("pretrain")) {
@@ -241,6 +246,17 @@ class TaskPipelineTest {
         assertThat(second.path("unfinished").path("sittings").asInt()).isEqualTo(1);
         assertThat(second.path("total_elapsed_ms").asLong()).isEqualTo(done.path("elapsed_ms").asLong()
                 + second.path("unfinished").path("elapsed_ms").asLong());
+
+        // pretraining unfinished under another recipe's command (an older seed): refused, nothing runs
+        String other = second.path("unfinished").path("command").asText().replace("--seed 1", "--seed 7");
+        ((ObjectNode) second.path("unfinished")).put("command", other);
+        json.writeValue(record.toFile(), second);
+        Function<String[], String> mustNotRun = args -> {
+            throw new AssertionError("ran " + String.join(" ", args));
+        };
+        assertThatThrownBy(new TaskPipeline(TaskPipeline.Recipe.SQL, work)
+                .withRunner(mustNotRun, Duration.ofMillis(50))::run).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("step 'pretrain'").hasMessageContaining(other);
     }
 
     private static void sleep(long millis) {
