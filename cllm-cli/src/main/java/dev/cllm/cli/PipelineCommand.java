@@ -88,9 +88,11 @@ final class PipelineCommand implements Callable<Integer> {
         if (task.equals("all")) {
             return allTasksWork().resolve(recipe.task());
         }
-        if (work != null) {
-            return work;
-        }
+        return work != null ? work : defaultWork(recipe);
+    }
+
+    /** A task's working directory without {@code --work}: the one its model cards name. */
+    static Path defaultWork(TaskPipeline.Recipe recipe) {
         return Path.of(recipe == TaskPipeline.Recipe.SQL ? "pipeline-work" : "pipeline-work-" + recipe.task());
     }
 }

@@ -144,8 +144,7 @@ class TaskPipelineTest {
         Path models = RepositoryModels.require(task + "-cllm/README.md").getParent().getParent();
         String base = Files.readString(models.resolve(task + "-base/README.md"));
         String cllm = Files.readString(models.resolve(task + "-cllm/README.md"));
-        Path work = Path.of(recipe == TaskPipeline.Recipe.SQL ? "pipeline-work" : "pipeline-work-" + task);
-        for (TaskPipeline.Step step : new TaskPipeline(recipe, work).steps()) {
+        for (TaskPipeline.Step step : new TaskPipeline(recipe, PipelineCommand.defaultWork(recipe)).steps()) {
             String card = List.of("task", "pretrain", "export-base").contains(step.name()) ? base : cllm;
             assertThat(card).as(task + " " + step.name())
                     .contains("| " + step.name() + " | `" + step.commandLine() + "` |");

@@ -25,8 +25,8 @@ class QuietStderrTest {
 
     @Test
     void loadingABf16CheckpointAndGeneratingTextPrintsOnlyLoggerLines() {
-        Path cllm = model("sql-cllm");
-        Path base = model("sql-base");
+        Path cllm = RepositoryModels.checkpoint("sql-cllm");
+        Path base = RepositoryModels.checkpoint("sql-base");
         ChildJvm.Result r = ChildJvm.run(LoadAndGenerate.class, List.of(), 180, cllm.toString(), base.toString());
         assertThat(r.exitCode()).as("exit code; stderr:%n%s", r.stderr()).isZero();
         assertThat(r.stdout()).as("the child ran the FBGEMM kernel and produced text").contains("gemm FBGEMM_FP16")
@@ -36,10 +36,6 @@ class QuietStderrTest {
                 .noneMatch(line -> line.contains("Failed to detect GPU count"))
                 .noneMatch(line -> line.contains("deprecated"));
         assertThat(r.stderrLines()).filteredOn(line -> line.contains("WARN")).isEmpty();
-    }
-
-    private static Path model(String name) {
-        return RepositoryModels.checkpoint(name);
     }
 
     /** The child: loads each checkpoint with the defaults and greedily generates 40 tokens from a text prompt. */

@@ -140,7 +140,7 @@ class GgufLlamaCppTest {
 
     @Test
     void f16ExportOfTheShippedCllmEqualsOursUpToNearTies() throws IOException {
-        Path dir = shipped("sql-cllm");
+        Path dir = RepositoryModels.checkpoint("sql-cllm");
         assertEqualUpToNearTies(compare(dir, GgufType.F16, sqlPrompts(dir)));
     }
 
@@ -149,7 +149,8 @@ class GgufLlamaCppTest {
     void q8_0AgreementIsMeasured() throws IOException {
         compare(Stories260K.dir(), GgufType.Q8_0, storiesPrompts());
         compare(sqlBase(), GgufType.Q8_0, sqlPrompts(sqlBase()));
-        compare(shipped("sql-cllm"), GgufType.Q8_0, sqlPrompts(shipped("sql-cllm")));
+        Path cllm = RepositoryModels.checkpoint("sql-cllm");
+        compare(cllm, GgufType.Q8_0, sqlPrompts(cllm));
     }
 
     @Test
@@ -246,13 +247,9 @@ class GgufLlamaCppTest {
         return Stories260K.greedyCases().stream().map(Stories260K.GreedyCase::promptIds).toList();
     }
 
+    /** The shipped {@code models/sql-base}; skips the test when it is absent. */
     static Path sqlBase() {
-        return shipped("sql-base");
-    }
-
-    /** {@code models/<name>} of the repository; skips the test when it is absent. */
-    static Path shipped(String name) {
-        return RepositoryModels.checkpoint(name);
+        return RepositoryModels.checkpoint("sql-base");
     }
 
     /**
