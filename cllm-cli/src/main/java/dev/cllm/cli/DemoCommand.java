@@ -74,9 +74,9 @@ public final class DemoCommand implements Callable<Integer> {
     int warmup;
 
     @Option(names = "--show", paramLabel = "K",
-            description = "show the trajectories of question K (1-based; default: the question among the first "
-                    + Demo.SHOW_CANDIDATES + ", the one the CLLM answers right with the most tokens per pass, and "
-                    + "the one it answers wrong with the most)")
+            description = "show the trajectories of question K (1-based; default: the question the CLLM answers "
+                    + "right with the most tokens per pass and the one it answers wrong with the most, among all "
+                    + "the decoded questions)")
     Integer show;
 
     @Option(names = "--sample", paramLabel = "TEMPERATURE",

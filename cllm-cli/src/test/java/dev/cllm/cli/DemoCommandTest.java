@@ -3,6 +3,7 @@ package dev.cllm.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cllm.torch.LlamaConfig;
+import dev.cllm.torch.fixtures.RepositoryModels;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -114,6 +115,67 @@ class DemoCommandTest {
         String page = Files.readString(html);
         assertThat(page).startsWith("<!DOCTYPE html>").contains("<td class=\"ok\">", "jacobi-cllm")
                 .doesNotContain("<script", "src=", "href=");
+    }
+
+    @Test
+    void byDefaultTheShownOutputsAreMarkedAgainstTheGoldAnswerOnTheTerminalAndThePage() throws Exception {
+        Path html = dir.resolve("default-show.html");
+        CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions", "4",
+                "--block-size", "4", "--max-new-tokens", "8", "--warmup", "0", "--repeats", "1", "--html",
+                html.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        // one question the CLLM answers right and one it answers wrong, where each exists: at least one is shown,
+        // each with its gold answer and both decoders' outputs marked
+        List<String> shown = r.out().lines().filter(l -> l.startsWith("Jacobi trajectories of question ")).toList();
+        assertThat(shown).hasSizeBetween(1, 2);
+        long gold = r.out().lines().filter(l -> l.startsWith("  gold: ")).count();
+        long marked = r.out().lines().filter(l -> l.startsWith("  output: ")
+                && (l.endsWith("   (right)") || l.endsWith("   (WRONG)"))).count();
+        assertThat(gold).isEqualTo(shown.size());
+        assertThat(marked).isEqualTo(2L * shown.size());
+        String page = Files.readString(html);
+        assertThat(page.split("<h2>Jacobi trajectories of question ", -1)).hasSize(shown.size() + 1);
+        assertThat(page.split("<span class=\"(right|wrong)\">(right|wrong)</span>", -1))
+                .hasSize(2 * shown.size() + 1);
+    }
+
+    @Test
+    void aShownQuestionOutsideTheDecodedOnesIsBadInput() {
+        CliRunner.Run r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--questions", "3",
+                "--show", "4");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains("error: --show 4: only 3 questions are decoded\n");
+        r = CliRunner.run("demo", "--base", base.toString(), "--cllm", cllm.toString(), "--show", "0");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains("--show must be >= 1 (questions are numbered from 1), got 0").hasLineCount(1);
+    }
+
+    @Test
+    void theMathTaskScoresFinalAnswersOnTheShippedPair() throws Exception {
+        Path mathBase = RepositoryModels.checkpoint("math-base");
+        Path mathCllm = RepositoryModels.checkpoint("math-cllm");
+        CliRunner.Run r = CliRunner.run("demo", "--task", "math", "--base", mathBase.toString(), "--cllm",
+                mathCllm.toString(), "--questions", "3", "--block-size", "16", "--warmup", "0", "--repeats", "1",
+                "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = JSON.readTree(r.out());
+        assertThat(o.get("questions").asInt()).isEqualTo(3);
+        JsonNode rows = o.get("rows");
+        assertThat(rows).hasSize(5);
+        for (JsonNode row : rows) {
+            // the math rows carry final-answer accuracy where the SQL rows carry execution accuracy
+            assertThat(fields(row)).startsWith("decoder", "accuracy", "exact_match", "tokens_per_pass")
+                    .doesNotContain("exec_accuracy");
+        }
+        JsonNode ar = rows.get(0);
+        assertThat(rows.get(1).get("accuracy").asDouble()).isEqualTo(ar.get("accuracy").asDouble());
+        // the shipped base model solves at least one of the first three held-out problems
+        assertThat(ar.get("accuracy").asDouble()).isGreaterThan(0.0);
+        // long answers in blocks of 16: the shipped CLLM fast-forwards well past one token per pass
+        assertThat(rows.get(2).get("tokens_per_pass").asDouble()).isGreaterThan(2.0);
+        for (JsonNode c : o.get("lossless_checks")) {
+            assertThat(c.get("mismatches").asInt()).as(c.toString()).isZero();
+        }
     }
 
     @Test

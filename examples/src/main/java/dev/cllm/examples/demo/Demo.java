@@ -66,8 +66,6 @@ public final class Demo {
     public static final String RUNNING_CLLM = "running-cllm";
     /** The suffix of the sampled rows ({@code --sample}): {@code ar-sampled}, {@code jacobi-base-sampled}, ... */
     public static final String SAMPLED = "-sampled";
-    /** The default trajectories are chosen among the first this many questions. */
-    public static final int SHOW_CANDIDATES = 20;
 
     private static final Logger LOG = LoggerFactory.getLogger(Demo.class);
 
@@ -85,9 +83,9 @@ public final class Demo {
      * @param maxNewTokens most tokens to generate per question
      * @param repeats      timed sweeps; tokens/s is the median
      * @param warmup       questions each decoder decodes untimed first
-     * @param show         the question whose trajectories to show (1-based); null: among the first
-     *                     {@value #SHOW_CANDIDATES}, one the CLLM answers right (the most tokens per pass) and one it
-     *                     answers wrong, if any
+     * @param show         the question whose trajectories to show (1-based); null: among all the decoded questions,
+     *                     the one the CLLM answers right with the most tokens per pass and the one it answers wrong
+     *                     with the most, where one exists
      * @param device       {@code auto}, {@code cpu}, {@code cuda} or {@code cuda:N}
      * @param temperature  null: greedy rows only; else also sampled rows at this temperature (top-k 50, Hugging
      *                     Face's default), every decoder with the same seed, so each must equal {@code ar-sampled}
@@ -179,13 +177,15 @@ public final class Demo {
                     prompts.add(TokenIds.of(tokenizer.encode(task.prompt(q))));
                 }
                 List<DemoRun.Contender> contenders = contenders(options, task, tokenizer, baseModel, cllmModel);
+                // the first sweep records every question's trajectories (a few objects per pass), so that the shown
+                // ones can be chosen among all of them once they are scored
                 Set<Integer> recorded = new TreeSet<>();
-                for (int q = 0; q < Math.min(SHOW_CANDIDATES, n); q++) {
-                    recorded.add(q);
-                }
                 if (options.show() != null) {
-                    recorded.clear();
                     recorded.add(options.show() - 1);
+                } else {
+                    for (int q = 0; q < n; q++) {
+                        recorded.add(q);
+                    }
                 }
                 LOG.info("decoding {} questions with {} (block size {}), {} timed sweep(s)", n,
                         contenders.stream().map(DemoRun.Contender::name).toList(), options.blockSize(),
@@ -334,7 +334,16 @@ public final class Demo {
         }
 
         List<DemoReport.Shown> shown = new ArrayList<>();
-        for (int q : shownQuestions(result, jacobiCllm, right.get(jacobiCllm), requested)) {
+        List<DecodeSample> cllmSamples = result.samples().get(jacobiCllm);
+        double[] cllmTokensPerPass = new double[n];
+        for (int q = 0; q < n; q++) {
+            cllmTokensPerPass[q] = cllmSamples.get(q).tokensPerPass();
+        }
+        Map<Integer, TrajectoryRecorder> recorded = result.recordings().get(jacobiCllm);
+        for (int q : shownQuestions(cllmTokensPerPass, right.get(jacobiCllm), requested)) {
+            if (!recorded.containsKey(q)) {
+                continue;
+            }
             List<TrajectoryView> views = new ArrayList<>();
             for (int c : new int[]{jacobiBase, jacobiCllm}) {
                 String title = result.contenders().get(c).name() + (c == jacobiBase ? " (base model" : " (CLLM")
@@ -365,34 +374,42 @@ public final class Demo {
     }
 
     /**
-     * The questions to show: {@code requested} (0-based) if given; else, among the recorded ones, the one the CLLM
-     * answers right with the most tokens per pass (the first such), then the one it answers wrong with the most
-     * tokens per pass, if any. Empty when nothing was recorded.
+     * The questions to show (0-based): {@code requested} if given; else the one the CLLM answers right with the most
+     * tokens per pass, then the one it answers wrong with the most tokens per pass, each where one exists (the first
+     * of equals). Right answers are the point of the demo, and a wrong one shows what it costs.
+     *
+     * @param tokensPerPass the CLLM's tokens per pass on each question
+     * @param right         whether the CLLM answers each question right
+     * @param requested     the question asked for ({@code --show}), or null
      */
-    public static List<Integer> shownQuestions(DemoRun.Result result, int jacobiCllm, boolean[] right,
-                                               Integer requested) {
-        var recorded = result.recordings().get(jacobiCllm);
-        if (requested != null) {
-            return recorded.containsKey(requested) ? List.of(requested) : List.of();
+    public static List<Integer> shownQuestions(double[] tokensPerPass, boolean[] right, Integer requested) {
+        if (tokensPerPass.length != right.length) {
+            throw new IllegalArgumentException(tokensPerPass.length + " tokens-per-pass values for " + right.length
+                    + " questions");
         }
-        List<DecodeSample> samples = result.samples().get(jacobiCllm);
-        Integer bestRight = null;
-        Integer bestWrong = null;
-        for (int q : new TreeSet<>(recorded.keySet())) {
+        if (requested != null) {
+            if (requested < 0 || requested >= right.length) {
+                throw new IllegalArgumentException("question " + (requested + 1) + " requested, " + right.length
+                        + " decoded");
+            }
+            return List.of(requested);
+        }
+        int bestRight = -1;
+        int bestWrong = -1;
+        for (int q = 0; q < right.length; q++) {
             if (right[q]) {
-                if (bestRight == null || samples.get(q).tokensPerPass() > samples.get(bestRight).tokensPerPass()) {
+                if (bestRight < 0 || tokensPerPass[q] > tokensPerPass[bestRight]) {
                     bestRight = q;
                 }
-            } else if (bestWrong == null
-                    || samples.get(q).tokensPerPass() > samples.get(bestWrong).tokensPerPass()) {
+            } else if (bestWrong < 0 || tokensPerPass[q] > tokensPerPass[bestWrong]) {
                 bestWrong = q;
             }
         }
         List<Integer> out = new ArrayList<>();
-        if (bestRight != null) {
+        if (bestRight >= 0) {
             out.add(bestRight);
         }
-        if (bestWrong != null) {
+        if (bestWrong >= 0) {
             out.add(bestWrong);
         }
         return out;
