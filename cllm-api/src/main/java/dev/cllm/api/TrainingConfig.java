@@ -357,7 +357,7 @@ public final class TrainingConfig {
         private long evalEvery;
         private int maxSequenceLength = 2048;    // the authors' model_max_length
         private int noiseWindow = JACOBI_FORCING_NOISE_WINDOW;
-        private NoiseSchedule noiseSchedule = NoiseSchedule.LINEAR;   // the paper's
+        private NoiseSchedule noiseSchedule = NoiseSchedule.LINEAR;   // the paper's, at the code's levels
         private boolean arOnPrompt = true;                            // the authors' Jacobi Forcing code
         private double anchorWeight;                                  // no anchor: the authors' objectives
 

@@ -85,7 +85,8 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--noise-schedule", defaultValue = "linear", paramLabel = "linear|random|reverse",
             description = "Jacobi Forcing: each block's target noise rises through its window, is drawn at random, or "
-                    + "falls (default: ${DEFAULT-VALUE}, the paper's)")
+                    + "falls (default: ${DEFAULT-VALUE}, the paper's progressive schedule with its authors' code's "
+                    + "levels, linspace(0, 1, w))")
     String noiseSchedule;
 
     @Option(names = "--ar-on-prompt", defaultValue = "true", arity = "1", paramLabel = "true|false",
