@@ -342,7 +342,8 @@ public final class Demo {
         Map<Integer, TrajectoryRecorder> recorded = result.recordings().get(jacobiCllm);
         for (int q : shownQuestions(cllmTokensPerPass, right.get(jacobiCllm), requested)) {
             if (!recorded.containsKey(q)) {
-                continue;
+                throw new IllegalStateException("question " + (q + 1) + " is to be shown but its trajectory was not "
+                        + "recorded (" + recorded.size() + " questions were)");
             }
             List<TrajectoryView> views = new ArrayList<>();
             for (int c : new int[]{jacobiBase, jacobiCllm}) {
